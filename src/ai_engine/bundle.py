@@ -1,0 +1,299 @@
+"""One trained model as a self-describing, checksummed bundle folder: save, load, verify.
+
+A bundle holds ``manifest.json`` (written last), the family's native weights, ``scaler.json``
+and ``probe.json``. Loading follows a fixed order and stops at the first failure with a typed,
+one-line error that starts with the bundle path:
+
+1. manifest parses and validates (``ManifestError``)
+2. every listed file exists and its sha256 matches; no unlisted file (``ChecksumError``,
+   ``BundleError`` for a missing scaler)
+3. the family's config builds the architecture (``BundleError``)
+4. weights load strictly (``WeightsMismatchError``)
+5. the scaler parses and fits the input width (``BundleError``)
+6. the feature fingerprint equals the running code's (``FeatureSpecMismatchError``)
+7. the probe replays within tolerance and varied inputs give varied outputs (``ProbeMismatchError``)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ai_engine.errors import (
+    AIEngineError,
+    BundleError,
+    ChecksumError,
+    ConfigError,
+    ManifestError,
+    ProbeMismatchError,
+)
+from ai_engine.features import CURRENT_SPEC, FeatureSpec
+from ai_engine.models.base import Forecaster, Scaler, build
+
+FORMAT_VERSION = 1
+SUPPORTED_FORMAT_VERSIONS = (1,)
+MANIFEST = "manifest.json"
+SCALER = "scaler.json"
+PROBE = "probe.json"
+PROBE_RTOL = 1e-5
+_LIBRARIES = ("numpy", "torch", "xgboost", "lightgbm", "safetensors", "ta-lib", "pandas")
+
+
+class Manifest(BaseModel):
+    """Schema of manifest.json (format_version 1); unknown keys are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format_version: int
+    family: str
+    version: str
+    model_set: str
+    created_at: str
+    config: dict[str, Any]
+    feature_spec: dict[str, Any]
+    feature_fingerprint: str
+    input_kind: Literal["tabular", "sequence"]
+    input_shape: list[int]
+    output_shape: list[int]
+    horizon: int
+    scaler_file: str
+    probe_file: str
+    weights_files: list[str]
+    training: dict[str, Any]
+    metrics: dict[str, Any]
+    libraries: dict[str, str]
+    files: dict[str, str]
+
+    @field_validator("files")
+    @classmethod
+    def _plain_file_names(cls, files: dict[str, str]) -> dict[str, str]:
+        for name, digest in files.items():
+            if Path(name).name != name or name in ("", ".", ".."):
+                raise ValueError(f"file names must be plain names inside the bundle, found {name!r}")
+            if len(digest) != 64:
+                raise ValueError(f"sha256 of {name} must be 64 hex digits, found {digest!r}")
+        return files
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What the training pipeline knows about a model besides its weights."""
+
+    version: str
+    model_set: str
+    created_at: str
+    training: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LoadedBundle:
+    """A model that passed every load check, with its manifest and folder."""
+
+    model: Forecaster
+    manifest: Manifest
+    path: Path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON and fsync it (NaN is refused: a bundle never holds NaN)."""
+    with path.open("w") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True, allow_nan=False)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def save_bundle(
+    model: Forecaster,
+    folder: Path,
+    info: BundleInfo,
+    probe_input: np.ndarray,
+    spec: FeatureSpec = CURRENT_SPEC,
+) -> Manifest:
+    """Write a fitted model into an empty ``folder``; manifest.json is written last."""
+    if model.scaler_ is None:
+        raise BundleError(f"{folder}: cannot save an unfitted {model.family} model (no scaler)")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save_weights(folder)
+    write_json(folder / SCALER, model.scaler_.to_json())
+    probe_output = model.predict(probe_input)
+    write_json(folder / PROBE, {"input": probe_input.tolist(), "output": probe_output.tolist(),
+                                "rtol": PROBE_RTOL})
+    weights = sorted(p.name for p in folder.iterdir() if p.name not in (SCALER, PROBE, MANIFEST))
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        family=model.family,
+        version=info.version,
+        model_set=info.model_set,
+        created_at=info.created_at,
+        config=model.config.to_dict(),
+        feature_spec=spec.to_json(),
+        feature_fingerprint=spec.fingerprint(),
+        input_kind=model.input_kind,
+        input_shape=list(model.input_shape),
+        output_shape=[model.horizon],
+        horizon=model.horizon,
+        scaler_file=SCALER,
+        probe_file=PROBE,
+        weights_files=weights,
+        training=info.training,
+        metrics=info.metrics,
+        libraries=library_versions(),
+        files={p.name: sha256_file(p) for p in sorted(folder.iterdir())},
+    )
+    write_json(folder / MANIFEST, manifest.model_dump())
+    return manifest
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """Step 1: parse and validate manifest.json, refusing unknown format versions."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ManifestError(f"{folder}: {MANIFEST} missing")
+    try:
+        raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{folder}: {MANIFEST} is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{folder}: {MANIFEST} must hold an object, found {type(raw).__name__}")
+    found = raw.get("format_version")
+    if found not in SUPPORTED_FORMAT_VERSIONS:
+        raise ManifestError(
+            f"{folder}: format_version {found!r} is not supported; supported versions: "
+            f"{list(SUPPORTED_FORMAT_VERSIONS)}"
+        )
+    try:
+        return Manifest.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        raise ManifestError(f"{folder}: {MANIFEST} does not match the schema: {problems}") from exc
+
+
+def verify_checksums(folder: Path, manifest: Manifest) -> None:
+    """Step 2: every listed file present and intact; nothing unlisted (a dropped-in .pkl)."""
+    for name, expected in manifest.files.items():
+        path = folder / name
+        if not path.is_file():
+            raise BundleError(f"{folder}: {name} missing (listed in {MANIFEST})")
+        found = sha256_file(path)
+        if found != expected:
+            raise ChecksumError(
+                f"{folder}: {name} sha256 expected {expected[:16]}…, found {found[:16]}… "
+                f"({path.stat().st_size} bytes): the file was changed or truncated"
+            )
+    unlisted = sorted(p.name for p in folder.iterdir() if p.name not in manifest.files
+                      and p.name != MANIFEST)
+    if unlisted:
+        raise ChecksumError(
+            f"{folder}: files not listed in {MANIFEST}: {unlisted}; a bundle holds only its "
+            f"listed files {sorted(manifest.files)}"
+        )
+    for role, name in (("scaler", manifest.scaler_file), ("probe", manifest.probe_file)):
+        if name not in manifest.files:
+            raise BundleError(f"{folder}: {name} missing ({role} file not listed in {MANIFEST})")
+
+
+def load_bundle(folder: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> LoadedBundle:
+    """Load one bundle through all seven checks; any failure raises with the folder named."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BundleError(f"{folder}: expected a bundle folder, found nothing there")
+    manifest = read_manifest(folder)
+    verify_checksums(folder, manifest)
+    try:
+        model = build(manifest.family, manifest.config)
+    except ConfigError as exc:
+        raise BundleError(f"{folder}: config does not build a {manifest.family} model: {exc}") from exc
+    _with_path(folder, model.load_weights, folder)
+    model.scaler_ = _load_scaler(folder, manifest, model)
+    _with_path(folder, spec.check_matches, manifest.feature_spec, manifest.feature_fingerprint,
+               str(folder))
+    replay_probe(folder, manifest, model)
+    return LoadedBundle(model, manifest, folder)
+
+
+def _with_path(folder: Path, call: Any, *args: Any) -> None:
+    """Run a check; re-raise its engine error with the bundle path in front (once)."""
+    try:
+        call(*args)
+    except AIEngineError as exc:
+        message = str(exc)
+        if message.startswith(str(folder)):
+            raise
+        raise type(exc)(f"{folder}: {message}") from exc
+
+
+def _load_scaler(folder: Path, manifest: Manifest, model: Forecaster) -> Scaler:
+    """Step 5: the scaler parses and is as wide as the model's inputs."""
+    try:
+        scaler = Scaler.from_json(json.loads((folder / manifest.scaler_file).read_text()))
+    except (json.JSONDecodeError, BundleError) as exc:
+        raise BundleError(f"{folder}: {manifest.scaler_file}: {exc}") from exc
+    width = model.input_shape[-1]
+    if scaler.width != width:
+        raise BundleError(
+            f"{folder}: {manifest.scaler_file} has width {scaler.width}, the model's inputs have "
+            f"width {width}"
+        )
+    return scaler
+
+
+def replay_probe(folder: Path, manifest: Manifest, model: Forecaster) -> None:
+    """Step 7: the recorded output replays within ``rtol`` and is not constant."""
+    probe = json.loads((folder / manifest.probe_file).read_text())
+    try:
+        probe_input = np.asarray(probe["input"], dtype=np.float64)
+        expected = np.asarray(probe["output"], dtype=np.float64)
+        rtol = float(probe.get("rtol", PROBE_RTOL))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProbeMismatchError(f"{folder}: {manifest.probe_file} is malformed: {exc!r}") from exc
+    try:
+        found = model.predict(probe_input)
+    except AIEngineError as exc:
+        raise ProbeMismatchError(f"{folder}: probe input does not fit the model: {exc}") from exc
+    if found.shape != expected.shape:
+        raise ProbeMismatchError(
+            f"{folder}: probe output shape expected {expected.shape}, found {found.shape}"
+        )
+    scale = float(np.max(np.abs(expected))) or 1.0
+    error = float(np.max(np.abs(found - expected)))
+    if not np.all(np.isfinite(found)) or error > rtol * scale:
+        raise ProbeMismatchError(
+            f"{folder}: probe replay differs by {error:.3g} (relative {error / scale:.3g}), "
+            f"tolerance {rtol:g} relative; the model does not compute what it computed at training"
+        )
+    if len(found) > 1 and np.all(np.ptp(found, axis=0) == 0):
+        raise ProbeMismatchError(
+            f"{folder}: {len(found)} different probe inputs gave one constant output; expected "
+            f"varied outputs"
+        )

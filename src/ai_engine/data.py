@@ -1,0 +1,245 @@
+"""Candle loading and validation: CSV, Parquet and freqtrade feather/json in, a validated frame out.
+
+A candle frame has a UTC ``DatetimeIndex`` named ``date`` and float64 columns
+``open, high, low, close, volume``. Nothing is ever re-sorted, filled or dropped: a problem is
+a ``DataValidationError`` naming the row and timestamp, or (for gaps under the limit) a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ai_engine.errors import DataValidationError
+
+COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+DATE_COLUMNS: tuple[str, ...] = ("date", "timestamp", "time", "datetime")
+_FREQTRADE_NAME = re.compile(r"^(?P<pair>.+?)-(?P<tf>\d+[mhdwM])(?:-(?:futures|spot|mark|funding_rate))?$")
+_TIMEFRAME = re.compile(r"^(\d+)([mhdw])$")
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """Limits for ``validate``: the rows a caller needs and the share of gaps tolerated."""
+
+    min_rows: int = 1
+    max_gap_share: float = 0.10
+
+
+@dataclass(frozen=True)
+class Candles:
+    """A validated candle frame with the symbol and timeframe it belongs to."""
+
+    frame: pd.DataFrame
+    symbol: str
+    timeframe: str
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def close(self) -> np.ndarray:
+        return self.frame["close"].to_numpy()
+
+
+def timeframe_delta(timeframe: str) -> pd.Timedelta:
+    """``"5m" -> 5 minutes``; an unknown spelling is a DataValidationError."""
+    match = _TIMEFRAME.match(timeframe)
+    if not match:
+        raise DataValidationError(
+            f"timeframe must look like 1m, 5m, 1h, 4h, 1d or 1w, found {timeframe!r}"
+        )
+    count, unit = int(match.group(1)), match.group(2)
+    return pd.Timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: count})
+
+
+def infer_timeframe(index: pd.DatetimeIndex) -> str:
+    """The timeframe spelled from the median spacing of the index (``5m``, ``1h``, ``1d``)."""
+    if len(index) < 2:
+        raise DataValidationError(f"need at least 2 candles to infer the timeframe, found {len(index)}")
+    minutes = int(pd.Series(index).diff().median().total_seconds() // 60)
+    for unit, size in (("w", 10080), ("d", 1440), ("h", 60)):
+        if minutes >= size and minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{max(minutes, 1)}m"
+
+
+def load_candles(
+    path: str | Path,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    settings: ValidationSettings | None = None,
+) -> Candles:
+    """Read a candle file (csv, parquet, feather, freqtrade json) and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataValidationError(f"{path}: expected a candle file, found nothing there")
+    readers = {".csv": _read_csv, ".parquet": pd.read_parquet, ".feather": pd.read_feather,
+               ".json": _read_freqtrade_json}
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise DataValidationError(
+            f"{path}: expected a .csv, .parquet, .feather or .json file, found {path.suffix!r}"
+        )
+    try:
+        raw = reader(path)
+    except DataValidationError:
+        raise
+    except Exception as exc:  # the readers raise many unrelated types on corrupt files
+        raise DataValidationError(f"{path}: cannot be read as {path.suffix} candles: {exc}") from exc
+    frame = normalise_frame(raw, source=str(path))
+    name_match = _FREQTRADE_NAME.match(path.stem)
+    symbol = symbol or (name_match.group("pair") if name_match else path.stem)
+    timeframe = timeframe or (name_match.group("tf") if name_match else None)
+    return make_candles(frame, symbol, timeframe, settings, source=str(path))
+
+
+def make_candles(
+    frame: pd.DataFrame,
+    symbol: str,
+    timeframe: str | None = None,
+    settings: ValidationSettings | None = None,
+    source: str = "candles",
+) -> Candles:
+    """Validate a normalised frame and wrap it with its symbol and timeframe."""
+    warnings = validate(frame, settings or ValidationSettings(), timeframe, source)
+    return Candles(frame, symbol, timeframe or infer_timeframe(frame.index), tuple(warnings))
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def _read_freqtrade_json(path: Path) -> pd.DataFrame:
+    """freqtrade's json layout: a list of ``[ms, open, high, low, close, volume]`` rows."""
+    rows = json.loads(path.read_text())
+    if not isinstance(rows, list) or not all(isinstance(r, list) and len(r) == 6 for r in rows):
+        raise DataValidationError(
+            f"{path}: expected freqtrade json, a list of [ms, open, high, low, close, volume]"
+        )
+    return pd.DataFrame(rows, columns=["date", *COLUMNS])
+
+
+def normalise_frame(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
+    """Lower-case headers, find the date column, parse timestamps as UTC, keep OHLCV as float64."""
+    frame = raw.copy()
+    if not isinstance(frame.index, pd.RangeIndex):
+        frame = frame.reset_index()
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    date_col = next((c for c in DATE_COLUMNS if c in frame.columns), None)
+    first = str(frame.columns[0])
+    if date_col is None and (first in ("", "index") or first.startswith("unnamed")):
+        date_col = first
+    if date_col is None:
+        raise DataValidationError(
+            f"{source}: expected a date column named one of {list(DATE_COLUMNS)} or an unnamed "
+            f"first column, found columns {list(frame.columns)}"
+        )
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataValidationError(
+            f"{source}: expected columns {list(COLUMNS)}, missing {missing} "
+            f"(found {list(frame.columns)})"
+        )
+    index = pd.DatetimeIndex(_parse_timestamps(frame[date_col], source), name="date")
+    values = {}
+    for column in COLUMNS:
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        bad = numeric.isna() & frame[column].notna()
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            raise DataValidationError(
+                f"{source}: column {column!r} expects numbers, found {frame[column].iloc[row]!r} "
+                f"at row {row} ({index[row]})"
+            )
+        values[column] = numeric.to_numpy(dtype=np.float64)
+    return pd.DataFrame(values, index=index)
+
+
+def _parse_timestamps(column: pd.Series, source: str) -> pd.DatetimeIndex:
+    try:
+        if pd.api.types.is_numeric_dtype(column):
+            unit = "ms" if float(np.nanmax(np.abs(column.to_numpy(dtype=float)))) > 1e11 else "s"
+            return pd.DatetimeIndex(pd.to_datetime(column, unit=unit, utc=True))
+        return pd.DatetimeIndex(pd.to_datetime(column, utc=True))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataValidationError(
+            f"{source}: expected timestamps (ISO dates or epoch milliseconds), found {exc}"
+        ) from exc
+
+
+def validate(
+    frame: pd.DataFrame,
+    settings: ValidationSettings,
+    timeframe: str | None = None,
+    source: str = "candles",
+) -> list[str]:
+    """Check a normalised frame; raise on the first problem, return warnings (gaps) otherwise."""
+    if frame.index.hasnans:
+        _fail(source, "a timestamp", frame.index.isna(), frame, "a missing timestamp")
+    values = frame[list(COLUMNS)].to_numpy()
+    _fail(source, "finite numbers", ~np.isfinite(values).all(axis=1), frame, "NaN or inf")
+    o, h, low, c, v = values.T
+    _fail(source, "positive prices", (values[:, :4] <= 0).any(axis=1), frame, "a price <= 0")
+    _fail(source, "volume >= 0", v < 0, frame, "a negative volume")
+    _fail(source, "high >= low", h < low, frame, "high < low")
+    _fail(source, "high >= max(open, close)", h < np.maximum(o, c), frame, "high below the body")
+    _fail(source, "low <= min(open, close)", low > np.minimum(o, c), frame, "low above the body")
+    steps = np.diff(frame.index.asi8)
+    _fail(source, "strictly increasing timestamps", np.r_[False, steps == 0], frame,
+          "a duplicate timestamp")
+    _fail(source, "sorted timestamps", np.r_[False, steps < 0], frame, "a timestamp earlier than "
+          "the one before it")
+    if len(frame) < settings.min_rows:
+        raise DataValidationError(
+            f"{source}: expected at least {settings.min_rows} candles for the configured lookback, "
+            f"found {len(frame)}"
+        )
+    return _gap_warnings(frame.index, settings, timeframe, source)
+
+
+def _fail(source: str, expected: str, bad: np.ndarray, frame: pd.DataFrame, found: str) -> None:
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataValidationError(
+            f"{source}: expected {expected}, found {found} at row {row} ({frame.index[row]}); "
+            f"{int(bad.sum())} row(s) affected"
+        )
+
+
+def _gap_warnings(
+    index: pd.DatetimeIndex, settings: ValidationSettings, timeframe: str | None, source: str
+) -> list[str]:
+    """Count missing bars; daily data without weekend bars is measured in business days."""
+    if len(index) < 2:
+        return []
+    step = timeframe_delta(timeframe) if timeframe else timeframe_delta(infer_timeframe(index))
+    if step == pd.Timedelta(days=1) and not (index.dayofweek >= 5).any():
+        days = index.normalize().tz_localize(None).to_numpy().astype("datetime64[D]")
+        missing = np.busday_count(days[:-1], days[1:]) - 1
+    else:
+        missing = np.diff(index.asi8) // step.value - 1
+    gaps = int((missing > 0).sum())
+    if gaps == 0:
+        return []
+    share = gaps / (len(index) - 1)
+    message = (
+        f"{source}: {gaps} gap(s) totalling {int(missing[missing > 0].sum())} missing bar(s) "
+        f"({share:.1%} of steps; first after {index[int(np.argmax(missing > 0))]})"
+    )
+    if share > settings.max_gap_share:
+        raise DataValidationError(
+            f"{message}; expected at most {settings.max_gap_share:.1%} of steps with gaps"
+        )
+    return [message]
+
+
+def demo_candles() -> Candles:
+    """S&P 500 daily candles 1999-2018 shipped by the ``arch`` package (no download)."""
+    from arch.data import sp500
+
+    frame = normalise_frame(sp500.load(), source="arch.data.sp500")
+    return make_candles(frame, "SP500", "1d", source="arch.data.sp500")

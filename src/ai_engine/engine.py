@@ -1,0 +1,108 @@
+"""Engine: load a release from the registry, then turn candles into a Signal.
+
+Every member is loaded through all bundle checks; a member that fails is kept as unhealthy
+with its one-line reason (never replaced by a dummy). The ensemble renormalises over healthy
+members and refuses to signal below the quorum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ai_engine.bundle import LoadedBundle, load_bundle, sha256_file
+from ai_engine.data import Candles
+from ai_engine.ensemble import EnsembleSettings, MemberForecast, Signal, combine, healthy_weights
+from ai_engine.errors import AIEngineError, BundleError
+from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, latest_inputs
+from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, ReleaseMember
+
+
+@dataclass(frozen=True)
+class Member:
+    """One release member after loading: the bundle when healthy, else why not."""
+
+    family: str
+    version: str
+    bundle: LoadedBundle | None
+    reason: str | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.bundle is not None
+
+
+def load_member(registry: Registry, member: ReleaseMember, spec: FeatureSpec) -> Member:
+    """Load and verify one member; any engine error becomes its unhealthy reason."""
+    path = registry.bundle_path(member)
+    try:
+        manifest_digest = sha256_file(path / "manifest.json") if path.is_dir() else None
+        if manifest_digest is not None and manifest_digest != member.manifest_sha256:
+            raise BundleError(f"{path}: manifest.json differs from the one the release pinned")
+        return Member(member.family, member.version, load_bundle(path, spec), None)
+    except (AIEngineError, OSError) as exc:
+        return Member(member.family, member.version, None, f"{type(exc).__name__}: {exc}")
+
+
+class Engine:
+    """A loaded release: members, ensemble settings, and the feature spec they were built for."""
+
+    def __init__(self, release: Release, members: list[Member], spec: FeatureSpec = CURRENT_SPEC):
+        self.release = release
+        self.members = members
+        self.spec = spec
+        self.settings = EnsembleSettings.from_json(release.ensemble)
+
+    @classmethod
+    def load(
+        cls,
+        registry: str | Path | Registry,
+        release: str = DEFAULT_ALIAS,
+        spec: FeatureSpec = CURRENT_SPEC,
+    ) -> Engine:
+        """Load a release by alias or id; members that fail their checks are kept unhealthy."""
+        registry = registry if isinstance(registry, Registry) else Registry(registry)
+        record = registry.resolve(release)
+        return cls(record, [load_member(registry, m, spec) for m in record.members], spec)
+
+    @property
+    def required_candles(self) -> int:
+        return self.spec.min_history
+
+    @property
+    def healthy_count(self) -> int:
+        return sum(m.healthy for m in self.members)
+
+    def check_consensus(self) -> None:
+        """Raise ConsensusError when fewer members are healthy than the quorum needs."""
+        healthy_weights(self._placeholders(), self.settings)
+
+    def forecasts(self, candles: Candles) -> list[MemberForecast]:
+        """Every member's forecast ``(horizon,)`` for the last candle, or its unhealthy reason."""
+        inputs = latest_inputs(candles.frame, self.spec)
+        return [self._forecast(member, inputs) for member in self.members]
+
+    def signal(self, candles: Candles) -> Signal:
+        """The Signal for the last candle; ConsensusError below the quorum."""
+        self.check_consensus()
+        return combine(
+            self.forecasts(candles), self.settings, symbol=candles.symbol,
+            timeframe=candles.timeframe, as_of=candles.frame.index[-1].isoformat(),
+            release=self.release.id,
+        )
+
+    def _forecast(self, member: Member, inputs: ModelInputs) -> MemberForecast:
+        if member.bundle is None:
+            return MemberForecast(member.family, member.version, None, member.reason)
+        model = member.bundle.model
+        forecast = model.predict(inputs.of_kind(model.input_kind))[0]
+        if not np.all(np.isfinite(forecast)):
+            return MemberForecast(member.family, member.version, None, "forecast is not finite")
+        return MemberForecast(member.family, member.version, forecast)
+
+    def _placeholders(self) -> list[MemberForecast]:
+        zero = np.zeros(self.spec.horizon)
+        return [MemberForecast(m.family, m.version, zero if m.healthy else None, m.reason)
+                for m in self.members]

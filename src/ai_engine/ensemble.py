@@ -1,0 +1,189 @@
+"""Weighting, voting and consensus: member forecasts in, one Signal (or a refusal) out.
+
+Each healthy member votes UP, DOWN or FLAT by the sign of its forecast at the decision horizon,
+with a dead band. BUY (SELL) needs at least ``min_consensus`` UP (DOWN) votes and a weighted
+forecast beyond the dead band; otherwise HOLD. Weights are renormalised over healthy members.
+Fewer healthy members than the quorum is a ``ConsensusError``, never a HOLD.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ai_engine.errors import ConfigError, ConsensusError
+
+Action = Literal["BUY", "SELL", "HOLD"]
+Vote = Literal["UP", "DOWN", "FLAT"]
+DEFAULT_WEIGHTS: dict[str, float] = {"xgboost": 0.30, "lightgbm": 0.30, "nhits": 0.20, "patchtst": 0.20}
+
+
+@dataclass(frozen=True)
+class EnsembleSettings:
+    """How member forecasts become a signal; pinned in every release."""
+
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    min_consensus: int = 3
+    dead_band: float = 0.001
+    decision_horizon: int = 12
+
+    def __post_init__(self) -> None:
+        if not self.weights or any(not np.isfinite(w) or w < 0 for w in self.weights.values()):
+            raise ConfigError(f"ensemble weights must be finite and >= 0, found {self.weights}")
+        if sum(self.weights.values()) <= 0:
+            raise ConfigError(f"ensemble weights must not all be 0, found {self.weights}")
+        if not 1 <= self.min_consensus <= len(self.weights):
+            raise ConfigError(
+                f"min_consensus must be between 1 and {len(self.weights)} (the number of members),"
+                f" found {self.min_consensus}"
+            )
+        if not (np.isfinite(self.dead_band) and self.dead_band >= 0):
+            raise ConfigError(f"dead_band must be a finite number >= 0, found {self.dead_band}")
+        if self.decision_horizon < 1:
+            raise ConfigError(f"decision_horizon must be >= 1, found {self.decision_horizon}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"weights": dict(self.weights), "min_consensus": self.min_consensus,
+                "dead_band": self.dead_band, "decision_horizon": self.decision_horizon}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EnsembleSettings:
+        known = {"weights", "min_consensus", "dead_band", "decision_horizon"}
+        if unknown := sorted(set(data) - known):
+            raise ConfigError(f"unknown ensemble setting(s) {unknown}; expected some of {sorted(known)}")
+        return cls(**data)
+
+
+def weights_from_validation_error(errors: dict[str, float]) -> dict[str, float]:
+    """Inverse-error weights summing to 1: a member with half the error gets twice the weight."""
+    if not errors or any(not np.isfinite(e) or e <= 0 for e in errors.values()):
+        raise ConfigError(f"validation errors must be finite and > 0, found {errors}")
+    inverse = {family: 1.0 / error for family, error in errors.items()}
+    total = sum(inverse.values())
+    return {family: value / total for family, value in inverse.items()}
+
+
+@dataclass(frozen=True)
+class MemberForecast:
+    """One member's answer: a forecast ``(horizon,)`` when healthy, else the reason it is not."""
+
+    family: str
+    version: str
+    forecast: np.ndarray | None
+    reason: str | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self.forecast is not None
+
+
+@dataclass(frozen=True)
+class MemberVote:
+    family: str
+    version: str
+    forecast: list[float] | None
+    weight: float
+    vote: Vote | None
+    healthy: bool
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """The engine's decision for the last candle, with every member's contribution."""
+
+    symbol: str
+    timeframe: str
+    as_of: str
+    horizon: int
+    action: Action
+    confidence: float
+    expected_return: float
+    forecast: list[float]
+    release: str
+    consensus: dict[str, int]
+    members: list[MemberVote]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol, "timeframe": self.timeframe, "as_of": self.as_of,
+            "horizon": self.horizon, "action": self.action, "confidence": self.confidence,
+            "expected_return": self.expected_return, "forecast": self.forecast,
+            "release": self.release, "consensus": dict(self.consensus),
+            "members": [vars(m) for m in self.members],
+        }
+
+
+def healthy_weights(members: list[MemberForecast], settings: EnsembleSettings) -> dict[str, float]:
+    """Weights renormalised over healthy members; raise ConsensusError below the quorum."""
+    healthy = [m for m in members if m.healthy]
+    if len(healthy) < settings.min_consensus:
+        reasons = "; ".join(f"{m.family}: {m.reason}" for m in members if not m.healthy)
+        raise ConsensusError(
+            f"{len(healthy)} of {len(members)} models healthy, the quorum needs "
+            f"{settings.min_consensus}; unhealthy: {reasons or 'none'}"
+        )
+    raw = {m.family: settings.weights.get(m.family, 0.0) for m in healthy}
+    total = sum(raw.values())
+    if total <= 0:
+        raise ConsensusError(f"healthy members {sorted(raw)} all have weight 0 in {settings.weights}")
+    return {family: w / total for family, w in raw.items()}
+
+
+def weighted_forecast(members: list[MemberForecast], weights: dict[str, float]) -> np.ndarray:
+    """Sum of healthy forecasts times their renormalised weights, ``(horizon,)``."""
+    return np.sum([weights[m.family] * m.forecast for m in members if m.forecast is not None], axis=0)
+
+
+def vote(value: float, dead_band: float) -> Vote:
+    if value > dead_band:
+        return "UP"
+    if value < -dead_band:
+        return "DOWN"
+    return "FLAT"
+
+
+def combine(
+    members: list[MemberForecast],
+    settings: EnsembleSettings,
+    *,
+    symbol: str,
+    timeframe: str,
+    as_of: str,
+    release: str,
+) -> Signal:
+    """Turn member forecasts into a Signal; ConsensusError below the quorum."""
+    weights = healthy_weights(members, settings)
+    step = settings.decision_horizon - 1
+    combined = weighted_forecast(members, weights)
+    votes = {m.family: vote(float(m.forecast[step]), settings.dead_band)
+             for m in members if m.forecast is not None}
+    counts = {v: sum(1 for x in votes.values() if x == v) for v in ("UP", "DOWN", "FLAT")}
+    share = {v: sum(weights[f] for f, x in votes.items() if x == v) for v in ("UP", "DOWN")}
+    expected = float(combined[step])
+    action: Action = "HOLD"
+    if counts["UP"] >= settings.min_consensus and expected > settings.dead_band:
+        action = "BUY"
+    elif counts["DOWN"] >= settings.min_consensus and expected < -settings.dead_band:
+        action = "SELL"
+    if action == "HOLD":
+        confidence = 1.0 - max(share.values())
+        agreeing = max(counts["UP"], counts["DOWN"])
+    else:
+        direction = "UP" if action == "BUY" else "DOWN"
+        confidence, agreeing = share[direction], counts[direction]
+    return Signal(
+        symbol=symbol, timeframe=timeframe, as_of=as_of, horizon=settings.decision_horizon,
+        action=action, confidence=round(float(confidence), 6), expected_return=expected,
+        forecast=[float(v) for v in combined], release=release,
+        consensus={"required": settings.min_consensus, "agreeing": agreeing,
+                   "healthy": len(votes)},
+        members=[
+            MemberVote(m.family, m.version,
+                       None if m.forecast is None else [float(v) for v in m.forecast],
+                       weights.get(m.family, 0.0), votes.get(m.family), m.healthy, m.reason)
+            for m in members
+        ],
+    )

@@ -1,0 +1,68 @@
+"""One error tree for the whole engine.
+
+Every message names what was expected and what was found. The CLI and the service
+catch ``AIEngineError`` once each and print its message as one line.
+
+    AIEngineError
+    ├── DataValidationError        candles that cannot be used as they are
+    ├── ConfigError                unknown preset, family, option or hyperparameter
+    ├── FeatureSpecMismatchError   a bundle built for other features than the running code
+    ├── BundleError                a bundle that cannot be loaded exactly as trained
+    │   ├── ManifestError          manifest.json missing, unparsable or of an unknown format
+    │   ├── ChecksumError          a file whose sha256 differs from the manifest
+    │   ├── WeightsMismatchError   strict weight load failed (missing/unexpected keys, shapes)
+    │   └── ProbeMismatchError     the recorded probe output does not replay
+    ├── RegistryError              registry folder, release or alias unusable
+    ├── ConsensusError             fewer healthy models than the quorum: no signal
+    └── LegacyImportError          a legacy checkpoint that cannot be inspected or converted
+"""
+
+from __future__ import annotations
+
+
+class AIEngineError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class DataValidationError(AIEngineError):
+    """Candles that cannot be used as they are; the message names the row or timestamp."""
+
+
+class ConfigError(AIEngineError):
+    """An unknown preset, family, option or hyperparameter value."""
+
+
+class FeatureSpecMismatchError(AIEngineError):
+    """A bundle whose feature fingerprint differs from the running code's."""
+
+
+class BundleError(AIEngineError):
+    """A bundle that cannot be loaded exactly as it was trained."""
+
+
+class ManifestError(BundleError):
+    """manifest.json is missing, unparsable, invalid or of an unsupported format version."""
+
+
+class ChecksumError(BundleError):
+    """A bundle file whose sha256 differs from the one recorded in the manifest."""
+
+
+class WeightsMismatchError(BundleError):
+    """Weights that do not fit the architecture built from the stored config."""
+
+
+class ProbeMismatchError(BundleError):
+    """The probe recorded at training time does not replay within tolerance."""
+
+
+class RegistryError(AIEngineError):
+    """A registry folder, release or alias that cannot be used."""
+
+
+class ConsensusError(AIEngineError):
+    """Fewer healthy models than the quorum: the engine refuses to signal."""
+
+
+class LegacyImportError(AIEngineError):
+    """A legacy checkpoint that cannot be inspected or converted safely."""

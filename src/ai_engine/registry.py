@@ -1,0 +1,319 @@
+"""The model registry: bundles, releases and aliases on a filesystem, changed only atomically.
+
+Layout under the registry root::
+
+    bundles/<model_set>/<family>/<version>/   one bundle each (see bundle.py)
+    releases/<release_id>.json                 four pinned bundles + ensemble settings
+    aliases/<alias>.json                       {"release": id, "history": [older ids, newest first]}
+    .staging/                                  temporary folders; never listed or served
+    .lock                                      file lock serialising writers across processes
+
+Every write goes to a temporary file or folder on the same filesystem, is fsynced, then
+renamed into place, so a crash leaves the old state or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ai_engine.bundle import MANIFEST, sha256_file, write_json
+from ai_engine.errors import RegistryError
+
+RELEASE_FORMAT_VERSION = 1
+DEFAULT_ALIAS = "production"
+ALIASES = ("production", "candidate")
+STAGING = ".staging"
+LOCK_TIMEOUT_S = 120.0
+
+
+class ReleaseMember(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    family: str
+    version: str
+    path: str
+    manifest_sha256: str
+
+
+class Release(BaseModel):
+    """A release: the unit that is promoted, served and rolled back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format_version: int = RELEASE_FORMAT_VERSION
+    id: str
+    created_at: str
+    model_set: str
+    symbol: str
+    timeframe: str
+    feature_fingerprint: str
+    members: list[ReleaseMember]
+    ensemble: dict[str, Any]
+    metrics: dict[str, Any] = {}
+
+
+class Alias(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    alias: str
+    release: str
+    history: list[str] = []
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class StagedBundle:
+    """A bundle written into staging, waiting to be renamed to its final place."""
+
+    staging_path: Path
+    final_path: Path
+
+
+def utc_stamp(now: datetime | None = None) -> str:
+    """``YYYYMMDD_HHMMSS`` in UTC."""
+    return (now or datetime.now(UTC)).strftime("%Y%m%d_%H%M%S")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: Path) -> None:
+    """fsync every file and folder under ``path`` (bottom up)."""
+    for root, _dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            fd = os.open(Path(root) / name, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(Path(root))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write JSON to a temp file beside ``path``, fsync, rename over ``path``, fsync the folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        write_json(temp, data)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def safe_name(text: str) -> str:
+    """A symbol or timeframe made safe for a folder name (``BTC/USDT`` -> ``BTC_USDT``)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
+    if not cleaned:
+        raise RegistryError(f"expected a symbol/timeframe usable as a folder name, found {text!r}")
+    return cleaned
+
+
+class Registry:
+    """Bundles, releases and aliases under one root folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise RegistryError(f"registry {self.root} is a file; expected a folder")
+
+    # ---- paths -------------------------------------------------------------------------
+    @property
+    def bundles_dir(self) -> Path:
+        return self.root / "bundles"
+
+    @property
+    def releases_dir(self) -> Path:
+        return self.root / "releases"
+
+    @property
+    def aliases_dir(self) -> Path:
+        return self.root / "aliases"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / STAGING
+
+    def bundle_path(self, member: ReleaseMember) -> Path:
+        return self.root / member.path
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Serialise writers across processes."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise RegistryError(f"registry {self.root} cannot be created: {exc}") from exc
+        try:
+            with FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S):
+                yield
+        except Timeout as exc:
+            raise RegistryError(
+                f"registry {self.root} is locked by another writer for over {LOCK_TIMEOUT_S:.0f} s"
+            ) from exc
+
+    # ---- reading -----------------------------------------------------------------------
+    def bundle_dirs(self) -> list[Path]:
+        """Complete bundles (manifest present), sorted; staging folders are never listed."""
+        if not self.bundles_dir.is_dir():
+            return []
+        return sorted(p.parent for p in self.bundles_dir.glob(f"*/*/*/{MANIFEST}"))
+
+    def releases(self) -> list[Release]:
+        """Every release, oldest first."""
+        if not self.releases_dir.is_dir():
+            return []
+        found = [self.release(p.stem) for p in self.releases_dir.glob("*.json")]
+        return sorted(found, key=lambda r: (r.created_at, r.id))
+
+    def release(self, release_id: str) -> Release:
+        path = self.releases_dir / f"{release_id}.json"
+        data = self._read_json(path, f"release {release_id!r}")
+        try:
+            return Release.model_validate(data)
+        except ValidationError as exc:
+            raise RegistryError(f"{path}: not a valid release: {exc.errors()[0]['msg']}") from exc
+
+    def aliases(self) -> dict[str, Alias]:
+        if not self.aliases_dir.is_dir():
+            return {}
+        return {p.stem: self.alias(p.stem) for p in sorted(self.aliases_dir.glob("*.json"))}
+
+    def alias(self, name: str) -> Alias:
+        path = self.aliases_dir / f"{name}.json"
+        data = self._read_json(path, f"alias {name!r}")
+        try:
+            return Alias.model_validate(data)
+        except ValidationError as exc:
+            raise RegistryError(f"{path}: not a valid alias: {exc.errors()[0]['msg']}") from exc
+
+    def resolve(self, reference: str = DEFAULT_ALIAS) -> Release:
+        """A release by alias name or id."""
+        if (self.aliases_dir / f"{reference}.json").is_file():
+            return self.release(self.alias(reference).release)
+        if (self.releases_dir / f"{reference}.json").is_file():
+            return self.release(reference)
+        known = sorted(self.aliases()) + [r.id for r in self.releases()]
+        raise RegistryError(
+            f"registry {self.root}: no alias or release named {reference!r}; found {known or 'none'}"
+        )
+
+    def _read_json(self, path: Path, what: str) -> Any:
+        if not self.root.is_dir():
+            raise RegistryError(f"registry {self.root} does not exist")
+        if not path.is_file():
+            raise RegistryError(f"registry {self.root}: {what} not found ({path} missing)")
+        try:
+            return json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"{path}: not valid JSON: {exc}") from exc
+
+    # ---- writing -----------------------------------------------------------------------
+    def stage_bundle(
+        self, model_set: str, family: str, version: str, write: Callable[[Path], Any]
+    ) -> StagedBundle:
+        """Write a bundle into staging with ``write(folder)``; fsync it; rename later."""
+        staging = self.staging_dir / uuid.uuid4().hex
+        staging.mkdir(parents=True)
+        write(staging)
+        fsync_tree(staging)
+        final = self.bundles_dir / safe_name(model_set) / family / version
+        return StagedBundle(staging, final)
+
+    def publish(
+        self,
+        staged: list[StagedBundle],
+        make_release: Callable[[list[ReleaseMember], str], Release],
+        promote_to: str | None = None,
+    ) -> Release:
+        """Rename staged bundles into place, write the release, optionally move an alias.
+
+        Runs under the lock. ``make_release(members, release_id)`` builds the release record
+        once the final bundle paths are known. A crash before the release file is renamed into
+        place leaves complete but unreleased bundles, which ``gc`` removes.
+        """
+        with self.lock():
+            members = [self._commit_bundle(s) for s in staged]
+            release = make_release(members, self._new_release_id())
+            atomic_write_json(self.releases_dir / f"{release.id}.json", release.model_dump())
+            if promote_to:
+                self._set_alias(promote_to, release.id)
+            return release
+
+    def discard(self, staged: list[StagedBundle]) -> None:
+        """Remove staged folders of a run that failed."""
+        for item in staged:
+            shutil.rmtree(item.staging_path, ignore_errors=True)
+
+    def promote(self, release_id: str, alias: str = DEFAULT_ALIAS) -> Alias:
+        """Point ``alias`` at a release; the previous target goes onto the alias's history."""
+        with self.lock():
+            self.release(release_id)
+            return self._set_alias(alias, release_id)
+
+    def rollback(self, alias: str = DEFAULT_ALIAS) -> Alias:
+        """Point ``alias`` back at the release it pointed to before the last promotion."""
+        with self.lock():
+            current = self.alias(alias)
+            if not current.history:
+                raise RegistryError(
+                    f"alias {alias!r} has no earlier release to roll back to "
+                    f"(it points at {current.release})"
+                )
+            previous, *older = current.history
+            self.release(previous)
+            updated = Alias(alias=alias, release=previous, history=older,
+                            updated_at=datetime.now(UTC).isoformat())
+            atomic_write_json(self.aliases_dir / f"{alias}.json", updated.model_dump())
+            return updated
+
+    def _set_alias(self, alias: str, release_id: str) -> Alias:
+        history: list[str] = []
+        if (self.aliases_dir / f"{alias}.json").is_file():
+            current = self.alias(alias)
+            if current.release == release_id:
+                return current
+            history = [current.release, *current.history]
+        updated = Alias(alias=alias, release=release_id, history=history,
+                        updated_at=datetime.now(UTC).isoformat())
+        atomic_write_json(self.aliases_dir / f"{alias}.json", updated.model_dump())
+        return updated
+
+    def _commit_bundle(self, staged: StagedBundle) -> ReleaseMember:
+        """Rename a staged bundle into place; a taken version gets a ``_N`` suffix."""
+        final, suffix = staged.final_path, 1
+        while final.exists():
+            final = staged.final_path.with_name(f"{staged.final_path.name}_{suffix}")
+            suffix += 1
+        if final != staged.final_path:
+            manifest = json.loads((staged.staging_path / MANIFEST).read_text())
+            atomic_write_json(staged.staging_path / MANIFEST, {**manifest, "version": final.name})
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staged.staging_path, final)
+        fsync_dir(final.parent)
+        family = json.loads((final / MANIFEST).read_text())["family"]
+        return ReleaseMember(
+            family=family, version=final.name, path=str(final.relative_to(self.root)),
+            manifest_sha256=sha256_file(final / MANIFEST),
+        )
+
+    def _new_release_id(self) -> str:
+        base = f"r{utc_stamp()}"
+        candidate, suffix = base, 1
+        while (self.releases_dir / f"{candidate}.json").exists():
+            candidate, suffix = f"{base}_{suffix}", suffix + 1
+        return candidate

@@ -1,0 +1,241 @@
+"""The training pipeline: candles -> features -> fit four members -> evaluate -> bundles -> release.
+
+``fit_members`` is pure (no registry) so that the backtest reuses it fold by fold; ``train``
+adds the bundles and the release, and publishes nothing when any step fails.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ai_engine.bundle import BundleInfo, save_bundle
+from ai_engine.data import Candles
+from ai_engine.ensemble import EnsembleSettings, weights_from_validation_error
+from ai_engine.errors import ConfigError
+from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, training_data
+from ai_engine.models.base import ENSEMBLE_FAMILIES, Forecaster, build, get_family
+from ai_engine.registry import Registry, Release, ReleaseMember, utc_stamp
+
+Progress = Callable[[str, str], None]
+"""Called as ``progress(family, event)`` with event ``"start"`` or ``"done"``."""
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "quick": {
+        "xgboost": {"max_rounds": 150, "early_stopping_rounds": 20},
+        "lightgbm": {"max_rounds": 150, "early_stopping_rounds": 20},
+        "nhits": {"max_epochs": 4, "patience": 2},
+        "patchtst": {"max_epochs": 3, "patience": 2},
+    },
+    "default": {
+        "xgboost": {},
+        "lightgbm": {},
+        "nhits": {},
+        "patchtst": {},
+    },
+}
+
+PROBE_ROWS = 8
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What to train: per-family config overrides, ensemble settings, validation split."""
+
+    preset: str = "default"
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
+    weighting: Literal["fixed", "validation"] = "fixed"
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.val_fraction <= 0.5:
+            raise ConfigError(f"val_fraction must be within [0.05, 0.5], found {self.val_fraction}")
+        if self.weighting not in ("fixed", "validation"):
+            raise ConfigError(f"weighting must be 'fixed' or 'validation', found {self.weighting!r}")
+        for family in self.families:
+            get_family(family)
+            if family not in ENSEMBLE_FAMILIES:
+                raise ConfigError(
+                    f"family {family!r} is not an ensemble member; expected {list(ENSEMBLE_FAMILIES)}"
+                )
+
+    def config_for(self, family: str, spec: FeatureSpec) -> dict[str, Any]:
+        """The family's config: defaults, shaped for ``spec``, then preset, then file overrides."""
+        defaults = get_family(family).config_class().to_dict()
+        shaped = {"horizon": spec.horizon, "seed": self.seed}
+        for key, value in (("n_features", spec.n_features), ("lookback", spec.lookback),
+                           ("channels", len(spec.channels))):
+            if key in defaults:
+                shaped[key] = value
+        return {**defaults, **shaped, **PRESETS[self.preset][family], **self.families.get(family, {})}
+
+
+def make_plan(preset: str = "default", config_file: str | Path | None = None) -> TrainingPlan:
+    """A plan from a preset name and an optional JSON or TOML file of overrides.
+
+    File keys: ``families`` ({family: {hyperparameter: value}}), ``ensemble``, ``weighting``,
+    ``val_fraction``, ``seed``.
+    """
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
+    data = _read_config_file(Path(config_file)) if config_file else {}
+    known = {"families", "ensemble", "weighting", "val_fraction", "seed"}
+    if unknown := sorted(set(data) - known):
+        raise ConfigError(f"{config_file}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+    ensemble = EnsembleSettings.from_json(data.get("ensemble", {}))
+    families = data.get("families", {})
+    if not isinstance(families, dict):
+        raise ConfigError(f"{config_file}: 'families' must be a table of family -> overrides")
+    plan = TrainingPlan(preset=preset, families=families, ensemble=ensemble,
+                        **{k: data[k] for k in ("weighting", "val_fraction", "seed") if k in data})
+    for family in ENSEMBLE_FAMILIES:  # validate every override against the family's Config now
+        get_family(family).config_class.from_dict(plan.config_for(family, CURRENT_SPEC))
+    return plan
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        if path.suffix == ".toml":
+            return tomllib.loads(path.read_text())
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} does not parse: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a table/object, found {type(data).__name__}")
+    return data
+
+
+def time_split(n_rows: int, val_fraction: float, gap: int) -> tuple[slice, slice]:
+    """Train rows first, then ``gap`` purged rows, then validation rows (time order kept)."""
+    n_val = int(n_rows * val_fraction)
+    n_train = n_rows - n_val - gap
+    if n_val < PROBE_ROWS or n_train < 100:
+        raise ConfigError(
+            f"expected at least 100 training and {PROBE_ROWS} validation rows, found {n_train} and "
+            f"{n_val} (from {n_rows} usable bars); give more candles"
+        )
+    return slice(0, n_train), slice(n_rows - n_val, n_rows)
+
+
+def forecast_metrics(forecast: np.ndarray, actual: np.ndarray, decision_horizon: int) -> dict[str, Any]:
+    """MAE/RMSE over all horizons and per horizon, directional hit rate at the decision horizon."""
+    error = forecast - actual
+    step = decision_horizon - 1
+    return {
+        "mae": float(np.mean(np.abs(error))),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae_by_horizon": [float(v) for v in np.mean(np.abs(error), axis=0)],
+        "hit_rate": float(np.mean(np.sign(forecast[:, step]) == np.sign(actual[:, step]))),
+    }
+
+
+@dataclass
+class FittedMembers:
+    """Four fitted members with validation metrics and the ensemble settings to use."""
+
+    models: dict[str, Forecaster]
+    metrics: dict[str, dict[str, Any]]
+    ensemble: EnsembleSettings
+    probe_inputs: dict[str, np.ndarray]
+
+
+def fit_members(
+    inputs: ModelInputs,
+    targets: np.ndarray,
+    plan: TrainingPlan,
+    spec: FeatureSpec = CURRENT_SPEC,
+    progress: Progress | None = None,
+) -> FittedMembers:
+    """Fit every member on the train part, evaluate on validation, derive weights if asked."""
+    train, val = time_split(len(inputs), plan.val_fraction, gap=spec.horizon)
+    models: dict[str, Forecaster] = {}
+    forecasts: dict[str, np.ndarray] = {}
+    probe_rows = np.linspace(val.start, val.stop - 1, PROBE_ROWS).astype(int)
+    for family in ENSEMBLE_FAMILIES:
+        if progress:
+            progress(family, "start")
+        model = build(family, plan.config_for(family, spec))
+        x = inputs.of_kind(model.input_kind)
+        model.fit(x[train], targets[train], x[val], targets[val])
+        models[family] = model
+        forecasts[family] = model.predict(x[val])
+        if progress:
+            progress(family, "done")
+    actual = targets[val]
+    horizon = plan.ensemble.decision_horizon
+    metrics = {f: forecast_metrics(p, actual, horizon) for f, p in forecasts.items()}
+    ensemble = plan.ensemble
+    if plan.weighting == "validation":
+        weights = weights_from_validation_error({f: m["mae"] for f, m in metrics.items()})
+        ensemble = EnsembleSettings(weights=weights, min_consensus=ensemble.min_consensus,
+                                    dead_band=ensemble.dead_band, decision_horizon=horizon)
+    total = sum(ensemble.weights[f] for f in forecasts)
+    combined = sum(ensemble.weights[f] / total * p for f, p in forecasts.items())
+    metrics["ensemble"] = forecast_metrics(np.asarray(combined), actual, horizon)
+    metrics["zero_forecast"] = forecast_metrics(np.zeros_like(actual), actual, horizon)
+    for family, model in models.items():
+        metrics[family]["fit"] = model.fit_info_
+    probes = {f: inputs.of_kind(m.input_kind)[probe_rows] for f, m in models.items()}
+    return FittedMembers(models, metrics, ensemble, probes)
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    release: Release
+    metrics: dict[str, dict[str, Any]]
+    promoted_to: str | None
+
+
+def train(
+    candles: Candles,
+    registry: Registry,
+    plan: TrainingPlan,
+    promote_to: str | None = None,
+    progress: Progress | None = None,
+    spec: FeatureSpec = CURRENT_SPEC,
+) -> TrainingReport:
+    """Train all four members on ``candles`` and publish their bundles and one release."""
+    inputs, targets = training_data(candles.frame, spec)
+    fitted = fit_members(inputs, targets, plan, spec, progress)
+    model_set = f"{candles.symbol}-{candles.timeframe}"
+    version = f"v{utc_stamp()}"
+    created_at = datetime.now(UTC).isoformat()
+    data_range = {"symbols": [candles.symbol], "timeframe": candles.timeframe,
+                  "start": str(candles.frame.index[0]), "end": str(candles.frame.index[-1]),
+                  "rows": len(inputs), "val_fraction": plan.val_fraction, "preset": plan.preset}
+    staged = []
+    try:
+        for family, model in fitted.models.items():
+            info = BundleInfo(version, model_set, created_at, data_range, fitted.metrics[family])
+            staged.append(registry.stage_bundle(
+                model_set, family, version,
+                lambda folder, m=model, i=info, f=family: save_bundle(
+                    m, folder, i, fitted.probe_inputs[f], spec),
+            ))
+
+        def make_release(members: list[ReleaseMember], release_id: str) -> Release:
+            return Release(
+                id=release_id, created_at=created_at, model_set=model_set,
+                symbol=candles.symbol, timeframe=candles.timeframe,
+                feature_fingerprint=spec.fingerprint(), members=members,
+                ensemble=fitted.ensemble.to_json(),
+                metrics={k: {"mae": v["mae"], "hit_rate": v["hit_rate"]}
+                         for k, v in fitted.metrics.items()},
+            )
+
+        release = registry.publish(staged, make_release, promote_to)
+    except BaseException:
+        registry.discard(staged)
+        raise
+    return TrainingReport(release, fitted.metrics, promote_to)

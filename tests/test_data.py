@@ -1,0 +1,151 @@
+"""Candle loading and validation: every bad input is a DataValidationError naming the problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from synthetic import synthetic_frame
+
+from ai_engine.data import (
+    ValidationSettings,
+    infer_timeframe,
+    load_candles,
+    make_candles,
+    normalise_frame,
+)
+from ai_engine.errors import DataValidationError
+
+
+def test_loads_freqtrade_feather_with_symbol_and_timeframe(eth_btc_path: Path) -> None:
+    candles = load_candles(eth_btc_path)
+    assert (candles.symbol, candles.timeframe) == ("ETH_BTC", "5m")
+    assert len(candles.frame) == 5760
+    assert list(candles.frame.columns) == ["open", "high", "low", "close", "volume"]
+    assert str(candles.frame.index.tz) == "UTC"
+
+
+def test_csv_headers_are_case_insensitive_and_date_column_found(tmp_path: Path) -> None:
+    frame = synthetic_frame(50).reset_index()
+    frame.columns = ["Timestamp", "OPEN", "High", "low", "Close", "Volume"]
+    path = tmp_path / "x.csv"
+    frame.to_csv(path, index=False)
+    candles = load_candles(path, symbol="X")
+    assert candles.timeframe == "5m" and len(candles.frame) == 50
+
+
+def test_csv_with_unnamed_index_column_and_epoch_milliseconds(tmp_path: Path) -> None:
+    frame = synthetic_frame(50)
+    frame.index = frame.index.asi8 // 1_000_000
+    path = tmp_path / "y.csv"
+    frame.to_csv(path)  # writes the index as an unnamed first column... named 'date'
+    raw = pd.read_csv(path).rename(columns={"date": ""})
+    raw.to_csv(path, index=False)
+    candles = load_candles(path)
+    assert candles.frame.index[0] == pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def test_parquet_and_freqtrade_json(tmp_path: Path) -> None:
+    frame = synthetic_frame(40)
+    frame.to_parquet(tmp_path / "a.parquet")
+    assert len(load_candles(tmp_path / "a.parquet").frame) == 40
+    rows = [[int(t.value // 1_000_000), *row] for t, row in zip(frame.index, frame.to_numpy().tolist(),
+                                                                strict=True)]
+    (tmp_path / "BTC_USDT-5m.json").write_text(json.dumps(rows))
+    candles = load_candles(tmp_path / "BTC_USDT-5m.json")
+    assert (candles.symbol, candles.timeframe) == ("BTC_USDT", "5m")
+    np.testing.assert_allclose(candles.frame["close"].to_numpy(), frame["close"].to_numpy())
+
+
+def _corrupt(column: str, row: int, value: float) -> pd.DataFrame:
+    frame = synthetic_frame(60)
+    frame.iloc[row, frame.columns.get_loc(column)] = value
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (_corrupt("close", 7, np.nan), "NaN or inf at row 7"),
+        (_corrupt("volume", 3, np.inf), "NaN or inf at row 3"),
+        (_corrupt("low", 5, -1.0), "a price <= 0 at row 5"),
+        (_corrupt("volume", 9, -5.0), "a negative volume at row 9"),
+        (_corrupt("high", 11, 1.0), "high < low at row 11"),
+    ],
+)
+def test_bad_values_name_the_row(frame: pd.DataFrame, expected: str) -> None:
+    with pytest.raises(DataValidationError, match=expected):
+        make_candles(frame, "X")
+
+
+def test_high_below_body_and_low_above_body() -> None:
+    frame = synthetic_frame(60)
+    frame.iloc[4, 1] = max(frame.iloc[4, 0], frame.iloc[4, 3]) * 0.9999
+    frame.iloc[4, 2] = min(frame.iloc[4, 2], frame.iloc[4, 1])
+    with pytest.raises(DataValidationError, match=r"high >= max\(open, close\).*row 4"):
+        make_candles(frame, "X")
+    frame = synthetic_frame(60)
+    frame.iloc[6, 2] = min(frame.iloc[6, 0], frame.iloc[6, 3]) * 1.0001
+    frame.iloc[6, 1] = max(frame.iloc[6, 1], frame.iloc[6, 2])
+    with pytest.raises(DataValidationError, match=r"low <= min\(open, close\).*row 6"):
+        make_candles(frame, "X")
+
+
+def test_unsorted_and_duplicate_timestamps_are_refused_not_fixed() -> None:
+    frame = synthetic_frame(60)
+    swapped = frame.index.to_numpy().copy()
+    swapped[[10, 11]] = swapped[[11, 10]]
+    with pytest.raises(DataValidationError, match=r"earlier than the one before it at row 11"):
+        make_candles(frame.set_axis(pd.DatetimeIndex(swapped, name="date")), "X")
+    duplicated = frame.index.to_numpy().copy()
+    duplicated[20] = duplicated[19]
+    with pytest.raises(DataValidationError, match=r"duplicate timestamp at row 20"):
+        make_candles(frame.set_axis(pd.DatetimeIndex(duplicated, name="date")), "X")
+
+
+def test_too_few_rows_says_how_many_are_needed() -> None:
+    with pytest.raises(DataValidationError, match="at least 200 candles .* found 60"):
+        make_candles(synthetic_frame(60), "X", settings=ValidationSettings(min_rows=200))
+
+
+def test_gaps_warn_below_the_limit_and_fail_above() -> None:
+    frame = synthetic_frame(100)
+    few = frame.drop(frame.index[[10, 50]])
+    candles = make_candles(few, "X", "5m")
+    assert candles.warnings and "2 gap(s) totalling 2 missing bar(s)" in candles.warnings[0]
+    many = frame.iloc[::2]
+    with pytest.raises(DataValidationError, match="expected at most 10.0% of steps with gaps"):
+        make_candles(many, "X", "5m")
+
+
+def test_daily_market_data_counts_business_day_gaps_only() -> None:
+    frame = synthetic_frame(300, freq="B")
+    assert make_candles(frame, "X", "1d").warnings == ()
+    assert infer_timeframe(frame.index) == "1d"
+
+
+def test_malformed_files_are_typed_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("when,open,high\n1,2,3\n")
+    with pytest.raises(DataValidationError, match="expected a date column|missing"):
+        load_candles(bad)
+    (tmp_path / "nodate.csv").write_text("open,high,low,close,volume\n1,1,1,1,1\n")
+    with pytest.raises(DataValidationError, match="expected a date column"):
+        load_candles(tmp_path / "nodate.csv")
+    (tmp_path / "text.csv").write_text("date,open,high,low,close,volume\n2024-01-01,a,1,1,1,1\n")
+    with pytest.raises(DataValidationError, match="column 'open' expects numbers, found 'a'"):
+        load_candles(tmp_path / "text.csv")
+    (tmp_path / "x.feather").write_bytes(b"not feather")
+    with pytest.raises(DataValidationError, match="cannot be read"):
+        load_candles(tmp_path / "x.feather")
+    with pytest.raises(DataValidationError, match="expected a .csv"):
+        load_candles(bad.rename(tmp_path / "bad.xlsx"))
+
+
+def test_normalise_keeps_row_order_exactly() -> None:
+    frame = synthetic_frame(30)
+    normalised = normalise_frame(frame)
+    pd.testing.assert_index_equal(normalised.index, frame.index)

@@ -229,8 +229,12 @@ class Registry:
         """Write a bundle into staging with ``write(folder)``; fsync it; rename later."""
         staging = self.staging_dir / uuid.uuid4().hex
         staging.mkdir(parents=True)
-        write(staging)
-        fsync_tree(staging)
+        try:
+            write(staging)
+            fsync_tree(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         final = self.bundles_dir / safe_name(model_set) / family / version
         return StagedBundle(staging, final)
 

@@ -16,14 +16,7 @@ from ai_engine.errors import ConfigError
 from ai_engine.features import SPEC_V1, training_data
 from ai_engine.models.base import ENSEMBLE_FAMILIES, build, get_family
 from synthetic import synthetic_frame
-
-TINY: dict[str, dict[str, Any]] = {
-    "xgboost": {"max_rounds": 30},
-    "lightgbm": {"max_rounds": 30},
-    "nhits": {"mlp_units": [32, 32], "max_epochs": 2, "batch_size": 64},
-    "patchtst": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "max_epochs": 2,
-                 "batch_size": 64},
-}
+from tiny import TINY
 
 RELOAD = """
 import json, sys

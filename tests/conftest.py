@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from synthetic import synthetic_frame
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -16,15 +16,24 @@ CLI = [str(Path(sys.executable).with_name("ai-engine"))]
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("AI_ENGINE_REGISTRY", None)
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=600, cwd=cwd,
-                          env=env)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=600, cwd=cwd, env=env
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(eth_btc_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     registry = tmp_path_factory.mktemp("cli") / "registry"
-    result = run("train", "--data", str(eth_btc_path), "--registry", str(registry),
-                 "--preset", "quick", "--promote")
+    result = run(
+        "train",
+        "--data",
+        str(eth_btc_path),
+        "--registry",
+        str(registry),
+        "--preset",
+        "quick",
+        "--promote",
+    )
     assert result.returncode == 0, result.stderr
     assert "promoted to production" in result.stdout
     for family in ("xgboost", "lightgbm", "nhits", "patchtst", "ensemble", "zero_forecast"):
@@ -41,8 +50,12 @@ def test_train_then_signal_json_in_a_fresh_process(trained: Path, eth_btc_path: 
     assert signal["as_of"].startswith("2018-01-30")
     assert len(signal["forecast"]) == 12 and signal["horizon"] == 12
     assert signal["consensus"]["healthy"] == 4 and signal["consensus"]["required"] == 3
-    assert sorted(m["family"] for m in signal["members"]) == ["lightgbm", "nhits", "patchtst",
-                                                             "xgboost"]
+    assert sorted(m["family"] for m in signal["members"]) == [
+        "lightgbm",
+        "nhits",
+        "patchtst",
+        "xgboost",
+    ]
     assert sum(m["weight"] for m in signal["members"]) == pytest.approx(1.0)
 
 
@@ -67,8 +80,10 @@ def test_bad_options_are_one_line_errors(
 ) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"families": {"prophet": {}}}))
     (tmp_path / "afile").write_text("not a folder")
-    args = tuple(a.replace("CONFIG", str(tmp_path / "config.json"))
-                 .replace("AFILE", str(tmp_path / "afile")) for a in args)
+    args = tuple(
+        a.replace("CONFIG", str(tmp_path / "config.json")).replace("AFILE", str(tmp_path / "afile"))
+        for a in args
+    )
     result = run("train", "--data", str(eth_btc_path), "--registry", str(tmp_path / "reg"), *args)
     assert result.returncode == 1
     assert message in result.stderr

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from synthetic import synthetic_frame
 
 from ai_engine.data import (
     ValidationSettings,
@@ -18,6 +17,8 @@ from ai_engine.data import (
     normalise_frame,
 )
 from ai_engine.errors import DataValidationError
+
+from synthetic import synthetic_frame
 
 
 def test_loads_freqtrade_feather_with_symbol_and_timeframe(eth_btc_path: Path) -> None:
@@ -52,8 +53,10 @@ def test_parquet_and_freqtrade_json(tmp_path: Path) -> None:
     frame = synthetic_frame(40)
     frame.to_parquet(tmp_path / "a.parquet")
     assert len(load_candles(tmp_path / "a.parquet").frame) == 40
-    rows = [[int(t.value // 1_000_000), *row] for t, row in zip(frame.index, frame.to_numpy().tolist(),
-                                                                strict=True)]
+    rows = [
+        [int(t.value // 1_000_000), *row]
+        for t, row in zip(frame.index, frame.to_numpy().tolist(), strict=True)
+    ]
     (tmp_path / "BTC_USDT-5m.json").write_text(json.dumps(rows))
     candles = load_candles(tmp_path / "BTC_USDT-5m.json")
     assert (candles.symbol, candles.timeframe) == ("BTC_USDT", "5m")

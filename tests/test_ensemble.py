@@ -17,17 +17,27 @@ FAMILIES = ("xgboost", "lightgbm", "nhits", "patchtst")
 
 
 def members(*finals: float | None) -> list[MemberForecast]:
-    """One member per family whose 12-step forecast ramps linearly to ``final`` (None: unhealthy)."""
+    """One member per family, forecast ramping linearly to ``final`` (None: unhealthy)."""
     return [
-        MemberForecast(f, "v1", None if v is None else np.linspace(v / 12, v, 12),
-                       None if v is not None else "BundleError: broken")
+        MemberForecast(
+            f,
+            "v1",
+            None if v is None else np.linspace(v / 12, v, 12),
+            None if v is not None else "BundleError: broken",
+        )
         for f, v in zip(FAMILIES, finals, strict=True)
     ]
 
 
 def signal(*finals: float | None, **settings: object):  # type: ignore[no-untyped-def]
-    return combine(members(*finals), EnsembleSettings(**settings),  # type: ignore[arg-type]
-                   symbol="X", timeframe="5m", as_of="t", release="r1")
+    return combine(
+        members(*finals),
+        EnsembleSettings(**settings),  # type: ignore[arg-type]
+        symbol="X",
+        timeframe="5m",
+        as_of="t",
+        release="r1",
+    )
 
 
 def test_three_agreeing_members_give_buy_with_weighted_forecast() -> None:
@@ -47,8 +57,16 @@ def test_two_against_two_is_hold() -> None:
 def test_sell_needs_the_weighted_forecast_beyond_the_dead_band() -> None:
     assert signal(-0.01, -0.01, -0.01, 0.02).action == "SELL"
     # three DOWN votes but the heavy UP member pulls the weighted forecast inside the band
-    assert signal(-0.002, -0.0015, -0.002, 0.02, weights={"xgboost": .1, "lightgbm": .1,
-                                                          "nhits": .1, "patchtst": .7}).action == "HOLD"
+    assert (
+        signal(
+            -0.002,
+            -0.0015,
+            -0.002,
+            0.02,
+            weights={"xgboost": 0.1, "lightgbm": 0.1, "nhits": 0.1, "patchtst": 0.7},
+        ).action
+        == "HOLD"
+    )
 
 
 def test_dead_band_turns_small_forecasts_into_flat_votes() -> None:
@@ -60,8 +78,9 @@ def test_dead_band_turns_small_forecasts_into_flat_votes() -> None:
 def test_weights_renormalise_over_healthy_members() -> None:
     s = signal(0.01, None, 0.01, 0.01)
     weights = {m.family: m.weight for m in s.members}
-    assert weights == pytest.approx({"xgboost": 3 / 7, "lightgbm": 0.0, "nhits": 2 / 7,
-                                     "patchtst": 2 / 7})
+    assert weights == pytest.approx(
+        {"xgboost": 3 / 7, "lightgbm": 0.0, "nhits": 2 / 7, "patchtst": 2 / 7}
+    )
     assert s.expected_return == pytest.approx(0.01)
     assert s.action == "BUY" and s.consensus["healthy"] == 3
     broken = next(m for m in s.members if m.family == "lightgbm")

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from synthetic import synthetic_frame
-from tiny import TINY
 
 from ai_engine import training
 from ai_engine.data import make_candles
@@ -15,6 +13,9 @@ from ai_engine.engine import Engine
 from ai_engine.errors import ConfigError
 from ai_engine.registry import Registry
 from ai_engine.training import TrainingPlan, make_plan, time_split, train
+
+from synthetic import synthetic_frame
+from tiny import TINY
 
 
 def test_time_split_keeps_order_and_purges_the_horizon() -> None:
@@ -27,8 +28,10 @@ def test_time_split_keeps_order_and_purges_the_horizon() -> None:
 
 def test_config_file_overrides_and_rejects_unknown_keys(tmp_path: Path) -> None:
     good = tmp_path / "good.toml"
-    good.write_text('weighting = "validation"\n[families.xgboost]\nmax_depth = 3\n'
-                    '[ensemble]\nmin_consensus = 2\n')
+    good.write_text(
+        'weighting = "validation"\n[families.xgboost]\nmax_depth = 3\n'
+        "[ensemble]\nmin_consensus = 2\n"
+    )
     plan = make_plan("quick", good)
     assert plan.config_for("xgboost", training.CURRENT_SPEC)["max_depth"] == 3
     assert plan.ensemble.min_consensus == 2 and plan.weighting == "validation"
@@ -49,8 +52,12 @@ def test_train_publishes_a_release_that_loads(tmp_path: Path) -> None:
     candles = make_candles(synthetic_frame(700), "SYN", "5m")
     registry = Registry(tmp_path / "reg")
     report = train(candles, registry, tiny_plan(weighting="validation"), promote_to="production")
-    assert [m.family for m in report.release.members] == ["xgboost", "lightgbm", "nhits",
-                                                          "patchtst"]
+    assert [m.family for m in report.release.members] == [
+        "xgboost",
+        "lightgbm",
+        "nhits",
+        "patchtst",
+    ]
     weights = report.release.ensemble["weights"]
     assert sum(weights.values()) == pytest.approx(1.0) and len(set(weights.values())) > 1
     engine = Engine.load(registry)
@@ -64,8 +71,9 @@ def test_a_failed_run_publishes_nothing_and_keeps_production(
     candles = make_candles(synthetic_frame(700), "SYN", "5m")
     registry = Registry(tmp_path / "reg")
     first = train(candles, registry, tiny_plan(), promote_to="production")
-    before = sorted(p.relative_to(registry.root) for p in registry.root.rglob("*")
-                    if p.name != ".lock")
+    before = sorted(
+        p.relative_to(registry.root) for p in registry.root.rglob("*") if p.name != ".lock"
+    )
     calls = {"n": 0}
     real_save = training.save_bundle
 
@@ -78,7 +86,8 @@ def test_a_failed_run_publishes_nothing_and_keeps_production(
     monkeypatch.setattr(training, "save_bundle", failing_save)
     with pytest.raises(OSError, match="disk full"):
         train(candles, registry, tiny_plan(), promote_to="production")
-    after = sorted(p.relative_to(registry.root) for p in registry.root.rglob("*")
-                   if p.name != ".lock")
+    after = sorted(
+        p.relative_to(registry.root) for p in registry.root.rglob("*") if p.name != ".lock"
+    )
     assert after == before
     assert registry.alias("production").release == first.release.id

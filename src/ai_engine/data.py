@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,9 @@ from ai_engine.errors import DataValidationError
 
 COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 DATE_COLUMNS: tuple[str, ...] = ("date", "timestamp", "time", "datetime")
-_FREQTRADE_NAME = re.compile(r"^(?P<pair>.+?)-(?P<tf>\d+[mhdwM])(?:-(?:futures|spot|mark|funding_rate))?$")
+_FREQTRADE_NAME = re.compile(
+    r"^(?P<pair>.+?)-(?P<tf>\d+[mhdwM])(?:-(?:futures|spot|mark|funding_rate))?$"
+)
 _TIMEFRAME = re.compile(r"^(\d+)([mhdw])$")
 
 
@@ -59,7 +63,9 @@ def timeframe_delta(timeframe: str) -> pd.Timedelta:
 def infer_timeframe(index: pd.DatetimeIndex) -> str:
     """The timeframe spelled from the median spacing of the index (``5m``, ``1h``, ``1d``)."""
     if len(index) < 2:
-        raise DataValidationError(f"need at least 2 candles to infer the timeframe, found {len(index)}")
+        raise DataValidationError(
+            f"need at least 2 candles to infer the timeframe, found {len(index)}"
+        )
     minutes = int(pd.Series(index).diff().median().total_seconds() // 60)
     for unit, size in (("w", 10080), ("d", 1440), ("h", 60)):
         if minutes >= size and minutes % size == 0:
@@ -77,8 +83,12 @@ def load_candles(
     path = Path(path)
     if not path.is_file():
         raise DataValidationError(f"{path}: expected a candle file, found nothing there")
-    readers = {".csv": _read_csv, ".parquet": pd.read_parquet, ".feather": pd.read_feather,
-               ".json": _read_freqtrade_json}
+    readers = {
+        ".csv": _read_csv,
+        ".parquet": pd.read_parquet,
+        ".feather": pd.read_feather,
+        ".json": _read_freqtrade_json,
+    }
     reader = readers.get(path.suffix.lower())
     if reader is None:
         raise DataValidationError(
@@ -89,7 +99,9 @@ def load_candles(
     except DataValidationError:
         raise
     except Exception as exc:  # the readers raise many unrelated types on corrupt files
-        raise DataValidationError(f"{path}: cannot be read as {path.suffix} candles: {exc}") from exc
+        raise DataValidationError(
+            f"{path}: cannot be read as {path.suffix} candles: {exc}"
+        ) from exc
     frame = normalise_frame(raw, source=str(path))
     name_match = _FREQTRADE_NAME.match(path.stem)
     symbol = symbol or (name_match.group("pair") if name_match else path.stem)
@@ -107,6 +119,42 @@ def make_candles(
     """Validate a normalised frame and wrap it with its symbol and timeframe."""
     warnings = validate(frame, settings or ValidationSettings(), timeframe, source)
     return Candles(frame, symbol, timeframe or infer_timeframe(frame.index), tuple(warnings))
+
+
+def candles_from_columns(
+    columns: Mapping[str, Sequence[Any]],
+    symbol: str,
+    timeframe: str | None = None,
+    settings: ValidationSettings | None = None,
+    source: str = "candles",
+) -> Candles:
+    """Validate candles given as equal-length columns ``date, open, high, low, close, volume``.
+
+    Built for request bodies: timestamps are all numbers (epoch seconds or milliseconds) or all
+    ISO-8601 strings; values must be numbers. Cheaper than ``normalise_frame`` (no copy, no
+    header search), same frame out.
+    """
+    names = ("date", *COLUMNS)
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise DataValidationError(f"{source}: expected columns {list(names)}, missing {missing}")
+    lengths = {n: len(columns[n]) for n in names}
+    if len(set(lengths.values())) != 1:
+        raise DataValidationError(f"{source}: expected columns of equal length, found {lengths}")
+    dates = list(columns["date"])
+    numeric = [isinstance(d, int | float) and not isinstance(d, bool) for d in dates]
+    if any(numeric) and not all(numeric):
+        raise DataValidationError(
+            f"{source}: expected timestamps that are all numbers (epoch ms) or all ISO-8601 "
+            f"strings, found a mix (row {numeric.index(not numeric[0])})"
+        )
+    raw_dates = pd.Series(np.asarray(dates, dtype=np.float64) if all(numeric) and dates else dates)
+    index = pd.DatetimeIndex(_parse_timestamps(raw_dates, source), name="date")
+    try:
+        values = {c: np.asarray(columns[c], dtype=np.float64) for c in COLUMNS}
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(f"{source}: expected numbers for {list(COLUMNS)}: {exc}") from exc
+    return make_candles(pd.DataFrame(values, index=index), symbol, timeframe, settings, source)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -189,10 +237,20 @@ def validate(
     _fail(source, "high >= max(open, close)", h < np.maximum(o, c), frame, "high below the body")
     _fail(source, "low <= min(open, close)", low > np.minimum(o, c), frame, "low above the body")
     steps = np.diff(frame.index.asi8)
-    _fail(source, "strictly increasing timestamps", np.r_[False, steps == 0], frame,
-          "a duplicate timestamp")
-    _fail(source, "sorted timestamps", np.r_[False, steps < 0], frame, "a timestamp earlier than "
-          "the one before it")
+    _fail(
+        source,
+        "strictly increasing timestamps",
+        np.r_[False, steps == 0],
+        frame,
+        "a duplicate timestamp",
+    )
+    _fail(
+        source,
+        "sorted timestamps",
+        np.r_[False, steps < 0],
+        frame,
+        "a timestamp earlier than the one before it",
+    )
     if len(frame) < settings.min_rows:
         raise DataValidationError(
             f"{source}: expected at least {settings.min_rows} candles for the configured lookback, "

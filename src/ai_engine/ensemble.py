@@ -17,7 +17,12 @@ from ai_engine.errors import ConfigError, ConsensusError
 
 Action = Literal["BUY", "SELL", "HOLD"]
 Vote = Literal["UP", "DOWN", "FLAT"]
-DEFAULT_WEIGHTS: dict[str, float] = {"xgboost": 0.30, "lightgbm": 0.30, "nhits": 0.20, "patchtst": 0.20}
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "xgboost": 0.30,
+    "lightgbm": 0.30,
+    "nhits": 0.20,
+    "patchtst": 0.20,
+}
 
 
 @dataclass(frozen=True)
@@ -45,14 +50,20 @@ class EnsembleSettings:
             raise ConfigError(f"decision_horizon must be >= 1, found {self.decision_horizon}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"weights": dict(self.weights), "min_consensus": self.min_consensus,
-                "dead_band": self.dead_band, "decision_horizon": self.decision_horizon}
+        return {
+            "weights": dict(self.weights),
+            "min_consensus": self.min_consensus,
+            "dead_band": self.dead_band,
+            "decision_horizon": self.decision_horizon,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EnsembleSettings:
         known = {"weights", "min_consensus", "dead_band", "decision_horizon"}
         if unknown := sorted(set(data) - known):
-            raise ConfigError(f"unknown ensemble setting(s) {unknown}; expected some of {sorted(known)}")
+            raise ConfigError(
+                f"unknown ensemble setting(s) {unknown}; expected some of {sorted(known)}"
+            )
         return cls(**data)
 
 
@@ -108,10 +119,16 @@ class Signal:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "timeframe": self.timeframe, "as_of": self.as_of,
-            "horizon": self.horizon, "action": self.action, "confidence": self.confidence,
-            "expected_return": self.expected_return, "forecast": self.forecast,
-            "release": self.release, "consensus": dict(self.consensus),
+            "symbol": self.symbol,
+            "timeframe": self.timeframe,
+            "as_of": self.as_of,
+            "horizon": self.horizon,
+            "action": self.action,
+            "confidence": self.confidence,
+            "expected_return": self.expected_return,
+            "forecast": self.forecast,
+            "release": self.release,
+            "consensus": dict(self.consensus),
             "members": [vars(m) for m in self.members],
         }
 
@@ -128,13 +145,17 @@ def healthy_weights(members: list[MemberForecast], settings: EnsembleSettings) -
     raw = {m.family: settings.weights.get(m.family, 0.0) for m in healthy}
     total = sum(raw.values())
     if total <= 0:
-        raise ConsensusError(f"healthy members {sorted(raw)} all have weight 0 in {settings.weights}")
+        raise ConsensusError(
+            f"healthy members {sorted(raw)} all have weight 0 in {settings.weights}"
+        )
     return {family: w / total for family, w in raw.items()}
 
 
 def weighted_forecast(members: list[MemberForecast], weights: dict[str, float]) -> np.ndarray:
     """Sum of healthy forecasts times their renormalised weights, ``(horizon,)``."""
-    return np.sum([weights[m.family] * m.forecast for m in members if m.forecast is not None], axis=0)
+    return np.sum(
+        [weights[m.family] * m.forecast for m in members if m.forecast is not None], axis=0
+    )
 
 
 def vote(value: float, dead_band: float) -> Vote:
@@ -158,8 +179,11 @@ def combine(
     weights = healthy_weights(members, settings)
     step = settings.decision_horizon - 1
     combined = weighted_forecast(members, weights)
-    votes = {m.family: vote(float(m.forecast[step]), settings.dead_band)
-             for m in members if m.forecast is not None}
+    votes = {
+        m.family: vote(float(m.forecast[step]), settings.dead_band)
+        for m in members
+        if m.forecast is not None
+    }
     counts = {v: sum(1 for x in votes.values() if x == v) for v in ("UP", "DOWN", "FLAT")}
     share = {v: sum(weights[f] for f, x in votes.items() if x == v) for v in ("UP", "DOWN")}
     expected = float(combined[step])
@@ -175,15 +199,26 @@ def combine(
         direction = "UP" if action == "BUY" else "DOWN"
         confidence, agreeing = share[direction], counts[direction]
     return Signal(
-        symbol=symbol, timeframe=timeframe, as_of=as_of, horizon=settings.decision_horizon,
-        action=action, confidence=round(float(confidence), 6), expected_return=expected,
-        forecast=[float(v) for v in combined], release=release,
-        consensus={"required": settings.min_consensus, "agreeing": agreeing,
-                   "healthy": len(votes)},
+        symbol=symbol,
+        timeframe=timeframe,
+        as_of=as_of,
+        horizon=settings.decision_horizon,
+        action=action,
+        confidence=round(float(confidence), 6),
+        expected_return=expected,
+        forecast=[float(v) for v in combined],
+        release=release,
+        consensus={"required": settings.min_consensus, "agreeing": agreeing, "healthy": len(votes)},
         members=[
-            MemberVote(m.family, m.version,
-                       None if m.forecast is None else [float(v) for v in m.forecast],
-                       weights.get(m.family, 0.0), votes.get(m.family), m.healthy, m.reason)
+            MemberVote(
+                m.family,
+                m.version,
+                None if m.forecast is None else [float(v) for v in m.forecast],
+                weights.get(m.family, 0.0),
+                votes.get(m.family),
+                m.healthy,
+                m.reason,
+            )
             for m in members
         ],
     )

@@ -11,6 +11,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,23 +61,34 @@ class TrainingPlan:
         if not 0.05 <= self.val_fraction <= 0.5:
             raise ConfigError(f"val_fraction must be within [0.05, 0.5], found {self.val_fraction}")
         if self.weighting not in ("fixed", "validation"):
-            raise ConfigError(f"weighting must be 'fixed' or 'validation', found {self.weighting!r}")
+            raise ConfigError(
+                f"weighting must be 'fixed' or 'validation', found {self.weighting!r}"
+            )
         for family in self.families:
             get_family(family)
             if family not in ENSEMBLE_FAMILIES:
                 raise ConfigError(
-                    f"family {family!r} is not an ensemble member; expected {list(ENSEMBLE_FAMILIES)}"
+                    f"family {family!r} is not an ensemble member; "
+                    f"expected {list(ENSEMBLE_FAMILIES)}"
                 )
 
     def config_for(self, family: str, spec: FeatureSpec) -> dict[str, Any]:
         """The family's config: defaults, shaped for ``spec``, then preset, then file overrides."""
         defaults = get_family(family).config_class().to_dict()
         shaped = {"horizon": spec.horizon, "seed": self.seed}
-        for key, value in (("n_features", spec.n_features), ("lookback", spec.lookback),
-                           ("channels", len(spec.channels))):
+        for key, value in (
+            ("n_features", spec.n_features),
+            ("lookback", spec.lookback),
+            ("channels", len(spec.channels)),
+        ):
             if key in defaults:
                 shaped[key] = value
-        return {**defaults, **shaped, **PRESETS[self.preset][family], **self.families.get(family, {})}
+        return {
+            **defaults,
+            **shaped,
+            **PRESETS[self.preset][family],
+            **self.families.get(family, {}),
+        }
 
 
 def make_plan(preset: str = "default", config_file: str | Path | None = None) -> TrainingPlan:
@@ -90,13 +102,19 @@ def make_plan(preset: str = "default", config_file: str | Path | None = None) ->
     data = _read_config_file(Path(config_file)) if config_file else {}
     known = {"families", "ensemble", "weighting", "val_fraction", "seed"}
     if unknown := sorted(set(data) - known):
-        raise ConfigError(f"{config_file}: unknown key(s) {unknown}; expected some of {sorted(known)}")
+        raise ConfigError(
+            f"{config_file}: unknown key(s) {unknown}; expected some of {sorted(known)}"
+        )
     ensemble = EnsembleSettings.from_json(data.get("ensemble", {}))
     families = data.get("families", {})
     if not isinstance(families, dict):
         raise ConfigError(f"{config_file}: 'families' must be a table of family -> overrides")
-    plan = TrainingPlan(preset=preset, families=families, ensemble=ensemble,
-                        **{k: data[k] for k in ("weighting", "val_fraction", "seed") if k in data})
+    plan = TrainingPlan(
+        preset=preset,
+        families=families,
+        ensemble=ensemble,
+        **{k: data[k] for k in ("weighting", "val_fraction", "seed") if k in data},
+    )
     for family in ENSEMBLE_FAMILIES:  # validate every override against the family's Config now
         get_family(family).config_class.from_dict(plan.config_for(family, CURRENT_SPEC))
     return plan
@@ -112,7 +130,9 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"config file {path} does not parse: {exc}") from exc
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a table/object, found {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path} must hold a table/object, found {type(data).__name__}"
+        )
     return data
 
 
@@ -128,7 +148,9 @@ def time_split(n_rows: int, val_fraction: float, gap: int) -> tuple[slice, slice
     return slice(0, n_train), slice(n_rows - n_val, n_rows)
 
 
-def forecast_metrics(forecast: np.ndarray, actual: np.ndarray, decision_horizon: int) -> dict[str, Any]:
+def forecast_metrics(
+    forecast: np.ndarray, actual: np.ndarray, decision_horizon: int
+) -> dict[str, Any]:
     """MAE/RMSE over all horizons and per horizon, directional hit rate at the decision horizon."""
     error = forecast - actual
     step = decision_horizon - 1
@@ -178,8 +200,12 @@ def fit_members(
     ensemble = plan.ensemble
     if plan.weighting == "validation":
         weights = weights_from_validation_error({f: m["mae"] for f, m in metrics.items()})
-        ensemble = EnsembleSettings(weights=weights, min_consensus=ensemble.min_consensus,
-                                    dead_band=ensemble.dead_band, decision_horizon=horizon)
+        ensemble = EnsembleSettings(
+            weights=weights,
+            min_consensus=ensemble.min_consensus,
+            dead_band=ensemble.dead_band,
+            decision_horizon=horizon,
+        )
     total = sum(ensemble.weights[f] for f in forecasts)
     combined = sum(ensemble.weights[f] / total * p for f, p in forecasts.items())
     metrics["ensemble"] = forecast_metrics(np.asarray(combined), actual, horizon)
@@ -188,6 +214,12 @@ def fit_members(
         metrics[family]["fit"] = model.fit_info_
     probes = {f: inputs.of_kind(m.input_kind)[probe_rows] for f, m in models.items()}
     return FittedMembers(models, metrics, ensemble, probes)
+
+
+def _save_into(
+    model: Forecaster, folder: Path, *, info: BundleInfo, probe: np.ndarray, spec: FeatureSpec
+) -> None:
+    save_bundle(model, folder, info, probe, spec)
 
 
 @dataclass(frozen=True)
@@ -211,27 +243,38 @@ def train(
     model_set = f"{candles.symbol}-{candles.timeframe}"
     version = f"v{utc_stamp()}"
     created_at = datetime.now(UTC).isoformat()
-    data_range = {"symbols": [candles.symbol], "timeframe": candles.timeframe,
-                  "start": str(candles.frame.index[0]), "end": str(candles.frame.index[-1]),
-                  "rows": len(inputs), "val_fraction": plan.val_fraction, "preset": plan.preset}
+    data_range = {
+        "symbols": [candles.symbol],
+        "timeframe": candles.timeframe,
+        "start": str(candles.frame.index[0]),
+        "end": str(candles.frame.index[-1]),
+        "rows": len(inputs),
+        "val_fraction": plan.val_fraction,
+        "preset": plan.preset,
+    }
     staged = []
     try:
         for family, model in fitted.models.items():
             info = BundleInfo(version, model_set, created_at, data_range, fitted.metrics[family])
-            staged.append(registry.stage_bundle(
-                model_set, family, version,
-                lambda folder, m=model, i=info, f=family: save_bundle(
-                    m, folder, i, fitted.probe_inputs[f], spec),
-            ))
+            write = partial(
+                _save_into, model, info=info, probe=fitted.probe_inputs[family], spec=spec
+            )
+            staged.append(registry.stage_bundle(model_set, family, version, write))
 
         def make_release(members: list[ReleaseMember], release_id: str) -> Release:
             return Release(
-                id=release_id, created_at=created_at, model_set=model_set,
-                symbol=candles.symbol, timeframe=candles.timeframe,
-                feature_fingerprint=spec.fingerprint(), members=members,
+                id=release_id,
+                created_at=created_at,
+                model_set=model_set,
+                symbol=candles.symbol,
+                timeframe=candles.timeframe,
+                feature_fingerprint=spec.fingerprint(),
+                members=members,
                 ensemble=fitted.ensemble.to_json(),
-                metrics={k: {"mae": v["mae"], "hit_rate": v["hit_rate"]}
-                         for k, v in fitted.metrics.items()},
+                metrics={
+                    k: {"mae": v["mae"], "hit_rate": v["hit_rate"]}
+                    for k, v in fitted.metrics.items()
+                },
             )
 
         release = registry.publish(staged, make_release, promote_to)

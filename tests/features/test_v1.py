@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import talib
-from synthetic import synthetic_frame
 
 from ai_engine.errors import DataValidationError, FeatureSpecMismatchError
 from ai_engine.features import SPEC_V1, compute, latest_inputs, targets, training_data
+
+from synthetic import synthetic_frame
 
 
 def _bars(frame: pd.DataFrame):  # type: ignore[no-untyped-def]
@@ -33,13 +34,17 @@ def test_values_match_talib_and_numpy_at_a_bar() -> None:
     assert row["log_return_5"] == pytest.approx(np.log(c[350] / c[345]), rel=1e-12)
     assert row["volatility_20"] == pytest.approx(np.std(returns[350 - 20 : 350]), rel=1e-9)
     assert row["rsi_14"] == pytest.approx(talib.RSI(c, 14)[350] / 100, rel=1e-12)
-    macd, signal, hist = talib.MACD(c, 12, 26, 9)
+    _, _, hist = talib.MACD(c, 12, 26, 9)
     assert row["macd_hist"] == pytest.approx(hist[350] / c[350], rel=1e-12)
     upper, _, lower = talib.BBANDS(c, 20, 2.0, 2.0)
-    assert row["bollinger_pct_b"] == pytest.approx((c[350] - lower[350]) / (upper[350] - lower[350]))
+    assert row["bollinger_pct_b"] == pytest.approx(
+        (c[350] - lower[350]) / (upper[350] - lower[350])
+    )
     assert row["atr_14_rel"] == pytest.approx(talib.ATR(h, low, c, 14)[350] / c[350], rel=1e-12)
     window = v[331:351]
-    assert row["volume_zscore_20"] == pytest.approx((v[350] - window.mean()) / window.std(), rel=1e-9)
+    assert row["volume_zscore_20"] == pytest.approx(
+        (v[350] - window.mean()) / window.std(), rel=1e-9
+    )
     assert row["volume_ratio_5_20"] == pytest.approx(v[346:351].mean() / window.mean(), rel=1e-9)
     assert row["high_low_range"] == pytest.approx((h[350] - low[350]) / c[350])
     assert row["close_open"] == pytest.approx(np.log(c[350] / o[350]))

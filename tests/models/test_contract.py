@@ -15,6 +15,7 @@ from ai_engine.bundle import BundleInfo, load_bundle, save_bundle
 from ai_engine.errors import ConfigError
 from ai_engine.features import SPEC_V1, training_data
 from ai_engine.models.base import ENSEMBLE_FAMILIES, build, get_family
+
 from synthetic import synthetic_frame
 from tiny import TINY
 
@@ -57,8 +58,13 @@ def test_family_contract(family: str, dataset: tuple[Any, np.ndarray], tmp_path:
     assert load_bundle(tmp_path).model.predict(x[:17]) == pytest.approx(forecast, rel=0, abs=0)
 
     probe = json.dumps(x[:17].tolist())
-    result = subprocess.run([sys.executable, "-c", RELOAD, str(tmp_path), probe],
-                            capture_output=True, text=True, check=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", RELOAD, str(tmp_path), probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     np.testing.assert_array_equal(np.asarray(json.loads(result.stdout)), forecast)
 
 

@@ -43,7 +43,8 @@ def model_inputs(frame: pd.DataFrame, spec: FeatureSpec, rows: np.ndarray) -> Mo
     """Features of the bars ``rows`` of a validated candle frame (uses bars ``<= row`` only)."""
     if len(frame) < spec.min_history:
         raise DataValidationError(
-            f"expected at least {spec.min_history} candles for features and windows, found {len(frame)}"
+            f"expected at least {spec.min_history} candles for features and windows, "
+            f"found {len(frame)}"
         )
     bars = compute(*(frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume")))
     tabular = bars.tabular[rows]
@@ -53,7 +54,7 @@ def model_inputs(frame: pd.DataFrame, spec: FeatureSpec, rows: np.ndarray) -> Mo
 
 
 def training_data(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[ModelInputs, np.ndarray]:
-    """Inputs and targets ``(k, horizon)`` for every bar with settled features and a known future."""
+    """Inputs and targets ``(k, horizon)`` for bars with settled features and a known future."""
     rows = usable_rows(len(frame), spec, with_targets=True)
     if len(rows) == 0:
         raise DataValidationError(

@@ -49,16 +49,20 @@ class FeatureSpec:
         canonical = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
-    def check_matches(self, recorded: dict[str, Any], recorded_fingerprint: str, where: str) -> None:
+    def check_matches(
+        self, recorded: dict[str, Any], recorded_fingerprint: str, where: str
+    ) -> None:
         """Raise FeatureSpecMismatchError unless ``recorded_fingerprint`` is this spec's."""
         if recorded_fingerprint == self.fingerprint():
             return
         theirs = list(recorded.get("names", []))
         differing = [
-            f"{i}:{a}!={b}" for i, (a, b) in enumerate(zip(self.names, theirs, strict=False)) if a != b
+            f"{i}:{a}!={b}"
+            for i, (a, b) in enumerate(zip(self.names, theirs, strict=False))
+            if a != b
         ]
-        differing += [f"only in running code: {n}" for n in self.names[len(theirs):]]
-        differing += [f"only in bundle: {n}" for n in theirs[len(self.names):]]
+        differing += [f"only in running code: {n}" for n in self.names[len(theirs) :]]
+        differing += [f"only in bundle: {n}" for n in theirs[len(self.names) :]]
         if not differing:
             ours = self.to_json()
             differing = [

@@ -65,7 +65,9 @@ class ForecasterConfig:
                 f"{cls.__qualname__}: unknown hyperparameter(s) {unknown}; expected some of "
                 f"{sorted(known)}"
             )
-        converted = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        converted: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in values.items()
+        }
         try:
             return cls(**converted)
         except (TypeError, ValueError) as exc:
@@ -194,7 +196,8 @@ class Forecaster(ABC):
     def _check_inputs(self, x: np.ndarray) -> None:
         if tuple(x.shape[1:]) != self.input_shape:
             raise ConfigError(
-                f"{self.family}: expected inputs of shape (n, {', '.join(map(str, self.input_shape))}),"
+                f"{self.family}: expected inputs of shape (n, "
+                f"{', '.join(map(str, self.input_shape))}),"
                 f" found {tuple(x.shape)}"
             )
 

@@ -117,8 +117,11 @@ class LightGBMForecaster(Forecaster):
                     f"{self.config.to_dict()} has n_features={self.config.n_features}"
                 )
             boosters.append(booster)
-        extra = sorted(p.name for p in folder.glob("model_h*.txt")
-                       if p.name not in {weights_file(h) for h in range(1, self.horizon + 1)})
+        extra = sorted(
+            p.name
+            for p in folder.glob("model_h*.txt")
+            if p.name not in {weights_file(h) for h in range(1, self.horizon + 1)}
+        )
         if extra:
             raise WeightsMismatchError(
                 f"lightgbm expects boosters for horizons 1..{self.horizon}, found extra {extra}"

@@ -38,7 +38,7 @@ class XGBoostConfig(ForecasterConfig):
 
 @register
 class XGBoostForecaster(Forecaster):
-    """Gradient-boosted trees with one output per horizon (``multi_strategy=one_output_per_tree``)."""
+    """Boosted trees, one output per horizon (``multi_strategy=one_output_per_tree``)."""
 
     family = "xgboost"
     input_kind = "tabular"
@@ -98,7 +98,9 @@ class XGBoostForecaster(Forecaster):
         try:
             booster.load_model(folder / WEIGHTS_FILE)
         except xgb.core.XGBoostError as exc:
-            raise WeightsMismatchError(f"{WEIGHTS_FILE} is not a valid XGBoost model: {exc}") from exc
+            raise WeightsMismatchError(
+                f"{WEIGHTS_FILE} is not a valid XGBoost model: {exc}"
+            ) from exc
         learner = json.loads(booster.save_config())["learner"]["learner_model_param"]
         found = (booster.num_features(), int(learner["num_target"]))
         expected = (self.config.n_features, self.horizon)

@@ -225,6 +225,7 @@ def train_network(
     *,
     device: torch.device | str = "cpu",
     on_eval: Callable[[EvalReport], None] | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> TrainResult:
     """Train ``module`` in place and restore its best-validation weights.
 
@@ -232,6 +233,8 @@ def train_network(
     ``module(x_batch)`` must return ``(batch, *out)``. The data stay on the CPU; each mini-batch
     is moved to ``device``. Mini-batches are drawn without replacement from a permutation made
     by a generator seeded with ``settings.seed``; the last partial batch of an epoch is kept.
+    ``on_eval`` is called after every validation check, ``on_step(step, loss)`` after every
+    optimisation step (progress bars, timing).
     """
     dev = torch.device(device)
     xt, yt, xv, yv = (as_tensor(a) for a in (x_train, y_train, x_val, y_val))
@@ -307,8 +310,11 @@ def train_network(
                 nn.utils.clip_grad_norm_(module.parameters(), settings.grad_clip_norm)
             optimizer.step()
             step += 1
-            running += float(loss.detach())
+            loss_value = float(loss.detach())
+            running += loss_value
             running_count += 1
+            if on_step is not None:
+                on_step(step, loss_value)
             periodic = settings.val_every_steps is not None and step % settings.val_every_steps == 0
             if periodic and check(epoch):
                 stopped = "patience"

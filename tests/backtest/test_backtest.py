@@ -1,0 +1,93 @@
+"""The whole backtest: baselines on the same bars, a planted pattern, a random walk, the report."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ai_engine.backtest import BacktestResult, BacktestSettings, run_backtest
+from ai_engine.backtest.report import summary_tables, write_report
+from ai_engine.data import make_candles
+from ai_engine.features.v1 import targets
+
+from synthetic import synthetic_frame
+
+
+def test_baselines_are_scored_on_exactly_the_model_bars(random_walk_result: BacktestResult) -> None:
+    walk, report = random_walk_result.walk, random_walk_result.report
+    frame = synthetic_frame(900, seed=11)
+    close = frame["close"].to_numpy()
+    assert set(walk.forecasts) == {"xgboost", "lightgbm", "nhits", "patchtst", "ensemble",
+                                   "zero", "momentum", "train_mean"}
+    assert all(v.shape == walk.actual.shape for v in walk.forecasts.values())
+    np.testing.assert_array_equal(walk.actual, targets(close, 12)[walk.rows])
+    models = report["forecast"]["models"]
+    assert report["forecast"]["rows_dropped"] == 0
+    assert {m["rows"] for m in models.values()} == {len(walk.rows)}
+    assert models["zero"]["mae"] == pytest.approx(np.mean(np.abs(walk.actual)))
+    momentum = (np.log(close[walk.rows]) - np.log(close[walk.rows - 12]))[:, None] / 12
+    np.testing.assert_allclose(walk.forecasts["momentum"], momentum * np.arange(1, 13))
+    # the trading simulation runs over the same bars too, strategies and buy-and-hold alike
+    assert {len(s.net) for s in random_walk_result.simulations.values()} == {len(walk.rows)}
+    np.testing.assert_array_equal(np.diff(walk.rows), 1)
+
+
+def test_a_random_walk_gives_a_hit_rate_interval_containing_one_half(
+    random_walk_result: BacktestResult,
+) -> None:
+    ensemble = random_walk_result.report["forecast"]["models"]["ensemble"]
+    for hit in (ensemble["hit_rate"], ensemble["hit_rate_non_overlapping"],
+                ensemble["hit_rate_by_horizon"][0]):
+        assert hit["n"] > 30
+        assert hit["ci_low"] < 0.5 < hit["ci_high"], hit
+    assert ensemble["mae_vs_zero"] > 0.95  # nothing to learn, nothing learned
+
+
+def test_a_planted_pattern_is_learned_and_beats_the_baselines(
+    plan_factory: Any, seasonal_factory: Any
+) -> None:
+    candles = make_candles(seasonal_factory(900), "SEASONAL", "5m")
+    fast_trees = {"learning_rate": 0.3}
+    plan = plan_factory(xgboost=fast_trees, lightgbm=fast_trees)
+    report = run_backtest(candles, plan, BacktestSettings(folds=2)).report
+    models = report["forecast"]["models"]
+    assert models["ensemble"]["mae_vs_zero"] < 0.5
+    assert models["ensemble"]["mae"] < min(models[b]["mae"] for b in ("momentum", "train_mean"))
+    assert models["ensemble"]["hit_rate_non_overlapping"]["ci_low"] > 0.5
+    assert models["ensemble"]["ic"]["rho"] > 0.5
+    assert report["trading"]["ensemble"]["total_return"] > 0
+
+
+def test_the_report_holds_every_figure_and_the_exact_settings(
+    random_walk_result: BacktestResult, tmp_path: Path
+) -> None:
+    report = random_walk_result.report
+    settings = report["settings"]
+    assert settings["backtest"] == BacktestSettings(folds=2).to_json()
+    assert settings["plan"]["configs"]["nhits"]["mlp_units"] == [32, 32]
+    assert settings["layout"]["gap"] == 12 and settings["bars_per_year"] == pytest.approx(
+        365.25 * 288)
+    assert len(report["folds"]) == 2
+    signals = report["signals"]
+    assert sum(signals["counts"].values()) == len(random_walk_result.walk.rows)
+    assert 0 <= signals["consensus_reached_rate"] <= 1 and signals["healthy_quorum_rate"] == 1.0
+    for name in ("ensemble", "buy_and_hold", "momentum", "xgboost"):
+        assert {"sharpe", "sortino", "max_drawdown", "turnover", "exposure", "trades",
+                "win_rate", "annualised_return"} <= set(report["trading"][name])
+
+    paths = write_report(random_walk_result, tmp_path / "out")
+    assert json.loads(paths["json"].read_text()) == report
+    page = paths["html"].read_text()
+    images = page.count('src="data:image/png;base64,')
+    assert images == 5
+    first = page.split('src="data:image/png;base64,')[1].split('"')[0]
+    assert base64.b64decode(first).startswith(b"\x89PNG")
+    bars = pd.read_csv(paths["csv"], index_col=0)
+    assert len(bars) == len(random_walk_result.walk.rows)
+    assert str(summary_tables(report)[0].title).startswith("RW 5m")

@@ -226,6 +226,98 @@ def demo_command(
     _print_signal(engine.signal(candles))
 
 
+DEFAULT_REPORT = Path("backtest-report")
+
+
+@app.command("backtest")
+def backtest_command(
+    data: Annotated[Path | None, typer.Option("--data", help="Candle file (or --demo).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="S&P 500 daily candles from arch.")] = False,
+    symbol: Annotated[str | None, typer.Option(help="Symbol (default: file name).")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Timeframe like 5m, 1h, 1d.")] = None,
+    preset: Annotated[str, typer.Option(help="quick or default.")] = "default",
+    config: Annotated[Path | None, typer.Option(help="JSON/TOML training overrides.")] = None,
+    weighting: Annotated[str | None, typer.Option(help="fixed or validation (overrides).")] = None,
+    folds: Annotated[int, typer.Option(help="Walk-forward folds.")] = 5,
+    train_bars: Annotated[int | None, typer.Option(help="Rolling training window (rows).")] = None,
+    expanding: Annotated[bool, typer.Option(help="Expanding training window (default).")] = False,
+    test_bars: Annotated[int | None, typer.Option(help="Test bars per fold.")] = None,
+    gap: Annotated[int | None, typer.Option(help="Bars between training targets and test.")] = None,
+    fee: Annotated[float, typer.Option(help="Fee per unit traded (0.001 = 0.1%).")] = 0.001,
+    slippage: Annotated[float, typer.Option(help="Slippage per unit traded.")] = 0.0005,
+    short: Annotated[bool, typer.Option("--short/--no-short", help="SELL goes short.")] = True,
+    hold: Annotated[str, typer.Option(help="signal (follow each bar) or horizon.")] = "signal",
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = DEFAULT_REPORT,
+) -> None:
+    """Walk-forward backtest: train per fold, forecast, score, simulate trading, write a report."""
+    import dataclasses
+
+    from ai_engine.backtest import BacktestSettings, run_backtest
+    from ai_engine.backtest.report import summary_tables, write_report
+    from ai_engine.data import demo_candles, load_candles
+    from ai_engine.errors import ConfigError
+    from ai_engine.training import make_plan
+
+    if (data is None) == (not demo):
+        raise ConfigError("give exactly one of --data FILE and --demo")
+    if expanding and train_bars is not None:
+        raise ConfigError("--expanding and --train-bars exclude each other (rolling window)")
+    checked_later: Any = (weighting, hold)  # both validated by the dataclasses they build
+    settings = BacktestSettings(folds=folds, test_bars=test_bars, train_bars=train_bars, gap=gap,
+                                fee=fee, slippage=slippage, short=short, hold=checked_later[1])
+    plan = make_plan(preset, config)
+    if weighting is not None:
+        plan = dataclasses.replace(plan, weighting=checked_later[0])
+    candles = demo_candles() if data is None else load_candles(data, symbol, timeframe)
+    for warning in candles.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    from ai_engine.models.base import ENSEMBLE_FAMILIES
+
+    with _progress() as progress:
+        task = progress.add_task("backtest", total=folds * (len(ENSEMBLE_FAMILIES) + 1))
+
+        def report(fold: int, stage: str, event: str) -> None:
+            if event == "start":
+                verb = "forecasting" if stage == "forecast" else f"training {stage}"
+                progress.update(task, description=f"fold {fold + 1}/{folds}: {verb}")
+            else:
+                progress.advance(task)
+
+        result = run_backtest(candles, plan, settings, progress=report)
+        progress.update(task, description="backtest done")
+    for table in summary_tables(result.report):
+        out.print(table)
+    paths = write_report(result, out_dir)
+    out.print(f"wrote {paths['json']}, {paths['html']} and {paths['csv']} "
+              f"in {result.report['wall_seconds']:.0f} s")
+
+
+@app.command("serve")
+def serve_command(
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    release: Annotated[str, typer.Option(
+        envvar="AI_ENGINE_RELEASE", help="Alias (watched) or release id.")] = "production",
+    host: Annotated[str, typer.Option(envvar="AI_ENGINE_HOST", help="Address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="AI_ENGINE_PORT", help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Processes; each loads the release.")] = 1,
+    max_candles: Annotated[int, typer.Option(
+        envvar="AI_ENGINE_MAX_CANDLES", help="Most candles per request.")] = 10_000,
+    watch_interval: Annotated[float, typer.Option(
+        envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off.")] = 2.0,
+    log_level: Annotated[str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")]
+    = "INFO",
+) -> None:
+    """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN."""
+    from ai_engine.service import ServiceSettings, serve
+
+    settings = ServiceSettings(
+        registry=registry, release=release, max_candles=max_candles,
+        admin_token=os.environ.get("AI_ENGINE_ADMIN_TOKEN") or None,
+        watch_interval_s=watch_interval, log_level=log_level.upper(),
+    )
+    serve(settings, host, port, workers)
+
+
 def main() -> None:
     """Entry point: run the app; print engine errors as one line and exit 1."""
     try:

@@ -142,13 +142,15 @@ def candles_from_columns(
     if len(set(lengths.values())) != 1:
         raise DataValidationError(f"{source}: expected columns of equal length, found {lengths}")
     dates = list(columns["date"])
-    numeric = [isinstance(d, int | float) and not isinstance(d, bool) for d in dates]
-    if any(numeric) and not all(numeric):
+    kinds = {type(d) for d in dates}
+    numeric = kinds <= {int, float}
+    if not numeric and kinds != {str}:
+        row = next((i for i, d in enumerate(dates) if type(d) is not type(dates[0])), 0)
         raise DataValidationError(
             f"{source}: expected timestamps that are all numbers (epoch ms) or all ISO-8601 "
-            f"strings, found a mix (row {numeric.index(not numeric[0])})"
+            f"strings, found a mix (row {row}: {dates[row]!r})"
         )
-    raw_dates = pd.Series(np.asarray(dates, dtype=np.float64) if all(numeric) and dates else dates)
+    raw_dates = pd.Series(np.asarray(dates, dtype=np.float64) if numeric and dates else dates)
     index = pd.DatetimeIndex(_parse_timestamps(raw_dates, source), name="date")
     try:
         values = {c: np.asarray(columns[c], dtype=np.float64) for c in COLUMNS}

@@ -14,7 +14,14 @@ import numpy as np
 
 from ai_engine.bundle import LoadedBundle, load_bundle, sha256_file
 from ai_engine.data import Candles
-from ai_engine.ensemble import EnsembleSettings, MemberForecast, Signal, combine, healthy_weights
+from ai_engine.ensemble import (
+    EnsembleSettings,
+    MemberForecast,
+    Signal,
+    combine,
+    healthy_weights,
+    weighted_forecast,
+)
 from ai_engine.errors import AIEngineError, BundleError
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, latest_inputs
 from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, ReleaseMember
@@ -83,6 +90,16 @@ class Engine:
         """Every member's forecast ``(horizon,)`` for the last candle, or its unhealthy reason."""
         inputs = latest_inputs(candles.frame, self.spec)
         return [self._forecast(member, inputs) for member in self.members]
+
+    def weighted_forecasts(
+        self, candles: Candles
+    ) -> tuple[list[MemberForecast], dict[str, float], np.ndarray]:
+        """Every member's forecast, the weights renormalised over the healthy ones and the
+        weighted forecast ``(horizon,)``, without a decision; ConsensusError below the quorum."""
+        self.check_consensus()
+        forecasts = self.forecasts(candles)
+        weights = healthy_weights(forecasts, self.settings)
+        return forecasts, weights, weighted_forecast(forecasts, weights)
 
     def signal(self, candles: Candles) -> Signal:
         """The Signal for the last candle; ConsensusError below the quorum."""

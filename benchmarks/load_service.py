@@ -1,0 +1,212 @@
+"""Load test of a real ``ai-engine serve`` process on loopback: POST /v1/signal, N clients.
+
+Trains the demo release (S&P 500 daily candles from ``arch``) into the registry first when it
+has no ``production`` alias, starts the server on a free port, sends ``--requests`` requests of
+``--candles`` candles from ``--clients`` concurrent keep-alive connections (closed loop: each
+client sends its next request when the answer arrives), and prints errors, latency percentiles
+and throughput. ``--rate`` paces the clients to a total offered rate instead (open loop).
+
+    python benchmarks/load_service.py --registry /tmp/demo-registry
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def ensure_demo_release(registry: Path, preset: str) -> None:
+    """Train and promote the demo release unless the registry already has production."""
+    if (registry / "aliases" / "production.json").is_file():
+        return
+    print(f"training the demo release into {registry} (preset {preset}) ...", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ai_engine.cli",
+            "demo",
+            "--registry",
+            str(registry),
+            "--preset",
+            preset,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def payloads(count: int, candles: int) -> list[bytes]:
+    """``count`` request bodies: different windows of ``candles`` S&P 500 daily bars."""
+    from ai_engine.data import demo_candles
+
+    frame = demo_candles().frame
+    ends = random.Random(0).sample(range(candles, len(frame) + 1), count)
+    bodies = []
+    for end in ends:
+        window = frame.iloc[end - candles : end]
+        rows = [
+            {"t": int(ts.value // 1_000_000), "o": o, "h": h, "l": low, "c": c, "v": v}
+            for ts, (o, h, low, c, v) in zip(window.index, window.to_numpy(), strict=True)
+        ]
+        bodies.append(json.dumps({"symbol": "SP500", "timeframe": "1d", "candles": rows}).encode())
+    return bodies
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/health/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("server not ready in time")
+
+
+async def client(
+    port: int,
+    bodies: list[bytes],
+    todo: list[int],
+    latencies: list[float],
+    errors: list[str],
+    interval_s: float,
+) -> None:
+    """One keep-alive connection sending requests until ``todo`` is empty."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    next_at = time.perf_counter()
+    try:
+        while todo:
+            index = todo.pop()
+            body = bodies[index % len(bodies)]
+            head = (
+                f"POST /v1/signal HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            if interval_s:
+                next_at += interval_s
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+            start = time.perf_counter()
+            writer.write(head.encode() + body)
+            status_line = await reader.readline()
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            answer = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - start)
+            status = int(status_line.split()[1]) if status_line else 0
+            if status != 200:
+                errors.append(f"{status}: {answer[:200]!r}")
+    finally:
+        writer.close()
+
+
+async def load(
+    port: int, bodies: list[bytes], requests: int, clients: int, rate: float | None
+) -> tuple[list[float], list[str], float]:
+    todo = list(range(requests))
+    latencies: list[float] = []
+    errors: list[str] = []
+    interval = clients / rate if rate else 0.0
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(client(port, bodies, todo, latencies, errors, interval) for _ in range(clients))
+    )
+    return latencies, errors, time.perf_counter() - start
+
+
+def percentile(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registry", type=Path, help="registry (default: a temporary folder)")
+    parser.add_argument("--preset", default="quick", help="training preset for the demo release")
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--candles", type=int, default=256)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--rate", type=float, help="total offered requests/s (open loop)")
+    parser.add_argument("--log", type=Path, help="server log file (default: in the temp folder)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as temp:
+        registry = args.registry or Path(temp) / "registry"
+        ensure_demo_release(registry, args.preset)
+        bodies = payloads(256, args.candles)
+        port = free_port()
+        log = args.log or Path(temp) / "serve.log"
+        with log.open("wb") as stderr:
+            server = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "ai_engine.cli",
+                    "serve",
+                    "--registry",
+                    str(registry),
+                    "--port",
+                    str(port),
+                    "--watch-interval",
+                    "2",
+                ],
+                stdout=stderr,
+                stderr=stderr,
+                env={**os.environ, "AI_ENGINE_ADMIN_TOKEN": ""},
+            )
+            try:
+                wait_ready(f"http://127.0.0.1:{port}", server)
+                asyncio.run(load(port, bodies, args.warmup, args.clients, None))
+                latencies, errors, wall = asyncio.run(
+                    load(port, bodies, args.requests, args.clients, args.rate)
+                )
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(30)
+        report: dict[str, Any] = {
+            "requests": len(latencies),
+            "clients": args.clients,
+            "candles": args.candles,
+            "offered_rate": args.rate,
+            "errors": len(errors),
+            "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+            "p90_ms": round(percentile(latencies, 90) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+            "max_ms": round(max(latencies) * 1000, 2),
+            "req_per_s": round(len(latencies) / wall, 1),
+            "load_average": os.getloadavg(),
+            "cpus": os.cpu_count(),
+        }
+    print(json.dumps(report))
+    for error in errors[:5]:
+        print("error:", error)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""The app factory: settings -> holder + metrics -> routers, error handlers, middleware.
+
+``create_app()`` with no argument reads ``AI_ENGINE_*`` variables (see settings.py), which is
+how ``ai-engine serve`` starts uvicorn with ``factory=True`` (one or several workers).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+import ai_engine
+from ai_engine.errors import AIEngineError, ConsensusError, DataValidationError
+from ai_engine.service.deps import ServiceState
+from ai_engine.service.holder import EngineHolder, EngineUnavailable, NotFound, PromotionRefused
+from ai_engine.service.inference import InputError
+from ai_engine.service.observability import (
+    LOGGER_NAME,
+    UVICORN_LOG_CONFIG,
+    Metrics,
+    ObservabilityMiddleware,
+    configure_logging,
+)
+from ai_engine.service.routes import health, metrics, models, oip, signal
+from ai_engine.service.settings import ServiceSettings
+
+log = logging.getLogger(LOGGER_NAME)
+MAX_ERROR_ITEMS = 20
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """A FastAPI app serving ``settings.release`` from ``settings.registry``."""
+    settings = settings or ServiceSettings.from_env()
+    configure_logging(settings.log_level)
+    service_metrics = Metrics()
+    holder = EngineHolder(
+        settings.registry, settings.release, service_metrics, settings.pinned_cache
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        holder.start(settings.watch_interval_s)
+        yield
+        holder.stop()
+
+    app = FastAPI(
+        title="quantum-ai-engine",
+        version=ai_engine.__version__,
+        lifespan=lifespan,
+        description="Four forecasters, one consensus BUY/SELL/HOLD signal. See docs/api.md.",
+    )
+    app.state.service = ServiceState(settings, holder, service_metrics)
+    for module in (signal, models, health, oip, metrics):
+        app.include_router(module.router)
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=service_metrics,
+        max_body_bytes=settings.max_body_bytes,
+        served_release=lambda: holder.release_id,
+    )
+    _add_error_handlers(app, service_metrics)
+    return app
+
+
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    detail: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """``{"error", "detail"}`` on /v1 and /health; ``{"error"}`` alone on /v2 (OIP)."""
+    body: dict[str, Any] = {"error": message}
+    if not request.url.path.startswith("/v2"):
+        body["detail"] = detail or []
+    return JSONResponse(body, status_code=status, headers=dict(headers) if headers else None)
+
+
+def _dotted(loc: Sequence[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _add_error_handlers(app: FastAPI, service_metrics: Metrics) -> None:
+    bad_request = {True: 400, False: 422}  # OIP v2 answers 400; /v1 answers 422
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        items = [
+            {"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])}
+            for e in errors[:MAX_ERROR_ITEMS]
+        ]  # never echo the input: it may hold NaN
+        message = "; ".join(f"{_dotted(i['loc'])}: {i['msg']}" for i in items[:3])
+        if len(errors) > 3:
+            message += f" (and {len(errors) - 3} more)"
+        return _error(request, bad_request[request.url.path.startswith("/v2")], message, items)
+
+    @app.exception_handler(DataValidationError)
+    async def invalid_data(request: Request, exc: DataValidationError) -> JSONResponse:
+        loc = exc.loc if isinstance(exc, InputError) else ["body"]
+        item = {"loc": loc, "msg": str(exc), "type": "value_error.candles"}
+        return _error(request, bad_request[request.url.path.startswith("/v2")], str(exc), [item])
+
+    @app.exception_handler(ConsensusError)
+    async def no_consensus(request: Request, exc: ConsensusError) -> JSONResponse:
+        service_metrics.refusals.inc()
+        return _error(request, 503, f"ConsensusError: {exc}")
+
+    @app.exception_handler(EngineUnavailable)
+    async def unavailable(request: Request, exc: EngineUnavailable) -> JSONResponse:
+        return _error(request, 503, f"not ready: {exc}")
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return _error(request, 404, str(exc))
+
+    @app.exception_handler(PromotionRefused)
+    async def refused(request: Request, exc: PromotionRefused) -> JSONResponse:
+        return _error(request, 409, str(exc))
+
+    @app.exception_handler(AIEngineError)
+    async def engine_error(request: Request, exc: AIEngineError) -> JSONResponse:
+        log.error(
+            "engine error",
+            extra={
+                "event": "engine_error",
+                "path": request.url.path,
+                "error": f"{type(exc).__name__}: {exc}",
+            },
+        )
+        return _error(request, 500, f"{type(exc).__name__}: {exc}")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return _error(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def serve(
+    settings: ServiceSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
+) -> None:
+    """Run uvicorn on ``create_app`` (the settings travel to each worker as environment).
+
+    The compute thread count is set before any model library is imported (OMP_NUM_THREADS).
+    """
+    import uvicorn
+
+    threads = str(settings.threads)
+    os.environ.update(
+        {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "AI_ENGINE_THREADS": threads}
+    )
+    os.environ.update(
+        {
+            "AI_ENGINE_REGISTRY": str(settings.registry),
+            "AI_ENGINE_RELEASE": settings.release,
+            "AI_ENGINE_MAX_CANDLES": str(settings.max_candles),
+            "AI_ENGINE_WATCH_INTERVAL": str(settings.watch_interval_s),
+            "AI_ENGINE_LOG_LEVEL": settings.log_level,
+        }
+    )
+    uvicorn.run(
+        "ai_engine.service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=UVICORN_LOG_CONFIG,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,76 @@
+"""What routes depend on: the service's state, the engine for a request, the admin check."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from ai_engine.engine import Engine
+from ai_engine.service.holder import EngineHolder
+from ai_engine.service.observability import Metrics
+from ai_engine.service.settings import ServiceSettings
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """Everything a route needs, kept on ``app.state.service``."""
+
+    settings: ServiceSettings
+    holder: EngineHolder
+    metrics: Metrics
+
+
+def get_service(request: Request) -> ServiceState:
+    service: ServiceState = request.app.state.service
+    return service
+
+
+Service = Annotated[ServiceState, Depends(get_service)]
+
+ReleaseQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        description="Release id or alias to answer with; default: the served release.",
+    ),
+]
+
+
+async def engine_for(request: Request, service: ServiceState, release: str | None) -> Engine:
+    """The engine for this request (served or pinned), noted on the request for the log line."""
+    engine = service.holder.cached_engine(release)
+    if engine is None:  # a pinned release not seen yet: resolve and load it off the event loop
+        engine = await run_in_threadpool(service.holder.engine_for, release or "")
+    assert engine is not None
+    request.state.release = engine.release.id
+    return engine
+
+
+_bearer = HTTPBearer(auto_error=False, description="AI_ENGINE_ADMIN_TOKEN")
+
+
+def require_admin(
+    service: Service,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """403 while no admin token is configured; 401 unless the Bearer token matches it."""
+    token = service.settings.admin_token
+    if not token:
+        raise HTTPException(
+            403, "admin endpoints are disabled: set AI_ENGINE_ADMIN_TOKEN to enable them"
+        )
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        raise HTTPException(
+            401,
+            "expected the header Authorization: Bearer <admin token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+Admin = Depends(require_admin)

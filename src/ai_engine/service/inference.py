@@ -1,0 +1,186 @@
+"""Helpers between the wire and the core: request candles -> validated Candles, results -> JSON.
+
+Validation itself is the core's (``ai_engine.data.candles_from_columns``); here only the shape
+of the request is taken apart and the service's own limits are checked.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ai_engine.data import Candles, ValidationSettings, candles_from_columns
+from ai_engine.engine import Engine
+from ai_engine.ensemble import MemberForecast
+from ai_engine.errors import DataValidationError
+from ai_engine.service.holder import EngineUnavailable
+from ai_engine.service.schemas import CandlesIn, V2InferRequest
+
+COLUMN_NAMES = ("date", "open", "high", "low", "close", "volume")
+WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
+
+
+class InputError(DataValidationError):
+    """Bad input found by the service itself; ``loc`` names the field (as pydantic does)."""
+
+    def __init__(self, loc: list[str | int], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def columns_of(body: CandlesIn) -> tuple[dict[str, list[Any]], list[str | int]]:
+    """The request's rows or columns under the core's column names, and the field they came in."""
+    pairs = list(zip(COLUMN_NAMES, WIRE_NAMES, strict=True))
+    if body.columns is not None:
+        return {name: getattr(body.columns, wire) for name, wire in pairs}, ["body", "columns"]
+    rows = body.candles or []
+    return (
+        {name: [row[wire] for row in rows] for name, wire in pairs},  # type: ignore[literal-required]
+        ["body", "candles"],
+    )
+
+
+def validated_candles(
+    columns: dict[str, list[Any]],
+    loc: list[str | int],
+    symbol: str,
+    timeframe: str,
+    engine: Engine,
+    max_candles: int,
+) -> Candles:
+    """Check the service's limits, then let the core validate the candles for ``engine``."""
+    count = len(columns["date"])
+    if count > max_candles:
+        raise InputError(
+            loc,
+            f"{'.'.join(map(str, loc))}: expected at most {max_candles} candles "
+            f"per request (AI_ENGINE_MAX_CANDLES), found {count}",
+        )
+    if timeframe != engine.release.timeframe:
+        raise InputError(
+            ["body", "timeframe"],
+            f"timeframe {timeframe!r} differs from the "
+            f"{engine.release.timeframe!r} candles release {engine.release.id} was "
+            f"trained on",
+        )
+    settings = ValidationSettings(min_rows=engine.required_candles)
+    try:
+        return candles_from_columns(columns, symbol, timeframe, settings, ".".join(map(str, loc)))
+    except DataValidationError as exc:
+        raise InputError(loc, str(exc)) from exc
+
+
+def signal_json(engine: Engine, candles: Candles) -> dict[str, Any]:
+    """The Signal as JSON; ConsensusError below the quorum."""
+    return engine.signal(candles).to_json()
+
+
+def forecast_json(engine: Engine, candles: Candles) -> dict[str, Any]:
+    """Every member's forecast and the weighted one; ConsensusError below the quorum."""
+    forecasts, weights, combined = engine.weighted_forecasts(candles)
+    return {
+        "symbol": candles.symbol,
+        "timeframe": candles.timeframe,
+        "as_of": candles.frame.index[-1].isoformat(),
+        "horizon": engine.settings.decision_horizon,
+        "release": engine.release.id,
+        "forecast": _floats(combined),
+        "members": [_member_json(m, weights) for m in forecasts],
+    }
+
+
+def _member_json(member: MemberForecast, weights: dict[str, float]) -> dict[str, Any]:
+    return {
+        "family": member.family,
+        "version": member.version,
+        "forecast": None if member.forecast is None else _floats(member.forecast),
+        "weight": weights.get(member.family, 0.0),
+        "healthy": member.healthy,
+        "reason": member.reason,
+    }
+
+
+def _floats(values: np.ndarray) -> list[float]:
+    return [float(v) for v in values]
+
+
+# ---- Open Inference Protocol v2 ------------------------------------------------------------
+def oip_columns(request: V2InferRequest) -> dict[str, list[Any]]:
+    """The ``candles`` tensor ``[n, 6]`` (flat row-major or nested rows) as columns."""
+    tensor = request.inputs[0]
+    n, width = tensor.shape
+    if width != len(WIRE_NAMES):
+        raise InputError(
+            ["inputs", 0, "shape"],
+            f"inputs[0].shape: expected [n, 6] (t, o, h, l, c, v), found {tensor.shape}",
+        )
+    flat: list[Any] = []
+    for item in tensor.data:
+        if isinstance(item, list):
+            flat.extend(item)
+        else:
+            flat.append(item)
+    if len(flat) != n * width:
+        raise InputError(
+            ["inputs", 0, "data"],
+            f"inputs[0].data: expected {n} x {width} = "
+            f"{n * width} numbers for shape {tensor.shape}, "
+            f"found {len(flat)}",
+        )
+    for i, value in enumerate(flat):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise InputError(
+                ["inputs", 0, "data", i],
+                f"inputs[0].data[{i}]: expected a finite number, found {_short(value)}",
+            )
+    return {name: flat[k::width] for k, name in enumerate(COLUMN_NAMES)}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def tensor(name: str, values: list[Any], datatype: str = "FP64") -> dict[str, Any]:
+    """An OIP output tensor holding ``values`` with shape ``[1, len(values)]``."""
+    return {"name": name, "shape": [1, len(values)], "datatype": datatype, "data": values}
+
+
+def oip_member_outputs(engine: Engine, family: str, candles: Candles) -> list[dict[str, Any]]:
+    """One member's forecast as an OIP output; EngineUnavailable when it is unhealthy."""
+    member = next(m for m in engine.forecasts(candles) if m.family == family)
+    if member.forecast is None:
+        raise EngineUnavailable(
+            f"model {family!r} of release {engine.release.id} is unhealthy: {member.reason}"
+        )
+    return [tensor("forecast", _floats(member.forecast))]
+
+
+def oip_ensemble_outputs(engine: Engine, candles: Candles) -> list[dict[str, Any]]:
+    """The ensemble's signal as OIP outputs: forecast, action, confidence, expected_return."""
+    signal = engine.signal(candles)
+    return [
+        tensor("forecast", signal.forecast),
+        tensor("action", [signal.action], "BYTES"),
+        tensor("confidence", [signal.confidence]),
+        tensor("expected_return", [signal.expected_return]),
+    ]
+
+
+def select_outputs(outputs: list[dict[str, Any]], request: V2InferRequest) -> list[dict[str, Any]]:
+    """Only the outputs the request asked for (all when it named none)."""
+    if not request.outputs:
+        return outputs
+    by_name = {o["name"]: o for o in outputs}
+    unknown = [o.name for o in request.outputs if o.name not in by_name]
+    if unknown:
+        raise InputError(
+            ["outputs"], f"outputs: unknown output(s) {unknown}; expected some of {sorted(by_name)}"
+        )
+    return [by_name[o.name] for o in request.outputs]

@@ -1,0 +1,245 @@
+"""Prometheus metrics, JSON log lines, and the ASGI middleware that times, limits and logs requests.
+
+One log line per request (method, path, route, status, latency, release) and one per reload,
+each a JSON object on its own line. The middleware is plain ASGI (no BaseHTTPMiddleware) so
+that it costs a few microseconds per request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ai_engine.engine import Engine
+
+LOGGER_NAME = "ai_engine.service"
+log = logging.getLogger(LOGGER_NAME)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.latency = Histogram(
+            "ai_engine_request_duration_seconds",
+            "Request latency by route.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.requests = Counter(
+            "ai_engine_requests",
+            "Requests by route and status code.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.signals = Counter(
+            "ai_engine_signals", "Signals answered, by action.", ["action"], registry=r
+        )
+        self.refusals = Counter(
+            "ai_engine_consensus_refusals",
+            "Requests refused: fewer healthy members than the quorum.",
+            registry=r,
+        )
+        self.member_healthy = Gauge(
+            "ai_engine_member_healthy",
+            "1 when a member of the served release loaded healthy, else 0.",
+            ["release", "family", "version"],
+            registry=r,
+        )
+        self.reloads = Counter(
+            "ai_engine_reloads",
+            "Release reloads by outcome (ok, failed).",
+            ["outcome", "trigger"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            "ai_engine_ready", "1 while the served release reaches consensus.", registry=r
+        )
+        self.release_info = Gauge(
+            "ai_engine_release_info", "1 for the release being served.", ["release"], registry=r
+        )
+        for outcome in ("ok", "failed"):
+            self.reloads.labels(outcome, "api")
+        for action in ("BUY", "SELL", "HOLD"):
+            self.signals.labels(action)
+
+    def served(self, engine: Engine | None) -> None:
+        """Point the release and member-health gauges at ``engine``."""
+        self.member_healthy.clear()
+        self.release_info.clear()
+        if engine is None:
+            return
+        self.release_info.labels(engine.release.id).set(1)
+        for member in engine.members:
+            self.member_healthy.labels(engine.release.id, member.family, member.version).set(
+                1 if member.healthy else 0
+            )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    _standard = frozenset(vars(logging.makeLogRecord({}))).union({"message", "asctime", "taskName"})
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        line.update({k: v for k, v in vars(record).items() if k not in self._standard})
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return json.dumps(line, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send the service's (and uvicorn's) log records to stderr as JSON lines; idempotent."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    for name in (LOGGER_NAME, "uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h.formatter, JsonFormatter)]
+        logger.addHandler(handler)
+        logger.setLevel(level.upper())
+        logger.propagate = name == LOGGER_NAME
+
+
+UVICORN_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": JsonFormatter}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
+"""Uvicorn's own records as JSON lines too; its access log is off (the middleware logs)."""
+
+
+class ObservabilityMiddleware:
+    """Refuse oversized bodies (413), then time, count and log every HTTP request."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        served_release: Callable[[], str | None],
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+        self.served_release = served_release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            receive_from = await self._limit_body(scope, receive, send_and_record)
+            if receive_from is not None:
+                await self.app(scope, receive_from, send_and_record)
+        finally:
+            self._record(scope, status, time.perf_counter() - start)
+
+    async def _limit_body(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """``receive`` to use, or None once a 413 went out. Chunked bodies are read here."""
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return receive
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            if length.isdigit() and int(length) <= self.max_body_bytes:
+                return receive
+            await self._too_large(send, length.decode("latin-1"))
+            return None
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_body_bytes:
+                await self._too_large(send, f"more than {size}")
+                return None
+        replay: list[Message] = [
+            {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        ]
+
+        async def replay_receive() -> Message:
+            return replay.pop() if replay else await receive()
+
+        return replay_receive
+
+    async def _too_large(self, send: Send, found: str) -> None:
+        body = json.dumps(
+            {
+                "error": f"request body of {found} bytes exceeds the limit of "
+                f"{self.max_body_bytes} bytes (set by AI_ENGINE_MAX_CANDLES)",
+                "detail": [{"loc": ["body"], "msg": "body too large", "type": "body_too_large"}],
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        self.metrics.latency.labels(method, route).observe(elapsed)
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        release = scope.get("state", {}).get("release") or self.served_release()
+        log.info(
+            "request",
+            extra={
+                "event": "request",
+                "method": method,
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "latency_ms": round(elapsed * 1000, 3),
+                "release": release,
+            },
+        )

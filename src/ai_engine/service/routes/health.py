@@ -1,0 +1,29 @@
+"""GET /health/live (the process answers) and /health/ready (the release reaches consensus)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ai_engine.service.deps import Service
+from ai_engine.service.schemas import HealthOut
+
+router = APIRouter(prefix="/health", tags=["health"])
+
+
+@router.get("/live", response_model=HealthOut)
+async def live() -> HealthOut:
+    """200 while the process answers, whatever the state of the models."""
+    return HealthOut(status="live")
+
+
+@router.get("/ready", response_model=HealthOut, responses={503: {"model": HealthOut}})
+async def ready(service: Service) -> JSONResponse:
+    """200 only while the served release reaches consensus; 503 with the reason otherwise."""
+    is_ready, reason = service.holder.readiness()
+    body = HealthOut(
+        status="ready" if is_ready else "not ready",
+        release=service.holder.release_id,
+        reason=reason,
+    )
+    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)

@@ -1,0 +1,154 @@
+"""Open Inference Protocol v2: health, model metadata and infer, for each member and ``ensemble``.
+
+Input: one tensor ``candles`` of shape ``[n, 6]`` (t in epoch ms, o, h, l, c, v); optional
+request parameters ``symbol`` and ``timeframe`` (default: the release's). Errors are
+``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+import ai_engine
+from ai_engine.engine import Engine
+from ai_engine.service.deps import Service, engine_for
+from ai_engine.service.holder import NotFound
+from ai_engine.service.inference import (
+    oip_columns,
+    oip_ensemble_outputs,
+    oip_member_outputs,
+    select_outputs,
+    validated_candles,
+)
+from ai_engine.service.schemas import (
+    V2Error,
+    V2InferRequest,
+    V2InferResponse,
+    V2Live,
+    V2ModelMetadata,
+    V2Ready,
+    V2ServerMetadata,
+)
+
+router = APIRouter(prefix="/v2", tags=["open inference protocol v2"])
+ENSEMBLE = "ensemble"
+ModelName = Path(
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+    description="a member's family (xgboost, lightgbm, nhits, patchtst) or ensemble",
+)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": V2Error, "description": "bad request"},
+    404: {"model": V2Error, "description": "no such model"},
+    413: {"model": V2Error, "description": "body too large"},
+    503: {"model": V2Error, "description": "model not ready"},
+}
+
+
+def _check_name(engine: Engine, name: str) -> None:
+    families = [m.family for m in engine.members]
+    if name != ENSEMBLE and name not in families:
+        raise NotFound(f"unknown model {name!r}; expected one of {[ENSEMBLE, *families]}")
+
+
+@router.get("", response_model=V2ServerMetadata)
+async def server_metadata() -> dict[str, Any]:
+    """Server name, version and protocol extensions."""
+    return {"name": "quantum-ai-engine", "version": ai_engine.__version__, "extensions": []}
+
+
+@router.get("/health/live", response_model=V2Live)
+async def live() -> dict[str, bool]:
+    """200 while the process answers."""
+    return {"live": True}
+
+
+@router.get("/health/ready", response_model=V2Ready, responses={503: {"model": V2Error}})
+async def ready(service: Service) -> JSONResponse:
+    """200 while the served release reaches consensus, 503 with the reason otherwise."""
+    is_ready, reason = service.holder.readiness()
+    if not is_ready:
+        return JSONResponse({"error": reason}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+@router.get("/models/{name}/ready", response_model=V2Ready, responses=ERRORS)
+async def model_ready(service: Service, name: str = ModelName) -> JSONResponse:
+    """A member: 200 when it loaded healthy. ``ensemble``: 200 while it reaches consensus."""
+    engine = service.holder.require()
+    _check_name(engine, name)
+    if name == ENSEMBLE:
+        is_ready, reason = service.holder.readiness()
+    else:
+        member = next(m for m in engine.members if m.family == name)
+        is_ready, reason = member.healthy, f"model {name!r} is unhealthy: {member.reason}"
+    if not is_ready:
+        return JSONResponse({"error": reason}, status_code=503)
+    return JSONResponse({"ready": True})
+
+
+@router.get("/models/{name}", response_model=V2ModelMetadata, responses=ERRORS)
+async def model_metadata(service: Service, name: str = ModelName) -> dict[str, Any]:
+    """Versions, inputs and outputs of a member or of the ensemble."""
+    engine = service.holder.require()
+    _check_name(engine, name)
+    horizon = engine.spec.horizon
+    outputs = [{"name": "forecast", "datatype": "FP64", "shape": [1, horizon]}]
+    if name == ENSEMBLE:
+        version, platform = engine.release.id, "ai-engine/ensemble"
+        outputs += [
+            {"name": "action", "datatype": "BYTES", "shape": [1, 1]},
+            {"name": "confidence", "datatype": "FP64", "shape": [1, 1]},
+            {"name": "expected_return", "datatype": "FP64", "shape": [1, 1]},
+        ]
+    else:
+        version = next(m.version for m in engine.members if m.family == name)
+        platform = f"ai-engine/{name}"
+    return {
+        "name": name,
+        "versions": [version],
+        "platform": platform,
+        "inputs": [{"name": "candles", "datatype": "FP64", "shape": [-1, 6]}],
+        "outputs": outputs,
+        "parameters": {
+            "release": engine.release.id,
+            "symbol": engine.release.symbol,
+            "timeframe": engine.release.timeframe,
+            "required_candles": engine.required_candles,
+        },
+    }
+
+
+@router.post("/models/{name}/infer", response_model=V2InferResponse, responses=ERRORS)
+async def infer(
+    body: V2InferRequest, request: Request, service: Service, name: str = ModelName
+) -> JSONResponse:
+    """Forecast of a member, or the ensemble's signal as tensors, for the last candle."""
+    engine = await engine_for(request, service, None)
+    _check_name(engine, name)
+    params = body.parameters
+    symbol = (params.symbol if params else None) or engine.release.symbol
+    timeframe = (params.timeframe if params else None) or engine.release.timeframe
+    candles = validated_candles(
+        oip_columns(body), ["inputs", 0], symbol, timeframe, engine, service.settings.max_candles
+    )
+    if name == ENSEMBLE:
+        outputs = oip_ensemble_outputs(engine, candles)
+        version = engine.release.id
+    else:
+        outputs = oip_member_outputs(engine, name, candles)
+        version = next(m.version for m in engine.members if m.family == name)
+    return JSONResponse(
+        {
+            "model_name": name,
+            "model_version": version,
+            "id": body.id,
+            "parameters": {
+                "release": engine.release.id,
+                "as_of": candles.frame.index[-1].isoformat(),
+            },
+            "outputs": select_outputs(outputs, body),
+        }
+    )

@@ -1,0 +1,45 @@
+"""POST /v1/signal and /v1/forecast: candles in, the ensemble's answer for the last candle out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from ai_engine.service.deps import ReleaseQuery, Service, engine_for
+from ai_engine.service.inference import columns_of, forecast_json, signal_json, validated_candles
+from ai_engine.service.schemas import CandlesIn, ErrorOut, ForecastOut, SignalOut
+
+router = APIRouter(prefix="/v1", tags=["signal"])
+ERRORS: dict[int | str, dict[str, object]] = {
+    400: {"model": ErrorOut, "description": "the body cannot be read"},
+    404: {"model": ErrorOut, "description": "the pinned release does not exist"},
+    413: {"model": ErrorOut, "description": "body larger than the configured candle limit allows"},
+    422: {"model": ErrorOut, "description": "bad input; the message names the field"},
+    503: {"model": ErrorOut, "description": "no release loaded, or below the consensus quorum"},
+}
+
+
+@router.post("/signal", response_model=SignalOut, responses=ERRORS)
+async def post_signal(
+    body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
+) -> JSONResponse:
+    """BUY / SELL / HOLD for the last candle, with every member's forecast and vote."""
+    engine = await engine_for(request, service, release)
+    candles = validated_candles(
+        *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
+    )
+    signal = signal_json(engine, candles)
+    service.metrics.signals.labels(signal["action"]).inc()
+    return JSONResponse(signal)
+
+
+@router.post("/forecast", response_model=ForecastOut, responses=ERRORS)
+async def post_forecast(
+    body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
+) -> JSONResponse:
+    """Every member's 12-step forecast and the weighted forecast, without a decision."""
+    engine = await engine_for(request, service, release)
+    candles = validated_candles(
+        *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
+    )
+    return JSONResponse(forecast_json(engine, candles))

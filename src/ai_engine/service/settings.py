@@ -1,0 +1,84 @@
+"""Service settings, read from environment variables (the ``serve`` command sets them too).
+
+- ``AI_ENGINE_REGISTRY`` (``registry``): the registry folder
+- ``AI_ENGINE_RELEASE`` (``production``): alias (watched for changes) or release id to serve
+- ``AI_ENGINE_ADMIN_TOKEN`` (unset): Bearer token of the admin endpoints; unset: disabled (403)
+- ``AI_ENGINE_MAX_CANDLES`` (10000): most candles one request may carry
+- ``AI_ENGINE_WATCH_INTERVAL`` (2.0): seconds between alias checks; 0 turns watching off
+- ``AI_ENGINE_LOG_LEVEL`` (INFO): level of the JSON log lines
+- ``AI_ENGINE_THREADS`` (1): compute threads per process (OpenMP, PyTorch); one request's
+  batch of one row gains nothing from more, and spinning threads starve the other workers
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from ai_engine.errors import ConfigError
+from ai_engine.registry import DEFAULT_ALIAS
+
+T = TypeVar("T", int, float)
+
+BYTES_PER_CANDLE = 512
+"""Generous JSON size of one candle; the body limit is ``max_candles`` of them plus 64 KiB."""
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything the service is configured with."""
+
+    registry: Path = Path("registry")
+    release: str = DEFAULT_ALIAS
+    admin_token: str | None = None
+    max_candles: int = 10_000
+    watch_interval_s: float = 2.0
+    pinned_cache: int = 4
+    log_level: str = "INFO"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.max_candles < 1:
+            raise ConfigError(f"max_candles must be >= 1, found {self.max_candles}")
+        if self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, found {self.threads}")
+        if self.watch_interval_s < 0:
+            raise ConfigError(f"watch interval must be >= 0 s, found {self.watch_interval_s}")
+        if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError(
+                f"log level must be DEBUG, INFO, WARNING or ERROR, found {self.log_level!r}"
+            )
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body accepted (413 above it), derived from ``max_candles``."""
+        return 65_536 + self.max_candles * BYTES_PER_CANDLE
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """Settings from ``AI_ENGINE_*`` variables; a malformed value is a ConfigError."""
+        env = os.environ if environ is None else environ
+        return cls(
+            registry=Path(env.get("AI_ENGINE_REGISTRY", "registry")),
+            release=env.get("AI_ENGINE_RELEASE", DEFAULT_ALIAS),
+            admin_token=env.get("AI_ENGINE_ADMIN_TOKEN") or None,
+            max_candles=_number(env, "AI_ENGINE_MAX_CANDLES", 10_000, int),
+            watch_interval_s=_number(env, "AI_ENGINE_WATCH_INTERVAL", 2.0, float),
+            log_level=env.get("AI_ENGINE_LOG_LEVEL", "INFO").upper(),
+            threads=_number(env, "AI_ENGINE_THREADS", 1, int),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a{'n integer' if kind is int else ' number'}, found {raw!r}"
+        ) from None

@@ -1,0 +1,95 @@
+"""Helpers for the service tests: tiny configs, request bodies, release clones, app clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from ai_engine.registry import Registry, Release, ReleaseMember
+from ai_engine.service import ServiceSettings, create_app
+
+from synthetic import synthetic_frame
+
+TINY: dict[str, dict[str, Any]] = {
+    "xgboost": {"max_rounds": 20},
+    "lightgbm": {"max_rounds": 20},
+    "nhits": {"mlp_units": [16, 16], "max_epochs": 1, "batch_size": 64},
+    "patchtst": {
+        "d_model": 16,
+        "n_heads": 2,
+        "n_layers": 1,
+        "d_ff": 32,
+        "max_epochs": 1,
+        "batch_size": 64,
+    },
+}
+ADMIN_TOKEN = "test-admin-token"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SYMBOL, TIMEFRAME = "SYN", "5m"
+FRAME = synthetic_frame(600, seed=3)
+
+
+def production_id(root: Path) -> str:
+    return Registry(root).alias("production").release
+
+
+def clone_release(root: Path, broken: tuple[str, ...] = (), source_ref: str = "production") -> str:
+    """Publish a new release pinning the bundles of ``source_ref``; members named in ``broken``
+    get a wrong manifest digest, so they load unhealthy. Returns its id."""
+    registry = Registry(root)
+    source = registry.resolve(source_ref)
+
+    def member(m: ReleaseMember) -> ReleaseMember:
+        return m.model_copy(update={"manifest_sha256": "0" * 64}) if m.family in broken else m
+
+    def make(_: list[ReleaseMember], release_id: str) -> Release:
+        return source.model_copy(
+            update={
+                "id": release_id,
+                "created_at": datetime.now(UTC).isoformat(),
+                "members": [member(m) for m in source.members],
+            }
+        )
+
+    return registry.publish([], make).id
+
+
+def candle_rows(n: int = 256) -> list[dict[str, Any]]:
+    """The last ``n`` synthetic bars as request rows (epoch ms)."""
+    frame = FRAME.iloc[-n:]
+    return [
+        {"t": int(ts.value // 1_000_000), "o": o, "h": h, "l": low, "c": c, "v": v}
+        for ts, (o, h, low, c, v) in zip(frame.index, frame.to_numpy(), strict=True)
+    ]
+
+
+def signal_body(rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "symbol": SYMBOL,
+        "timeframe": TIMEFRAME,
+        "candles": candle_rows() if rows is None else rows,
+    }
+
+
+def settings_for(root: Path, **changes: Any) -> ServiceSettings:
+    values: dict[str, Any] = {
+        "registry": root,
+        "admin_token": ADMIN_TOKEN,
+        "watch_interval_s": 0.0,
+        **changes,
+    }
+    return ServiceSettings(**values)
+
+
+@contextmanager
+def running_client(settings: ServiceSettings) -> Iterator[TestClient]:
+    """A TestClient around a fresh app, after its first load attempt has finished."""
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert app.state.service.holder.wait_loaded(60)
+        yield client

@@ -306,32 +306,6 @@ def serve_command(
         envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off.")] = 2.0,
     log_level: Annotated[str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")]
     = "INFO",
-) -> None:
-    """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN."""
-    from ai_engine.service import ServiceSettings, serve
-
-    settings = ServiceSettings(
-        registry=registry, release=release, max_candles=max_candles,
-        admin_token=os.environ.get("AI_ENGINE_ADMIN_TOKEN") or None,
-        watch_interval_s=watch_interval, log_level=log_level.upper(),
-    )
-    serve(settings, host, port, workers)
-
-
-@app.command("serve")
-def serve_command(
-    registry: RegistryOption = DEFAULT_REGISTRY,
-    release: Annotated[str, typer.Option(
-        envvar="AI_ENGINE_RELEASE", help="Alias (watched) or release id.")] = "production",
-    host: Annotated[str, typer.Option(envvar="AI_ENGINE_HOST", help="Address.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(envvar="AI_ENGINE_PORT", help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Processes; each loads the release.")] = 1,
-    max_candles: Annotated[int, typer.Option(
-        envvar="AI_ENGINE_MAX_CANDLES", help="Most candles per request.")] = 10_000,
-    watch_interval: Annotated[float, typer.Option(
-        envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off.")] = 2.0,
-    log_level: Annotated[str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")]
-    = "INFO",
     threads: Annotated[int, typer.Option(
         envvar="AI_ENGINE_THREADS", help="Compute threads per process.")] = 1,
 ) -> None:

@@ -140,6 +140,28 @@ async def load(
     return latencies, errors, time.perf_counter() - start
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def batch_sizes(url: str) -> dict[str, float]:
+    """Requests per predict call (micro-batching), from the server's own metrics."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith(("ai_engine_batch_size_sum", "ai_engine_batch_size_count"))
+    }
+    count = values.get("ai_engine_batch_size_count", 0.0)
+    return {
+        "batches": count,
+        "mean_batch": round(values["ai_engine_batch_size_sum"] / count, 2) if count else 0.0,
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
@@ -183,9 +205,13 @@ def main() -> None:
             try:
                 wait_ready(f"http://127.0.0.1:{port}", server)
                 asyncio.run(load(port, bodies, args.warmup, args.clients, None))
+                server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
                 latencies, errors, wall = asyncio.run(
                     load(port, bodies, args.requests, args.clients, args.rate)
                 )
+                server_cpu = cpu_seconds(server.pid) - server_cpu
+                client_cpu = time.process_time() - client_cpu
+                batches = batch_sizes(f"http://127.0.0.1:{port}")
             finally:
                 server.send_signal(signal.SIGTERM)
                 server.wait(30)
@@ -200,6 +226,9 @@ def main() -> None:
             "p99_ms": round(percentile(latencies, 99) * 1000, 2),
             "max_ms": round(max(latencies) * 1000, 2),
             "req_per_s": round(len(latencies) / wall, 1),
+            "server_cpu_ms_per_request": round(server_cpu / len(latencies) * 1000, 3),
+            "client_cpu_ms_per_request": round(client_cpu / len(latencies) * 1000, 3),
+            "mean_batch_incl_warmup": batches["mean_batch"],
             "load_average": os.getloadavg(),
             "cpus": os.cpu_count(),
         }

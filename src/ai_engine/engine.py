@@ -7,6 +7,7 @@ members and refuses to signal below the quorum.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,15 +92,28 @@ class Engine:
         inputs = latest_inputs(candles.frame, self.spec)
         return [self._forecast(member, inputs) for member in self.members]
 
+    def forecasts_many(self, batch: Sequence[ModelInputs]) -> list[list[MemberForecast]]:
+        """``forecasts`` for several inputs (``latest_inputs`` of several candle sets) with one
+        predict call per model for all of them; equal to one call each up to float rounding."""
+        columns = [self._forecast_rows(member, batch) for member in self.members]
+        return [list(row) for row in zip(*columns, strict=True)]
+
     def weighted_forecasts(
-        self, candles: Candles
+        self, candles: Candles, forecasts: list[MemberForecast] | None = None
     ) -> tuple[list[MemberForecast], dict[str, float], np.ndarray]:
-        """Every member's forecast, the weights renormalised over the healthy ones and the
-        weighted forecast ``(horizon,)``, without a decision; ConsensusError below the quorum."""
+        """Every member's forecast (computed unless given), the weights renormalised over the
+        healthy ones and the weighted forecast ``(horizon,)``; ConsensusError below the quorum."""
         self.check_consensus()
-        forecasts = self.forecasts(candles)
+        forecasts = self.forecasts(candles) if forecasts is None else forecasts
         weights = healthy_weights(forecasts, self.settings)
         return forecasts, weights, weighted_forecast(forecasts, weights)
+
+    def signal_from(self, candles: Candles, forecasts: list[MemberForecast]) -> Signal:
+        """The Signal for ``candles`` from member forecasts already made for their last bar."""
+        return combine(
+            forecasts, self.settings, symbol=candles.symbol, timeframe=candles.timeframe,
+            as_of=candles.frame.index[-1].isoformat(), release=self.release.id,
+        )
 
     def signal(self, candles: Candles) -> Signal:
         """The Signal for the last candle; ConsensusError below the quorum."""
@@ -118,6 +132,18 @@ class Engine:
         if not np.all(np.isfinite(forecast)):
             return MemberForecast(member.family, member.version, None, "forecast is not finite")
         return MemberForecast(member.family, member.version, forecast)
+
+    def _forecast_rows(self, member: Member, batch: Sequence[ModelInputs]) -> list[MemberForecast]:
+        if member.bundle is None:
+            return [MemberForecast(member.family, member.version, None, member.reason)] * len(batch)
+        model = member.bundle.model
+        rows = model.predict(np.concatenate([inputs.of_kind(model.input_kind) for inputs in batch]))
+        return [
+            MemberForecast(member.family, member.version, row)
+            if np.all(np.isfinite(row))
+            else MemberForecast(member.family, member.version, None, "forecast is not finite")
+            for row in rows
+        ]
 
     def _placeholders(self) -> list[MemberForecast]:
         zero = np.zeros(self.spec.horizon)

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 
 import ai_engine
 from ai_engine.errors import AIEngineError, ConsensusError, DataValidationError
+from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.holder import EngineHolder, EngineUnavailable, NotFound, PromotionRefused
 from ai_engine.service.inference import InputError
@@ -57,7 +58,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Four forecasters, one consensus BUY/SELL/HOLD signal. See docs/api.md.",
     )
-    app.state.service = ServiceState(settings, holder, service_metrics)
+    batcher = ForecastBatcher(on_batch=service_metrics.batch_size.observe)
+    app.state.service = ServiceState(settings, holder, service_metrics, batcher)
     for module in (signal, models, health, oip, metrics):
         app.include_router(module.router)
     app.add_middleware(

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from ai_engine.engine import Engine
+from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import Metrics
 from ai_engine.service.settings import ServiceSettings
@@ -23,9 +24,11 @@ class ServiceState:
     settings: ServiceSettings
     holder: EngineHolder
     metrics: Metrics
+    batcher: ForecastBatcher
 
 
-def get_service(request: Request) -> ServiceState:
+async def get_service(request: Request) -> ServiceState:
+    """The service's state (async: a sync dependency would cost a threadpool hop)."""
     service: ServiceState = request.app.state.service
     return service
 
@@ -54,7 +57,7 @@ async def engine_for(request: Request, service: ServiceState, release: str | Non
 _bearer = HTTPBearer(auto_error=False, description="AI_ENGINE_ADMIN_TOKEN")
 
 
-def require_admin(
+async def require_admin(
     service: Service,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:

@@ -15,6 +15,8 @@ from ai_engine.data import Candles, ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.ensemble import MemberForecast
 from ai_engine.errors import DataValidationError
+from ai_engine.features import latest_inputs
+from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.holder import EngineUnavailable
 from ai_engine.service.schemas import CandlesIn, V2InferRequest
 
@@ -72,14 +74,30 @@ def validated_candles(
         raise InputError(loc, str(exc)) from exc
 
 
-def signal_json(engine: Engine, candles: Candles) -> dict[str, Any]:
+async def member_forecasts(
+    batcher: ForecastBatcher, engine: Engine, candles: Candles, consensus: bool = True
+) -> list[MemberForecast]:
+    """Every member's forecast for the last candle, predicted together with other requests'.
+
+    With ``consensus``, ConsensusError first when too few members loaded healthy.
+    """
+    if consensus:
+        engine.check_consensus()
+    return await batcher.forecasts(engine, latest_inputs(candles.frame, engine.spec))
+
+
+async def signal_json(batcher: ForecastBatcher, engine: Engine, candles: Candles) -> dict[str, Any]:
     """The Signal as JSON; ConsensusError below the quorum."""
-    return engine.signal(candles).to_json()
+    forecasts = await member_forecasts(batcher, engine, candles)
+    return engine.signal_from(candles, forecasts).to_json()
 
 
-def forecast_json(engine: Engine, candles: Candles) -> dict[str, Any]:
+async def forecast_json(
+    batcher: ForecastBatcher, engine: Engine, candles: Candles
+) -> dict[str, Any]:
     """Every member's forecast and the weighted one; ConsensusError below the quorum."""
-    forecasts, weights, combined = engine.weighted_forecasts(candles)
+    forecasts = await member_forecasts(batcher, engine, candles)
+    forecasts, weights, combined = engine.weighted_forecasts(candles, forecasts)
     return {
         "symbol": candles.symbol,
         "timeframe": candles.timeframe,
@@ -152,9 +170,12 @@ def tensor(name: str, values: list[Any], datatype: str = "FP64") -> dict[str, An
     return {"name": name, "shape": [1, len(values)], "datatype": datatype, "data": values}
 
 
-def oip_member_outputs(engine: Engine, family: str, candles: Candles) -> list[dict[str, Any]]:
+async def oip_member_outputs(
+    batcher: ForecastBatcher, engine: Engine, family: str, candles: Candles
+) -> list[dict[str, Any]]:
     """One member's forecast as an OIP output; EngineUnavailable when it is unhealthy."""
-    member = next(m for m in engine.forecasts(candles) if m.family == family)
+    forecasts = await member_forecasts(batcher, engine, candles, consensus=False)
+    member = next(m for m in forecasts if m.family == family)
     if member.forecast is None:
         raise EngineUnavailable(
             f"model {family!r} of release {engine.release.id} is unhealthy: {member.reason}"
@@ -162,9 +183,11 @@ def oip_member_outputs(engine: Engine, family: str, candles: Candles) -> list[di
     return [tensor("forecast", _floats(member.forecast))]
 
 
-def oip_ensemble_outputs(engine: Engine, candles: Candles) -> list[dict[str, Any]]:
+async def oip_ensemble_outputs(
+    batcher: ForecastBatcher, engine: Engine, candles: Candles
+) -> list[dict[str, Any]]:
     """The ensemble's signal as OIP outputs: forecast, action, confidence, expected_return."""
-    signal = engine.signal(candles)
+    signal = engine.signal_from(candles, await member_forecasts(batcher, engine, candles))
     return [
         tensor("forecast", signal.forecast),
         tensor("action", [signal.action], "BYTES"),

@@ -65,6 +65,12 @@ class Metrics:
             ["outcome", "trigger"],
             registry=r,
         )
+        self.batch_size = Histogram(
+            "ai_engine_batch_size",
+            "Requests answered by one predict call per model (micro-batching).",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=r,
+        )
         self.ready = Gauge(
             "ai_engine_ready", "1 while the served release reaches consensus.", registry=r
         )

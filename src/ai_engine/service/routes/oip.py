@@ -135,10 +135,10 @@ async def infer(
         oip_columns(body), ["inputs", 0], symbol, timeframe, engine, service.settings.max_candles
     )
     if name == ENSEMBLE:
-        outputs = oip_ensemble_outputs(engine, candles)
+        outputs = await oip_ensemble_outputs(service.batcher, engine, candles)
         version = engine.release.id
     else:
-        outputs = oip_member_outputs(engine, name, candles)
+        outputs = await oip_member_outputs(service.batcher, engine, name, candles)
         version = next(m.version for m in engine.members if m.family == name)
     return JSONResponse(
         {

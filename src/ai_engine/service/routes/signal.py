@@ -28,7 +28,7 @@ async def post_signal(
     candles = validated_candles(
         *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
     )
-    signal = signal_json(engine, candles)
+    signal = await signal_json(service.batcher, engine, candles)
     service.metrics.signals.labels(signal["action"]).inc()
     return JSONResponse(signal)
 
@@ -42,4 +42,4 @@ async def post_forecast(
     candles = validated_candles(
         *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
     )
-    return JSONResponse(forecast_json(engine, candles))
+    return JSONResponse(await forecast_json(service.batcher, engine, candles))

@@ -136,3 +136,18 @@ def test_every_row_bad_still_gives_a_short_answer(limited: TestClient) -> None:
     response = limited.post("/v1/signal", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 422 and "NaN" not in response.text
     assert len(response.json()["detail"]) == 20 and "(and 253 more)" in response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "factor"), [("ohlc", 1e300), ("ohlc", 1e-300), ("v", 1e300), ("v", 0.0)]
+)
+def test_extreme_finite_values_are_answered_or_refused_never_500(
+    limited: TestClient, fields: str, factor: float
+) -> None:
+    rows = candle_rows()
+    for row in rows:
+        for field in fields:
+            row[field] *= factor
+    response = limited.post("/v1/signal", json=signal_body(rows))
+    assert response.status_code in (200, 422), response.text
+    assert "NaN" not in response.text and "Infinity" not in response.text

@@ -20,6 +20,8 @@ import hashlib
 import json
 import os
 import platform
+import sys
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -45,6 +47,7 @@ MANIFEST = "manifest.json"
 SCALER = "scaler.json"
 PROBE = "probe.json"
 PROBE_RTOL = 1e-5
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt")
 _LIBRARIES = ("numpy", "torch", "xgboost", "lightgbm", "safetensors", "ta-lib", "pandas")
 
 
@@ -204,7 +207,7 @@ def verify_checksums(folder: Path, manifest: Manifest) -> None:
     for name, expected in manifest.files.items():
         path = folder / name
         if not path.is_file():
-            raise BundleError(f"{folder}: {name} missing (listed in {MANIFEST})")
+            raise BundleError(f"{folder}: {name} missing")
         found = sha256_file(path)
         if found != expected:
             raise ChecksumError(
@@ -214,9 +217,11 @@ def verify_checksums(folder: Path, manifest: Manifest) -> None:
     unlisted = sorted(p.name for p in folder.iterdir() if p.name not in manifest.files
                       and p.name != MANIFEST)
     if unlisted:
+        pickles = [n for n in unlisted if n.lower().endswith(_PICKLE_SUFFIXES)]
+        why = f" ({pickles}: a bundle never holds pickles, they can run code)" if pickles else ""
         raise ChecksumError(
             f"{folder}: files not listed in {MANIFEST}: {unlisted}; a bundle holds only its "
-            f"listed files {sorted(manifest.files)}"
+            f"listed files {sorted(manifest.files)}{why}"
         )
     for role, name in (("scaler", manifest.scaler_file), ("probe", manifest.probe_file)):
         if name not in manifest.files:
@@ -234,12 +239,45 @@ def load_bundle(folder: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> LoadedB
         model = build(manifest.family, manifest.config)
     except ConfigError as exc:
         raise BundleError(f"{folder}: config does not build a {manifest.family} model: {exc}") from exc
-    _with_path(folder, model.load_weights, folder)
-    model.scaler_ = _load_scaler(folder, manifest, model)
-    _with_path(folder, spec.check_matches, manifest.feature_spec, manifest.feature_fingerprint,
-               str(folder))
-    replay_probe(folder, manifest, model)
+    with _ONE_TORCH_THREAD:
+        _with_path(folder, model.load_weights, folder)
+        model.scaler_ = _load_scaler(folder, manifest, model)
+        _with_path(folder, spec.check_matches, manifest.feature_spec,
+                   manifest.feature_fingerprint, str(folder))
+        replay_probe(folder, manifest, model)
     return LoadedBundle(model, manifest, folder)
+
+
+class _OneTorchThread:
+    """While any bundle loads, torch (and the OpenMP runtime it shares with LightGBM) uses one
+    intra-op thread: probes are 8 rows, and on a busy machine two spinning threads made a
+    four-model load take over 1 s instead of 0.07 s. Re-entrant across threads; the previous
+    count is restored when the last loader leaves. Does nothing until torch is imported."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._before = 1
+
+    def __enter__(self) -> None:
+        torch = sys.modules.get("torch")
+        with self._lock:
+            if torch is not None and self._users == 0:
+                self._before = torch.get_num_threads()
+                torch.set_num_threads(1)
+            self._users += torch is not None
+
+    def __exit__(self, *exc: object) -> None:
+        torch = sys.modules.get("torch")
+        with self._lock:
+            if torch is None or self._users == 0:
+                return
+            self._users -= 1
+            if self._users == 0:
+                torch.set_num_threads(self._before)
+
+
+_ONE_TORCH_THREAD = _OneTorchThread()
 
 
 def _with_path(folder: Path, call: Any, *args: Any) -> None:

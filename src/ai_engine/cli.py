@@ -204,6 +204,107 @@ def models_rollback(
     out.print(f"{alias} -> {updated.release}")
 
 
+def _echo(lines: list[str]) -> None:
+    """Plain lines on stdout (no rich markup: names like [production] stay as they are)."""
+    for line in lines:
+        typer.echo(line)
+
+
+@models_app.command("verify")
+def models_verify(
+    release_id: Annotated[
+        str | None, typer.Argument(help="Release id or alias (default: every release).")
+    ] = None,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+) -> None:
+    """Load every model of a release through all bundle checks; exit 1 if any fails."""
+    from ai_engine.doctor import verify
+
+    checks = verify(registry, release_id)
+    for check in checks:
+        _echo(check.lines())
+    models = [m for c in checks for m in c.models]
+    failed = sum(not m.ok for m in models)
+    typer.echo(f"{len(models) - failed} of {len(models)} models OK in {len(checks)} release(s)")
+    if failed:
+        raise typer.Exit(1)
+
+
+@models_app.command("gc")
+def models_gc(
+    keep: Annotated[int, typer.Option("--keep", min=0, help="Newest releases to keep.")] = 5,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+) -> None:
+    """Delete releases beyond the newest N (never one an alias names), unused bundles, leftovers."""
+    from ai_engine.registry import Registry
+
+    report = Registry(registry).gc(keep)
+    _echo([f"removed release {r}" for r in report.removed_releases]
+          + [f"removed bundle {b}" for b in report.removed_bundles]
+          + [f"removed leftover {x}" for x in report.removed_leftovers]
+          + [f"kept {len(report.kept_releases)} release(s): {', '.join(report.kept_releases)}"])
+
+
+@app.command("doctor")
+def doctor_command(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
+    """Check every release and bundle: exit 0 production OK, 1 no consensus, 2 unusable."""
+    from ai_engine.doctor import EXIT_UNUSABLE, diagnose
+
+    try:
+        report = diagnose(registry)
+    except (AIEngineError, OSError) as exc:
+        typer.echo(f"registry {registry} unusable: {type(exc).__name__}: {exc} (exit 2)")
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    _echo(report.lines())
+    raise typer.Exit(report.exit_code)
+
+
+LookbackOption = Annotated[
+    int | None, typer.Option(help="Legacy PatchTST input length (not in the weights).")
+]
+HeadsOption = Annotated[int | None, typer.Option(help="Legacy PatchTST attention heads.")]
+StrideOption = Annotated[int | None, typer.Option(help="Legacy PatchTST patch stride.")]
+PoolingOption = Annotated[str | None, typer.Option(help="Legacy PatchTST pooling: mean or last.")]
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="Legacy PyTorch checkpoint (.pt/.pth).")],
+    lookback: LookbackOption = None,
+    n_heads: HeadsOption = None,
+    stride: StrideOption = None,
+    pooling: PoolingOption = None,
+) -> None:
+    """Read a legacy checkpoint safely (weights only) and print the architecture it implies."""
+    from ai_engine.legacy_import import inspect_checkpoint
+
+    _echo(inspect_checkpoint(file, lookback=lookback, n_heads=n_heads, stride=stride,
+                             pooling=pooling).lines())
+
+
+@app.command("import-legacy")
+def import_legacy_command(
+    file: Annotated[Path, typer.Argument(help="Legacy checkpoint (.pt/.pth) or pickle (.pkl).")],
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    trust_pickle: Annotated[bool, typer.Option(
+        "--trust-pickle", help="Allow unpickling .pkl models/scalers (runs their code).")] = False,
+    scaler: Annotated[Path | None, typer.Option(help="Input scaler (.json, or .pkl).")] = None,
+    no_scaler: Annotated[bool, typer.Option(
+        "--no-scaler", help="The model takes its inputs unscaled.")] = False,
+    lookback: LookbackOption = None,
+    n_heads: HeadsOption = None,
+    stride: StrideOption = None,
+    pooling: PoolingOption = None,
+) -> None:
+    """Convert a legacy checkpoint into a bundle under bundles/imported/ (strictly loaded)."""
+    from ai_engine.legacy_import import import_legacy
+
+    result = import_legacy(file, registry, trust_pickle=trust_pickle, scaler=scaler,
+                           no_scaler=no_scaler, lookback=lookback, n_heads=n_heads, stride=stride,
+                           pooling=pooling)
+    _echo(result.lines())
+
+
 @app.command("demo")
 def demo_command(
     registry: RegistryOption = DEFAULT_REGISTRY,

@@ -46,9 +46,13 @@ def load_member(registry: Registry, member: ReleaseMember, spec: FeatureSpec) ->
     """Load and verify one member; any engine error becomes its unhealthy reason."""
     path = registry.bundle_path(member)
     try:
-        manifest_digest = sha256_file(path / "manifest.json") if path.is_dir() else None
+        manifest = path / "manifest.json"
+        manifest_digest = sha256_file(manifest) if manifest.is_file() else None
         if manifest_digest is not None and manifest_digest != member.manifest_sha256:
-            raise BundleError(f"{path}: manifest.json differs from the one the release pinned")
+            raise BundleError(
+                f"{path}: manifest.json sha256 expected {member.manifest_sha256[:16]}… (pinned by "
+                f"the release), found {manifest_digest[:16]}…: the bundle changed after release"
+            )
         return Member(member.family, member.version, load_bundle(path, spec), None)
     except (AIEngineError, OSError) as exc:
         return Member(member.family, member.version, None, f"{type(exc).__name__}: {exc}")

@@ -5,8 +5,12 @@ Layout under the registry root::
     bundles/<model_set>/<family>/<version>/   one bundle each (see bundle.py)
     releases/<release_id>.json                 four pinned bundles + ensemble settings
     aliases/<alias>.json                       {"release": id, "history": [older ids, newest first]}
-    .staging/                                  temporary folders; never listed or served
+    .staging/<id>/ + <id>.lock                 a bundle being written (its writer holds the lock);
+                                               never listed or served; ``gc`` removes leftovers
     .lock                                      file lock serialising writers across processes
+
+Bundles under ``bundles/imported/`` come from ``ai-engine import-legacy``: they belong to no
+release and ``gc`` keeps them.
 
 Every write goes to a temporary file or folder on the same filesystem, is fsynced, then
 renamed into place, so a crash leaves the old state or the new one, never half of one.
@@ -20,7 +24,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,9 @@ RELEASE_FORMAT_VERSION = 1
 DEFAULT_ALIAS = "production"
 ALIASES = ("production", "candidate")
 STAGING = ".staging"
+STAGING_LOCK_SUFFIX = ".lock"
+TEMP_SUFFIX = ".tmp"
+IMPORTED_SET = "imported"
 LOCK_TIMEOUT_S = 120.0
 
 
@@ -76,6 +83,24 @@ class StagedBundle:
 
     staging_path: Path
     final_path: Path
+    guard: FileLock | None = field(default=None, compare=False, repr=False)
+    """Held while the staging folder is in use, so that ``gc`` leaves it alone."""
+
+    def release_guard(self) -> None:
+        """Release the staging lock and remove its file (idempotent)."""
+        if self.guard is not None and self.guard.is_locked:
+            self.guard.release()
+        Path(f"{self.staging_path}{STAGING_LOCK_SUFFIX}").unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class GcReport:
+    """What ``Registry.gc`` kept and removed (paths relative to the registry root)."""
+
+    kept_releases: list[str]
+    removed_releases: list[str]
+    removed_bundles: list[str]
+    removed_leftovers: list[str]
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -226,17 +251,27 @@ class Registry:
     def stage_bundle(
         self, model_set: str, family: str, version: str, write: Callable[[Path], Any]
     ) -> StagedBundle:
-        """Write a bundle into staging with ``write(folder)``; fsync it; rename later."""
+        """Write a bundle into staging with ``write(folder)``; fsync it; rename later.
+
+        The staging folder's lock (``<id>.lock``) is held until ``publish`` or ``discard``; a
+        writer that dies, even by SIGKILL, loses it, and its folder becomes a leftover that
+        ``gc`` removes. The lock is taken before the folder exists.
+        """
+        self.staging_dir.mkdir(parents=True, exist_ok=True)
         staging = self.staging_dir / uuid.uuid4().hex
-        staging.mkdir(parents=True)
+        guard = FileLock(f"{staging}{STAGING_LOCK_SUFFIX}", timeout=0)
+        guard.acquire()
+        staged = StagedBundle(staging, self.bundles_dir / safe_name(model_set) / family / version,
+                              guard)
         try:
+            staging.mkdir()
             write(staging)
             fsync_tree(staging)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
+            staged.release_guard()
             raise
-        final = self.bundles_dir / safe_name(model_set) / family / version
-        return StagedBundle(staging, final)
+        return staged
 
     def publish(
         self,
@@ -251,17 +286,30 @@ class Registry:
         place leaves complete but unreleased bundles, which ``gc`` removes.
         """
         with self.lock():
-            members = [self._commit_bundle(s) for s in staged]
+            members = self._commit_all(staged)
             release = make_release(members, self._new_release_id())
             atomic_write_json(self.releases_dir / f"{release.id}.json", release.model_dump())
             if promote_to:
                 self._set_alias(promote_to, release.id)
             return release
 
+    def add_bundles(self, staged: list[StagedBundle]) -> list[ReleaseMember]:
+        """Rename staged bundles into place without a release (imported bundles)."""
+        with self.lock():
+            return self._commit_all(staged)
+
     def discard(self, staged: list[StagedBundle]) -> None:
         """Remove staged folders of a run that failed."""
         for item in staged:
             shutil.rmtree(item.staging_path, ignore_errors=True)
+            item.release_guard()
+
+    def _commit_all(self, staged: list[StagedBundle]) -> list[ReleaseMember]:
+        members = []
+        for item in staged:
+            members.append(self._commit_bundle(item))
+            item.release_guard()
+        return members
 
     def promote(self, release_id: str, alias: str = DEFAULT_ALIAS) -> Alias:
         """Point ``alias`` at a release; the previous target goes onto the alias's history."""
@@ -321,3 +369,116 @@ class Registry:
         while (self.releases_dir / f"{candidate}.json").exists():
             candidate, suffix = f"{base}_{suffix}", suffix + 1
         return candidate
+
+    # ---- maintenance -------------------------------------------------------------------
+    def staging_leftovers(self) -> list[Path]:
+        """Entries of ``.staging`` that no live writer holds: folders left by an interrupted
+        publish or gc, and stale lock files. Never listed as bundles, never served."""
+        if not self.staging_dir.is_dir():
+            return []
+        leftovers = []
+        for entry in sorted(self.staging_dir.iterdir()):
+            if entry.name.endswith(STAGING_LOCK_SUFFIX):
+                owner = entry.with_name(entry.name.removesuffix(STAGING_LOCK_SUFFIX))
+                if not owner.exists() and not _lock_held(entry):
+                    leftovers.append(entry)
+            elif not _lock_held(Path(f"{entry}{STAGING_LOCK_SUFFIX}")):
+                leftovers.append(entry)
+        return leftovers
+
+    def temp_leftovers(self) -> list[Path]:
+        """Temporary files of interrupted atomic writes in ``releases/`` and ``aliases/``."""
+        return sorted(
+            path for folder in (self.releases_dir, self.aliases_dir) if folder.is_dir()
+            for path in folder.glob(f".*{TEMP_SUFFIX}")
+        )
+
+    def is_imported(self, bundle: Path) -> bool:
+        """True for bundles under ``bundles/imported/`` (legacy imports, never in a release)."""
+        return bundle.relative_to(self.bundles_dir).parts[0] == IMPORTED_SET
+
+    def imported_bundles(self) -> list[Path]:
+        """Complete bundles written by ``import-legacy``."""
+        return [p for p in self.bundle_dirs() if self.is_imported(p)]
+
+    def unreleased_bundles(self, releases: list[Release] | None = None) -> list[Path]:
+        """Complete bundles that no release pins (left by an interrupted publish), imported
+        bundles excepted."""
+        used = {m.path for r in (self.releases() if releases is None else releases)
+                for m in r.members}
+        return [p for p in self.bundle_dirs()
+                if str(p.relative_to(self.root)) not in used and not self.is_imported(p)]
+
+    def gc(self, keep: int) -> GcReport:
+        """Delete what nothing uses, under the writer lock.
+
+        Keeps the ``keep`` newest releases and every release an alias names, its history
+        included (so ``rollback`` keeps working); deletes the other release files, then every
+        bundle folder that no kept release pins (imported bundles excepted), staging leftovers
+        and stale temporary files. Bundles are first renamed into ``.staging`` and deleted
+        there, so an interrupted gc never leaves a half-deleted bundle in ``bundles/``. Refuses
+        to run when a release or alias file cannot be read: it could not know what is in use.
+        """
+        if keep < 0:
+            raise RegistryError(f"gc --keep expects a number >= 0, found {keep}")
+        if not self.root.is_dir():
+            raise RegistryError(f"registry {self.root} does not exist")
+        with self.lock():
+            releases = self.releases()
+            aliases = self.aliases().values()
+            protected = {a.release for a in aliases} | {h for a in aliases for h in a.history}
+            newest = {r.id for r in releases[len(releases) - keep:]} if keep else set()
+            kept = [r for r in releases if r.id in protected | newest]
+            removed_releases = [r.id for r in releases if r not in kept]
+            for release_id in removed_releases:
+                (self.releases_dir / f"{release_id}.json").unlink()
+            if removed_releases:
+                fsync_dir(self.releases_dir)
+            removed_bundles = self._trash_unused_bundles({m.path for r in kept for m in r.members})
+            removed_leftovers = []
+            for entry in [*self.staging_leftovers(), *self.temp_leftovers()]:
+                if not entry.name.startswith("trash-"):
+                    removed_leftovers.append(str(entry.relative_to(self.root)))
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                    Path(f"{entry}{STAGING_LOCK_SUFFIX}").unlink(missing_ok=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            self._remove_empty_bundle_folders()
+        return GcReport([r.id for r in kept], removed_releases, removed_bundles, removed_leftovers)
+
+    def _trash_unused_bundles(self, used: set[str]) -> list[str]:
+        """Rename unused bundle folders (complete or not) into ``.staging/trash-*``."""
+        removed: list[str] = []
+        if not self.bundles_dir.is_dir():
+            return removed
+        for folder in sorted(self.bundles_dir.glob("*/*/*")):
+            relative = str(folder.relative_to(self.root))
+            if not folder.is_dir() or relative in used or self.is_imported(folder):
+                continue
+            self.staging_dir.mkdir(parents=True, exist_ok=True)
+            os.rename(folder, self.staging_dir / f"trash-{uuid.uuid4().hex}")
+            fsync_dir(folder.parent)
+            removed.append(relative)
+        return removed
+
+    def _remove_empty_bundle_folders(self) -> None:
+        if not self.bundles_dir.is_dir():
+            return
+        for level in ("*/*", "*"):
+            for folder in self.bundles_dir.glob(level):
+                if folder.is_dir() and not any(folder.iterdir()):
+                    folder.rmdir()
+
+
+def _lock_held(path: Path) -> bool:
+    """True when another writer (any process, this one included) holds the lock file ``path``."""
+    if not path.is_file():
+        return False
+    probe = FileLock(str(path), timeout=0)
+    try:
+        probe.acquire()
+    except Timeout:
+        return True
+    probe.release()
+    return False

@@ -68,8 +68,9 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
         table.add_column(column, justify="right" if column != "model" else "left")
     zero = metrics["zero_forecast"]["mae"]
     for name, row in metrics.items():
+        hit = "-" if name == "zero_forecast" else f"{row['hit_rate']:.3f}"  # no direction
         table.add_row(name, f"{row['mae']:.6f}", f"{row['mae'] / zero:.3f}", f"{row['rmse']:.6f}",
-                      f"{row['hit_rate']:.3f}")
+                      hit)
     return table
 
 

@@ -89,8 +89,12 @@ class LightGBMForecaster(Forecaster):
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         assert self.boosters_, "fit or load first"
+        threads = self.config.n_threads
         return np.column_stack(
-            [b.predict(x, num_iteration=b.best_iteration or None) for b in self.boosters_]
+            [
+                b.predict(x, num_iteration=b.best_iteration or None, num_threads=threads)
+                for b in self.boosters_
+            ]
         )
 
     def save_weights(self, folder: Path) -> None:

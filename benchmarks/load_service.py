@@ -4,7 +4,8 @@ Trains the demo release (S&P 500 daily candles from ``arch``) into the registry 
 has no ``production`` alias, starts the server on a free port, sends ``--requests`` requests of
 ``--candles`` candles from ``--clients`` concurrent keep-alive connections (closed loop: each
 client sends its next request when the answer arrives), and prints errors, latency percentiles
-and throughput. ``--rate`` paces the clients to a total offered rate instead (open loop).
+and throughput. ``--rate`` makes the clients send at Poisson times adding up to that offered
+rate instead (open loop; latency from the scheduled send time).
 
     python benchmarks/load_service.py --registry /tmp/demo-registry
 """
@@ -94,9 +95,15 @@ async def client(
     latencies: list[float],
     errors: list[str],
     interval_s: float,
+    seed: int = 0,
 ) -> None:
-    """One keep-alive connection sending requests until ``todo`` is empty."""
+    """One keep-alive connection sending requests until ``todo`` is empty.
+
+    With ``interval_s`` the client sends at Poisson times (mean gap ``interval_s``) and latency
+    counts from the scheduled time, so a server that falls behind is not flattered.
+    """
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    gaps = random.Random(seed)
     next_at = time.perf_counter()
     try:
         while todo:
@@ -106,10 +113,11 @@ async def client(
                 f"POST /v1/signal HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             )
-            if interval_s:
-                next_at += interval_s
-                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             start = time.perf_counter()
+            if interval_s:
+                next_at += gaps.expovariate(1.0 / interval_s)
+                await asyncio.sleep(max(0.0, next_at - start))
+                start = next_at
             writer.write(head.encode() + body)
             status_line = await reader.readline()
             length = 0
@@ -135,15 +143,24 @@ async def load(
     interval = clients / rate if rate else 0.0
     start = time.perf_counter()
     await asyncio.gather(
-        *(client(port, bodies, todo, latencies, errors, interval) for _ in range(clients))
+        *(client(port, bodies, todo, latencies, errors, interval, seed) for seed in range(clients))
     )
     return latencies, errors, time.perf_counter() - start
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds used by a process and its children (Linux /proc)."""
+    total, parents = 0.0, {pid}
+    for stat in sorted(Path("/proc").glob("[0-9]*/stat"), key=lambda p: int(p.parent.name)):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        this = int(stat.parent.name)
+        if this in parents or int(fields[1]) in parents:
+            parents.add(this)
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def batch_sizes(url: str) -> dict[str, float]:
@@ -175,6 +192,7 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=256)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--rate", type=float, help="total offered requests/s (open loop)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--log", type=Path, help="server log file (default: in the temp folder)")
     args = parser.parse_args()
 
@@ -197,6 +215,8 @@ def main() -> None:
                     str(port),
                     "--watch-interval",
                     "2",
+                    "--workers",
+                    str(args.workers),
                 ],
                 stdout=stderr,
                 stderr=stderr,
@@ -220,6 +240,7 @@ def main() -> None:
             "clients": args.clients,
             "candles": args.candles,
             "offered_rate": args.rate,
+            "workers": args.workers,
             "errors": len(errors),
             "p50_ms": round(percentile(latencies, 50) * 1000, 2),
             "p90_ms": round(percentile(latencies, 90) * 1000, 2),

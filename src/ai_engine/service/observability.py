@@ -98,7 +98,9 @@ class Metrics:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
 
-    _standard = frozenset(vars(logging.makeLogRecord({}))).union({"message", "asctime", "taskName"})
+    _standard = frozenset(vars(logging.makeLogRecord({}))).union(
+        {"message", "asctime", "taskName", "color_message"}  # uvicorn's ANSI-coloured copy
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {

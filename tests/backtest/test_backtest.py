@@ -74,6 +74,9 @@ def test_the_report_holds_every_figure_and_the_exact_settings(
     assert settings["layout"]["gap"] == 12 and settings["bars_per_year"] == pytest.approx(
         365.25 * 288)
     assert len(report["folds"]) == 2
+    walk = random_walk_result.walk
+    assert report["forecast"]["actual_up_share"] == pytest.approx(np.mean(walk.actual[:, 11] > 0))
+    assert report["wall_seconds"] > 0 and report["cpu_seconds"] > 0
     signals = report["signals"]
     assert sum(signals["counts"].values()) == len(random_walk_result.walk.rows)
     assert 0 <= signals["consensus_reached_rate"] <= 1 and signals["healthy_quorum_rate"] == 1.0

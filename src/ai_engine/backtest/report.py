@@ -190,8 +190,13 @@ def trading_rows(report: dict[str, Any]) -> list[list[str]]:
 def summary_tables(report: dict[str, Any]) -> list[Table]:
     """Rich tables for the terminal: forecast quality and trading after costs."""
     data, forecast = report["data"], report["forecast"]
-    quality = Table(title=f"{data['symbol']} {data['timeframe']}: out-of-sample forecasts, "
-                          f"{forecast['rows_scored']} test bars, h{forecast['decision_horizon']}")
+    quality = Table(
+        title=f"{data['symbol']} {data['timeframe']}: out-of-sample forecasts, "
+              f"{forecast['rows_scored']} test bars, h{forecast['decision_horizon']}",
+        caption=f"MAE / zero < 1 beats the random walk; an always-up forecast would hit "
+                f"{_fmt(forecast['actual_up_share'], '.3f')} "
+                f"({_fmt(forecast['actual_up_share_non_overlapping'], '.3f')} non-overlapping)",
+    )
     for i, column in enumerate(FORECAST_COLUMNS):
         quality.add_column(column, justify="left" if i == 0 else "right")
     for row in forecast_rows(report):
@@ -258,7 +263,9 @@ Every fold trains only on bars up to its cut-off; test inputs start
 {_table_html(FORECAST_COLUMNS, forecast_rows(report))}
 <p>MAE / zero below 1 beats the random walk. Hit rates exclude bars where forecast or actual is
 exactly 0. Consecutive targets overlap, so the first interval is too narrow; the
-non-overlapping one uses every {report['forecast']['decision_horizon']}-th bar.</p>
+non-overlapping one uses every {report['forecast']['decision_horizon']}-th bar. An "always up"
+forecast would hit {_fmt(report['forecast']['actual_up_share'], '.1%')}
+({_fmt(report['forecast']['actual_up_share_non_overlapping'], '.1%')} non-overlapping).</p>
 <p>Signals: {html.escape(counts)}; healthy quorum on {_fmt(signals['healthy_quorum_rate'], '.1%')}
 of bars, consensus of {report['settings']['plan']['ensemble']['min_consensus']} members reached on
 {_fmt(signals['consensus_reached_rate'], '.1%')}.</p>

@@ -76,6 +76,16 @@ def clean(value: Any) -> Any:
     return value
 
 
+def up_share(actual: np.ndarray, decision_horizon: int) -> dict[str, float | None]:
+    """Share of test bars whose actual return at the decision horizon is positive: the hit rate
+    of an "always up" forecast, the bar a hit rate must clear in a rising market."""
+    column = actual[:, decision_horizon - 1]
+    column = column[np.isfinite(column)]
+    every = column[::decision_horizon]
+    return {"actual_up_share": float(np.mean(column > 0)) if len(column) else None,
+            "actual_up_share_non_overlapping": float(np.mean(every > 0)) if len(every) else None}
+
+
 def signal_figures(walk: WalkForward) -> dict[str, Any]:
     """Action counts overall and per fold, how often the quorum was reached."""
     counts = {a: int(np.sum(walk.actions == a)) for a in ACTIONS}
@@ -121,7 +131,7 @@ def run_backtest(
     keep_models: bool = False,
 ) -> BacktestResult:
     """Walk forward over ``candles``, score the forecasts, simulate trading, gather figures."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     frame = candles.frame
     walk = run_walkforward(frame, plan, settings, spec, progress, keep_models,
                            candles.symbol, candles.timeframe)
@@ -178,10 +188,11 @@ def run_backtest(
             "rows": len(walk.rows),
         },
         "forecast": {"decision_horizon": decision, "members": list(walk.members),
-                     "baselines": list(BASELINES), **quality},
+                     "baselines": list(BASELINES), **up_share(walk.actual, decision), **quality},
         "signals": signal_figures(walk),
         "trading": trading,
         "folds": folds,
         "wall_seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu_started,
     }
     return BacktestResult(clean(report), walk, sims)

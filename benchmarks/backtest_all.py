@@ -51,9 +51,20 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
         "ic": {k: v["ic"]["rho"] for k, v in models.items()},
         "signals": report["signals"]["counts"],
         "consensus_reached_rate": report["signals"]["consensus_reached_rate"],
-        "trading": {k: {m: v[m] for m in ("total_return", "sharpe", "max_drawdown", "trades",
-                                          "exposure", "win_rate")}
-                    for k, v in trading.items()},
+        "trading": {
+            k: {
+                m: v[m]
+                for m in (
+                    "total_return",
+                    "sharpe",
+                    "max_drawdown",
+                    "trades",
+                    "exposure",
+                    "win_rate",
+                )
+            }
+            for k, v in trading.items()
+        },
         "fold_weights": [f["ensemble"]["weights"] for f in report["folds"]],
         "wall_seconds": report["wall_seconds"],
     }
@@ -69,22 +80,28 @@ def markdown(name: str, command: str, fig: dict[str, Any]) -> str:
     def num(value: Any, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
-    lines = [f"**{name}**: {fig['bars']} bars, {fig['test_rows']} test bars "
-             f"({fig['test_bars_per_fold']} per fold), wall {fig['wall_seconds']:.0f} s; "
-             f"`{command}`", "",
-             "| model | MAE / zero | hit rate h12 [95% CI] | non-overlapping | IC h12 | "
-             "Sharpe after fees | total return | trades |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"**{name}**: {fig['bars']} bars, {fig['test_rows']} test bars "
+        f"({fig['test_bars_per_fold']} per fold), wall {fig['wall_seconds']:.0f} s; "
+        f"`{command}`",
+        "",
+        "| model | MAE / zero | hit rate h12 [95% CI] | non-overlapping | IC h12 | "
+        "Sharpe after fees | total return | trades |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for model, rel in fig["mae_vs_zero"].items():
         trade = fig["trading"].get(model, {})
         lines.append(
             f"| {model} | {rel:.4f} | {ci(fig['hit_rate'][model])} | "
             f"{ci(fig['hit_rate_non_overlapping'][model])} | {num(fig['ic'][model], '+.3f')} | "
             f"{num(trade.get('sharpe'), '+.2f')} | {num(trade.get('total_return'), '+.1%')} | "
-            f"{trade.get('trades', '-')} |")
+            f"{trade.get('trades', '-')} |"
+        )
     bh = fig["trading"]["buy_and_hold"]
-    lines.append(f"| buy and hold | | | | | {num(bh['sharpe'], '+.2f')} | "
-                 f"{num(bh['total_return'], '+.1%')} | 1 |")
+    lines.append(
+        f"| buy and hold | | | | | {num(bh['sharpe'], '+.2f')} | "
+        f"{num(bh['total_return'], '+.1%')} | 1 |"
+    )
     return "\n".join(lines)
 
 
@@ -110,9 +127,14 @@ def main() -> None:
     plan: TrainingPlan = make_plan(args.preset)
     extra = ""
     if args.weighting:
-        plan = TrainingPlan(preset=plan.preset, families=plan.families, ensemble=plan.ensemble,
-                            weighting=args.weighting, val_fraction=plan.val_fraction,
-                            seed=plan.seed)
+        plan = TrainingPlan(
+            preset=plan.preset,
+            families=plan.families,
+            ensemble=plan.ensemble,
+            weighting=args.weighting,
+            val_fraction=plan.val_fraction,
+            seed=plan.seed,
+        )
         extra = f" --weighting {args.weighting}"
     settings = BacktestSettings(folds=args.folds)
     summary = {}
@@ -122,8 +144,10 @@ def main() -> None:
             continue
         candles: Candles = loader()
         out_dir = args.out / name
-        command = (f"ai-engine backtest {option} --preset {args.preset} --folds {args.folds}"
-                   f"{extra} --out {out_dir}")
+        command = (
+            f"ai-engine backtest {option} --preset {args.preset} --folds {args.folds}"
+            f"{extra} --out {out_dir}"
+        )
         print(f"== {name}: {len(candles.frame)} bars ({command})", flush=True)
         result = run_backtest(candles, plan, settings, progress=Ticker())
         write_report(result, out_dir)

@@ -36,8 +36,17 @@ print(time.perf_counter() - start, imported - start)
 def ensure_release(registry: Path, data: Path) -> None:
     if (registry / "aliases" / "production.json").is_file():
         return
-    command = [str(Path(sys.executable).with_name("ai-engine")), "train", "--preset", "quick",
-               "--data", str(data), "--registry", str(registry), "--promote"]
+    command = [
+        str(Path(sys.executable).with_name("ai-engine")),
+        "train",
+        "--preset",
+        "quick",
+        "--data",
+        str(data),
+        "--registry",
+        str(registry),
+        "--promote",
+    ]
     print("training:", " ".join(command), flush=True)
     started = time.perf_counter()
     subprocess.run(command, check=True)
@@ -62,19 +71,31 @@ def main() -> None:
         times.append(time.perf_counter() - started)
         assert engine.healthy_count == 4, [m.reason for m in engine.members]
     warm = times[1:]
-    print(f"release {engine.release.id}: {len(engine.members)} models "
-          f"({', '.join(m.family for m in engine.members)}), all checks incl. probe replay")
+    print(
+        f"release {engine.release.id}: {len(engine.members)} models "
+        f"({', '.join(m.family for m in engine.members)}), all checks incl. probe replay"
+    )
     print(f"first load in this process (lazy imports included): {times[0]:.3f} s")
-    print(f"median of {len(warm)} further loads: {statistics.median(warm):.3f} s "
-          f"(min {min(warm):.3f}, max {max(warm):.3f})")
-    runs = [subprocess.run([sys.executable, "-c", FRESH, str(args.registry)], check=True,
-                           capture_output=True, text=True).stdout.split()
-            for _ in range(args.fresh)]
+    print(
+        f"median of {len(warm)} further loads: {statistics.median(warm):.3f} s "
+        f"(min {min(warm):.3f}, max {max(warm):.3f})"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", FRESH, str(args.registry)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        for _ in range(args.fresh)
+    ]
     if runs:
         total = statistics.median(float(r[0]) for r in runs)
         imports = statistics.median(float(r[1]) for r in runs)
-        print(f"fresh process (median of {len(runs)}): {total:.3f} s, of which importing torch, "
-              f"xgboost, lightgbm and ai_engine {imports:.3f} s")
+        print(
+            f"fresh process (median of {len(runs)}): {total:.3f} s, of which importing torch, "
+            f"xgboost, lightgbm and ai_engine {imports:.3f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,17 @@ from torch import nn
 class OldNHiTS(nn.Module):
     def __init__(self, input_dim: int, hidden_dim: int, output_dim: int, n_blocks: int) -> None:
         super().__init__()
-        self.blocks = nn.ModuleList([
-            nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU(),
-                          nn.Linear(hidden_dim, hidden_dim), nn.ReLU())
-            for _ in range(n_blocks)
-        ])
+        self.blocks = nn.ModuleList(
+            [
+                nn.Sequential(
+                    nn.Linear(input_dim, hidden_dim),
+                    nn.ReLU(),
+                    nn.Linear(hidden_dim, hidden_dim),
+                    nn.ReLU(),
+                )
+                for _ in range(n_blocks)
+            ]
+        )
         self.output_layer = nn.Linear(hidden_dim * n_blocks, output_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -29,16 +35,25 @@ class OldNHiTS(nn.Module):
 
 
 class OldPatchTST(nn.Module):
-    def __init__(self, hidden_dim: int, output_dim: int, n_heads: int, n_layers: int,
-                 patch_len: int, stride: int) -> None:
+    def __init__(
+        self,
+        hidden_dim: int,
+        output_dim: int,
+        n_heads: int,
+        n_layers: int,
+        patch_len: int,
+        stride: int,
+    ) -> None:
         super().__init__()
         self.patch_len, self.stride = patch_len, stride
         self.patch_embedding = nn.Linear(patch_len, hidden_dim)
         self.pos_encoding = nn.Parameter(torch.randn(1, 100, hidden_dim))
-        layer = nn.TransformerEncoderLayer(d_model=hidden_dim, nhead=n_heads,
-                                           dim_feedforward=hidden_dim * 4, batch_first=True)
-        self.transformer = nn.TransformerEncoder(layer, num_layers=n_layers,
-                                                 enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            d_model=hidden_dim, nhead=n_heads, dim_feedforward=hidden_dim * 4, batch_first=True
+        )
+        self.transformer = nn.TransformerEncoder(
+            layer, num_layers=n_layers, enable_nested_tensor=False
+        )
         self.output_proj = nn.Linear(hidden_dim, output_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,8 +71,15 @@ def old_nhits(seed: int = 0, **sizes: int) -> OldNHiTS:
 
 def old_patchtst(seed: int = 0, **sizes: int) -> OldPatchTST:
     torch.manual_seed(seed)
-    dims = {"hidden_dim": 16, "output_dim": 12, "n_heads": 4, "n_layers": 2, "patch_len": 8,
-            "stride": 4, **sizes}
+    dims = {
+        "hidden_dim": 16,
+        "output_dim": 12,
+        "n_heads": 4,
+        "n_layers": 2,
+        "patch_len": 8,
+        "stride": 4,
+        **sizes,
+    }
     return OldPatchTST(**dims).eval()
 
 

@@ -49,6 +49,7 @@ def install_kill_hook(spec: str) -> None:
             if name == event and counts[name] == int(nth):
                 os.kill(os.getpid(), signal.SIGKILL)
             return function(*args, **kwargs)
+
         return hooked
 
     os.fsync = hook("fsync", os.fsync)
@@ -87,16 +88,19 @@ def main() -> None:
     try:
         for bundle in loaded:
             manifest = bundle.manifest
-            info = BundleInfo(args.version, base.model_set, created_at, manifest.training,
-                              manifest.metrics)
+            info = BundleInfo(
+                args.version, base.model_set, created_at, manifest.training, manifest.metrics
+            )
             probe = np.asarray(json.loads((bundle.path / "probe.json").read_text())["input"])
             write = functools.partial(_save, bundle.model, info=info, probe=probe)
-            staged.append(registry.stage_bundle(base.model_set, manifest.family, args.version,
-                                                write))
+            staged.append(
+                registry.stage_bundle(base.model_set, manifest.family, args.version, write)
+            )
 
         def make_release(members: list[ReleaseMember], release_id: str) -> Release:
-            return base.model_copy(update={"id": release_id, "members": members,
-                                           "created_at": created_at})
+            return base.model_copy(
+                update={"id": release_id, "members": members, "created_at": created_at}
+            )
 
         release = registry.publish(staged, make_release, args.promote)
     except BaseException:

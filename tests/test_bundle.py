@@ -58,8 +58,9 @@ def test_an_intact_bundle_loads_and_replays_its_probe(registry: Registry, family
     loaded = load_bundle(bundle_of(registry, family))
     assert loaded.manifest.family == family and loaded.model.scaler_ is not None
     probe = json.loads((loaded.path / "probe.json").read_text())
-    np.testing.assert_allclose(loaded.model.predict(np.asarray(probe["input"])), probe["output"],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        loaded.model.predict(np.asarray(probe["input"])), probe["output"], rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -77,9 +78,10 @@ def test_a_flipped_byte_in_the_weights_is_a_checksum_error(
     assert f"{WEIGHTS[family]} sha256 expected" in message and "found" in message
 
 
-@pytest.mark.parametrize(("family", "name"), [("xgboost", "model.ubj"),
-                                              ("patchtst", "weights.safetensors"),
-                                              ("nhits", "probe.json")])
+@pytest.mark.parametrize(
+    ("family", "name"),
+    [("xgboost", "model.ubj"), ("patchtst", "weights.safetensors"), ("nhits", "probe.json")],
+)
 def test_a_truncated_file_is_a_checksum_error(
     registry: Registry, family: str, name: str, tmp_path: Path
 ) -> None:
@@ -101,8 +103,9 @@ def test_a_deleted_scaler_is_exactly_scaler_json_missing(
     with pytest.raises(BundleError) as exc:
         load_bundle(folder)
     assert type(exc.value) is BundleError
-    assert f"{type(exc.value).__name__}: {exc.value}" == \
-        f"BundleError: {folder}: scaler.json missing"
+    assert (
+        f"{type(exc.value).__name__}: {exc.value}" == f"BundleError: {folder}: scaler.json missing"
+    )
 
 
 def test_a_scaler_of_the_wrong_width_is_refused(registry: Registry, tmp_path: Path) -> None:
@@ -111,30 +114,53 @@ def test_a_scaler_of_the_wrong_width_is_refused(registry: Registry, tmp_path: Pa
     scaler["mean"], scaler["scale"] = scaler["mean"][:-1], scaler["scale"][:-1]
     (folder / "scaler.json").write_text(json.dumps(scaler))
     refresh_checksum(folder, "scaler.json")
-    with pytest.raises(BundleError, match="scaler.json has width 21, the model's inputs have "
-                                          "width 22"):
+    with pytest.raises(
+        BundleError, match="scaler.json has width 21, the model's inputs have width 22"
+    ):
         load_bundle(folder)
 
 
 @pytest.mark.parametrize(
     ("family", "change", "expected"),
     [
-        ("nhits", {"mlp_units": [48, 48]},
-         ["missing keys []", "unexpected keys []", "blocks.0.mlp.0.weight: expected (48, 48), "
-          "found (32, 48)", "'mlp_units': [48, 48]"]),
-        ("nhits", {"n_stacks": 2, "pool_kernel_sizes": [2, 2], "n_freq_downsample": [4, 2]},
-         ["missing keys []", "unexpected keys ['blocks.2.mlp.0.bias'", "'n_stacks': 2"]),
-        ("patchtst", {"n_layers": 2},
-         ["missing keys ['layers.1.attention.out.bias'", "unexpected keys []", "'n_layers': 2"]),
-        ("patchtst", {"d_model": 32, "n_heads": 2},
-         ["embed.weight: expected (32, 16), found (16, 16)", "'d_model': 32"]),
-        ("xgboost", {"n_features": 21},
-         ["expect (features, outputs) = (21, 12) from config", "found (22, 12)"]),
+        (
+            "nhits",
+            {"mlp_units": [48, 48]},
+            [
+                "missing keys []",
+                "unexpected keys []",
+                "blocks.0.mlp.0.weight: expected (48, 48), found (32, 48)",
+                "'mlp_units': [48, 48]",
+            ],
+        ),
+        (
+            "nhits",
+            {"n_stacks": 2, "pool_kernel_sizes": [2, 2], "n_freq_downsample": [4, 2]},
+            ["missing keys []", "unexpected keys ['blocks.2.mlp.0.bias'", "'n_stacks': 2"],
+        ),
+        (
+            "patchtst",
+            {"n_layers": 2},
+            ["missing keys ['layers.1.attention.out.bias'", "unexpected keys []", "'n_layers': 2"],
+        ),
+        (
+            "patchtst",
+            {"d_model": 32, "n_heads": 2},
+            ["embed.weight: expected (32, 16), found (16, 16)", "'d_model': 32"],
+        ),
+        (
+            "xgboost",
+            {"n_features": 21},
+            ["expect (features, outputs) = (21, 12) from config", "found (22, 12)"],
+        ),
         ("lightgbm", {"n_features": 21}, ["model_h01.txt expects 22 features", "n_features=21"]),
     ],
 )
 def test_a_config_that_no_longer_matches_the_weights_names_keys_shapes_and_config(
-    registry: Registry, family: str, change: dict[str, object], expected: list[str],
+    registry: Registry,
+    family: str,
+    change: dict[str, object],
+    expected: list[str],
     tmp_path: Path,
 ) -> None:
     folder = copy_of(registry, family, tmp_path)
@@ -163,10 +189,13 @@ def test_a_bundle_trained_with_other_features_is_refused(
     registry: Registry, tmp_path: Path
 ) -> None:
     folder = copy_of(registry, "nhits", tmp_path)
-    older = FeatureSpec(**{**SPEC_V1.__dict__, "version": "v0",
-                           "names": (*SPEC_V1.names[:-1], "distance_sma_100")})
-    edit_manifest(folder, lambda m: m.update(feature_spec=older.to_json(),
-                                             feature_fingerprint=older.fingerprint()))
+    older = FeatureSpec(
+        **{**SPEC_V1.__dict__, "version": "v0", "names": (*SPEC_V1.names[:-1], "distance_sma_100")}
+    )
+    edit_manifest(
+        folder,
+        lambda m: m.update(feature_spec=older.to_json(), feature_fingerprint=older.fingerprint()),
+    )
     with pytest.raises(FeatureSpecMismatchError) as exc:
         load_bundle(folder)
     message = one_line(exc, folder)
@@ -197,8 +226,10 @@ def test_an_unknown_format_version_names_found_and_supported(
     edit_manifest(folder, lambda m: m.update(format_version=found))
     with pytest.raises(ManifestError) as exc:
         load_bundle(folder)
-    assert (f"format_version {found!r} is not supported; supported versions: "
-            f"{list(SUPPORTED_FORMAT_VERSIONS)}") in one_line(exc, folder)
+    assert (
+        f"format_version {found!r} is not supported; supported versions: "
+        f"{list(SUPPORTED_FORMAT_VERSIONS)}"
+    ) in one_line(exc, folder)
 
 
 @pytest.mark.parametrize(
@@ -207,11 +238,16 @@ def test_an_unknown_format_version_names_found_and_supported(
         (lambda p: p.unlink(), "manifest.json missing"),
         (lambda p: p.write_text("{not json"), "manifest.json is not valid JSON"),
         (lambda p: p.write_text("[1]"), "manifest.json must hold an object, found list"),
-        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "extra": 1})),
-         "does not match the schema: extra: Extra inputs are not permitted"),
-        (lambda p: p.write_text(json.dumps({**json.loads(p.read_text()),
-                                            "files": {"../x": "0" * 64}})),
-         "plain names inside the bundle"),
+        (
+            lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "extra": 1})),
+            "does not match the schema: extra: Extra inputs are not permitted",
+        ),
+        (
+            lambda p: p.write_text(
+                json.dumps({**json.loads(p.read_text()), "files": {"../x": "0" * 64}})
+            ),
+            "plain names inside the bundle",
+        ),
     ],
 )
 def test_a_broken_manifest_is_a_manifest_error(
@@ -247,8 +283,9 @@ def test_a_model_with_constant_outputs_is_refused(registry: Registry, tmp_path: 
                 parameter.zero_()
     probe = np.asarray(json.loads((loaded.path / "probe.json").read_text())["input"])
     folder = tmp_path / "constant"
-    save_bundle(model, folder, BundleInfo("v1", "TEST-5m", "2025-01-01T00:00:00+00:00", {}, {}),
-                probe)
+    save_bundle(
+        model, folder, BundleInfo("v1", "TEST-5m", "2025-01-01T00:00:00+00:00", {}, {}), probe
+    )
     with pytest.raises(ProbeMismatchError) as exc:
         load_bundle(folder)
     assert "8 different probe inputs gave one constant output" in one_line(exc, folder)

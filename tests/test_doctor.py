@@ -31,12 +31,19 @@ def test_a_healthy_registry_exits_0_with_one_line_per_model(registry: Registry) 
     release = registry.resolve("production").id
     code, lines = doctor(registry.root)
     assert code == 0
-    assert lines[1] == f"release {release} [production]: 4/4 models healthy, quorum 3: can reach " \
-                       f"consensus"
+    assert (
+        lines[1] == f"release {release} [production]: 4/4 models healthy, quorum 3: can reach "
+        f"consensus"
+    )
     assert [line.split()[:2] for line in lines[2:6]] == [
-        ["OK", "xgboost"], ["OK", "lightgbm"], ["OK", "nhits"], ["OK", "patchtst"]]
-    assert lines[-1] == (f"production -> {release}: 4/4 models healthy, quorum 3: can reach "
-                         f"consensus (exit 0)")
+        ["OK", "xgboost"],
+        ["OK", "lightgbm"],
+        ["OK", "nhits"],
+        ["OK", "patchtst"],
+    ]
+    assert lines[-1] == (
+        f"production -> {release}: 4/4 models healthy, quorum 3: can reach consensus (exit 0)"
+    )
 
 
 def test_one_broken_model_is_named_and_production_still_reaches_consensus(
@@ -46,8 +53,11 @@ def test_one_broken_model_is_named_and_production_still_reaches_consensus(
     (folder / "scaler.json").unlink()
     code, lines = doctor(registry.root)
     assert code == 0
-    assert any(line.split()[:2] == ["FAIL", "patchtst"]
-               and line.endswith(f"BundleError: {folder}: scaler.json missing") for line in lines)
+    assert any(
+        line.split()[:2] == ["FAIL", "patchtst"]
+        and line.endswith(f"BundleError: {folder}: scaler.json missing")
+        for line in lines
+    )
     assert "3/4 models healthy" in lines[-1]
 
 
@@ -59,8 +69,10 @@ def test_two_broken_models_exit_1(registry: Registry) -> None:
     assert code == 1
     assert sum(line.startswith("  FAIL") for line in lines) == 2
     assert "CANNOT reach consensus" in lines[1]
-    assert lines[-1].startswith(f"production -> {registry.resolve('production').id}: cannot reach "
-                                f"consensus: 2 of 4 models healthy, the quorum needs 3")
+    assert lines[-1].startswith(
+        f"production -> {registry.resolve('production').id}: cannot reach "
+        f"consensus: 2 of 4 models healthy, the quorum needs 3"
+    )
     assert lines[-1].endswith("(exit 1)")
 
 
@@ -101,7 +113,8 @@ def test_an_unusable_registry_exits_2(registry: Registry, damage: str, tmp_path:
     else:
         alias = json.loads((registry.aliases_dir / "production.json").read_text())
         (registry.aliases_dir / "production.json").write_text(
-            json.dumps({**alias, "release": "r19990101_000000"}))
+            json.dumps({**alias, "release": "r19990101_000000"})
+        )
     code, lines = doctor(root)
     assert code == 2, lines
     assert lines[-1].endswith("(exit 2)")

@@ -48,16 +48,22 @@ def drop_pickle(registry: Registry, family: str) -> None:
 
 
 def change_config(registry: Registry, family: str) -> None:
-    changes = {"nhits": {"mlp_units": [64, 64]}, "patchtst": {"n_layers": 2},
-               "xgboost": {"n_features": 20}, "lightgbm": {"n_features": 20}}[family]
+    changes = {
+        "nhits": {"mlp_units": [64, 64]},
+        "patchtst": {"n_layers": 2},
+        "xgboost": {"n_features": 20},
+        "lightgbm": {"n_features": 20},
+    }[family]
     edit_manifest(bundle_of(registry, family), lambda m: m["config"].update(changes))
     repin(registry)
 
 
 def other_features(registry: Registry, family: str) -> None:
     older = FeatureSpec(**{**SPEC_V1.__dict__, "names": ("log_return_0", *SPEC_V1.names[1:])})
-    edit_manifest(bundle_of(registry, family), lambda m: m.update(
-        feature_spec=older.to_json(), feature_fingerprint=older.fingerprint()))
+    edit_manifest(
+        bundle_of(registry, family),
+        lambda m: m.update(feature_spec=older.to_json(), feature_fingerprint=older.fingerprint()),
+    )
     repin(registry)
 
 
@@ -91,22 +97,29 @@ FAULTS: list[tuple[Fault, str, str]] = [
     (flip_byte, "patchtst", "ChecksumError: "),
     (truncate, "lightgbm", "ChecksumError: "),
     (delete_scaler, "nhits", "BundleError: {path}: scaler.json missing"),
-    (drop_pickle, "xgboost",
-     "ChecksumError: {path}: files not listed in manifest.json: ['model.pkl']"),
+    (
+        drop_pickle,
+        "xgboost",
+        "ChecksumError: {path}: files not listed in manifest.json: ['model.pkl']",
+    ),
     (change_config, "nhits", "WeightsMismatchError: {path}: weights"),
     (change_config, "patchtst", "WeightsMismatchError: {path}: weights"),
     (change_config, "xgboost", "WeightsMismatchError: {path}: xgboost weights expect"),
     (other_features, "lightgbm", "FeatureSpecMismatchError: {path}: feature fingerprint"),
     (future_format, "patchtst", "ManifestError: {path}: format_version 2 is not supported"),
     (probe_drift, "nhits", "ProbeMismatchError: {path}: probe replay differs"),
-    (manifest_changed_after_release, "lightgbm",
-     "BundleError: {path}: manifest.json sha256 expected"),
+    (
+        manifest_changed_after_release,
+        "lightgbm",
+        "BundleError: {path}: manifest.json sha256 expected",
+    ),
     (deleted_bundle, "patchtst", "BundleError: {path}: expected a bundle folder, found nothing"),
 ]
 
 
-@pytest.mark.parametrize(("fault", "family", "reason"), FAULTS,
-                         ids=[f"{f.__name__}-{fam}" for f, fam, _ in FAULTS])
+@pytest.mark.parametrize(
+    ("fault", "family", "reason"), FAULTS, ids=[f"{f.__name__}-{fam}" for f, fam, _ in FAULTS]
+)
 def test_one_broken_member_is_unhealthy_and_three_still_signal(
     fault: Fault, family: str, reason: str, tmp_path: Path
 ) -> None:

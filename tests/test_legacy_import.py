@@ -44,8 +44,9 @@ def findings(inspection: object) -> dict[str, tuple[object, str]]:
 
 def test_inspect_infers_legacy_nhits_and_says_from_where(tmp_path: Path) -> None:
     old = old_nhits()
-    path = save_checkpoint(tmp_path / "nhits.pt", old, input_dim=24, hidden_dim=16,
-                           output_dim=12, n_blocks=3)
+    path = save_checkpoint(
+        tmp_path / "nhits.pt", old, input_dim=24, hidden_dim=16, output_dim=12, n_blocks=3
+    )
     inspection = inspect_checkpoint(path)
     assert inspection.family == "legacy-nhits"
     assert inspection.layout.startswith("checkpoint dict: model_state_dict + hyperparameters")
@@ -61,8 +62,9 @@ def test_inspect_infers_legacy_nhits_and_says_from_where(tmp_path: Path) -> None
 
 
 def test_inspect_names_stored_hyperparameters_that_contradict_the_weights(tmp_path: Path) -> None:
-    path = save_checkpoint(tmp_path / "nhits.pt", old_nhits(), input_dim=24, hidden_dim=64,
-                           output_dim=12, n_blocks=2)
+    path = save_checkpoint(
+        tmp_path / "nhits.pt", old_nhits(), input_dim=24, hidden_dim=64, output_dim=12, n_blocks=2
+    )
     contradictions = inspect_checkpoint(path).contradictions
     assert contradictions == [
         "hidden_dim: stored 64, weights say 16 (blocks.0.0.weight shape (16, 24) (rows))",
@@ -99,8 +101,11 @@ def test_inspect_strips_a_dataparallel_prefix_and_checks_the_strict_load(tmp_pat
 
 def test_inspect_refuses_an_unknown_architecture(tmp_path: Path) -> None:
     torch.save({"encoder.weight": torch.zeros(2, 2)}, tmp_path / "other.pt")
-    with pytest.raises(LegacyImportError, match=r"expected a legacy N-HiTS .* found keys "
-                                                r"\['encoder.weight'\]"):
+    with pytest.raises(
+        LegacyImportError,
+        match=r"expected a legacy N-HiTS .* found keys "
+        r"\['encoder.weight'\]",
+    ):
         inspect_checkpoint(tmp_path / "other.pt")
 
 
@@ -129,8 +134,13 @@ def test_the_inspect_command_refuses_a_malicious_file_in_one_line(tmp_path: Path
     path = tmp_path / "evil.pt"
     path.write_bytes(pickle.dumps(Payload(marker)))
     cli = Path(sys.executable).with_name("ai-engine")
-    result = subprocess.run([str(cli), "inspect", str(path)], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "COLUMNS": "1000"})
+    result = subprocess.run(
+        [str(cli), "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "1000"},
+    )
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: LegacyImportError: {path}: refused")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -142,16 +152,27 @@ def test_the_inspect_command_refuses_a_malicious_file_in_one_line(tmp_path: Path
 
 def test_import_legacy_nhits_makes_a_bundle_that_computes_the_old_outputs(tmp_path: Path) -> None:
     old = old_nhits(seed=3)
-    path = save_checkpoint(tmp_path / "nhits_v20240101_120000.pt", old, input_dim=24,
-                           hidden_dim=16, output_dim=12, n_blocks=3)
-    (tmp_path / "nhits_v20240101_120000_scaler.json").write_text(json.dumps(
-        {"mean": [0.5, -1.0, 2.0], "scale": [2.0, 0.5, 1.0]}))  # per channel of (8, 3) windows
+    path = save_checkpoint(
+        tmp_path / "nhits_v20240101_120000.pt",
+        old,
+        input_dim=24,
+        hidden_dim=16,
+        output_dim=12,
+        n_blocks=3,
+    )
+    (tmp_path / "nhits_v20240101_120000_scaler.json").write_text(
+        json.dumps({"mean": [0.5, -1.0, 2.0], "scale": [2.0, 0.5, 1.0]})
+    )  # per channel of (8, 3) windows
     result = import_legacy(path, tmp_path / "registry")
     assert result.family == "legacy-nhits"
     assert result.path.parent.parent.name == "imported"
     assert "repeated 8x" in result.scaler
     assert sorted(p.name for p in result.path.iterdir()) == [
-        "manifest.json", "probe.json", "scaler.json", "weights.safetensors"]
+        "manifest.json",
+        "probe.json",
+        "scaler.json",
+        "weights.safetensors",
+    ]
 
     loaded = load_imported(result.path)
     manifest = loaded.manifest
@@ -161,8 +182,9 @@ def test_import_legacy_nhits_makes_a_bundle_that_computes_the_old_outputs(tmp_pa
     assert len(manifest.training["source_sha256"]) == 64
     windows = np.random.default_rng(2).normal(size=(5, 8, 3))
     scaled = (windows - [0.5, -1.0, 2.0]) / [2.0, 0.5, 1.0]
-    np.testing.assert_allclose(loaded.model.predict(windows.reshape(5, 24)), run(old, scaled),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.model.predict(windows.reshape(5, 24)), run(old, scaled), rtol=1e-5, atol=1e-6
+    )
 
     with pytest.raises(FeatureSpecMismatchError, match="spec legacy-raw"):
         load_bundle(result.path)  # never servable as an engine member
@@ -174,12 +196,32 @@ def test_import_legacy_nhits_makes_a_bundle_that_computes_the_old_outputs(tmp_pa
 
 def test_import_legacy_patchtst_needs_its_input_length(tmp_path: Path) -> None:
     old = old_patchtst(seed=4)
-    path = save_checkpoint(tmp_path / "patchtst.pt", old, hidden_dim=16, output_dim=12,
-                           n_heads=4, n_layers=2, patch_len=8, stride=4, input_dim=1)
+    path = save_checkpoint(
+        tmp_path / "patchtst.pt",
+        old,
+        hidden_dim=16,
+        output_dim=12,
+        n_heads=4,
+        n_layers=2,
+        patch_len=8,
+        stride=4,
+        input_dim=1,
+    )
     with pytest.raises(LegacyImportError, match=r"needs its input length.*; give --lookback N"):
         import_legacy(path, tmp_path / "registry", no_scaler=True)
-    code = runner.invoke(app, ["import-legacy", str(path), "--registry", str(tmp_path / "registry"),
-                               "--no-scaler", "--lookback", "40"], env={"COLUMNS": "250"})
+    code = runner.invoke(
+        app,
+        [
+            "import-legacy",
+            str(path),
+            "--registry",
+            str(tmp_path / "registry"),
+            "--no-scaler",
+            "--lookback",
+            "40",
+        ],
+        env={"COLUMNS": "250"},
+    )
     assert code.exit_code == 0, code.output
     bundle = next((tmp_path / "registry" / "bundles" / "imported" / "legacy-patchtst").iterdir())
     loaded = load_imported(bundle)
@@ -194,8 +236,12 @@ def test_import_without_a_scaler_names_the_files_looked_for(tmp_path: Path) -> N
     with pytest.raises(LegacyImportError) as exc:
         import_legacy(path, tmp_path / "registry")
     message = str(exc.value)
-    for name in ("nhits_v20240101_120000_scaler.json", "scaler_v20240101_120000.pkl",
-                 "scaler.pkl", "scaler.json"):
+    for name in (
+        "nhits_v20240101_120000_scaler.json",
+        "scaler_v20240101_120000.pkl",
+        "scaler.pkl",
+        "scaler.json",
+    ):
         assert name in message
     assert "--scaler FILE" in message and "--no-scaler" in message
     assert not (tmp_path / "registry" / "bundles").exists()
@@ -216,8 +262,11 @@ def test_import_refuses_weights_that_do_not_fit_their_own_architecture(tmp_path:
     state = old_nhits().state_dict()
     state["output_layer.weight"] = torch.zeros(12, 40)
     torch.save(state, tmp_path / "broken.pt")
-    with pytest.raises(LegacyImportError, match=r"strict load failed: .*output_layer.weight: "
-                                                r"expected \(12, 48\), found \(12, 40\)"):
+    with pytest.raises(
+        LegacyImportError,
+        match=r"strict load failed: .*output_layer.weight: "
+        r"expected \(12, 48\), found \(12, 40\)",
+    ):
         import_legacy(tmp_path / "broken.pt", tmp_path / "registry", no_scaler=True)
 
 
@@ -232,22 +281,32 @@ def _xy(n_features: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_a_pickled_xgboost_model_needs_trust_and_its_scaler(tmp_path: Path) -> None:
     x, y = _xy(5)
-    booster = xgb.train({"max_depth": 2, "nthread": 1}, xgb.DMatrix(x, label=y,
-                        feature_names=[f"f{i}" for i in range(5)]), num_boost_round=5)
+    booster = xgb.train(
+        {"max_depth": 2, "nthread": 1},
+        xgb.DMatrix(x, label=y, feature_names=[f"f{i}" for i in range(5)]),
+        num_boost_round=5,
+    )
     path = tmp_path / "xgb_model_v20240101_120000.pkl"
     path.write_bytes(pickle.dumps(booster))
     registry = tmp_path / "registry"
     with pytest.raises(LegacyImportError, match="refusing to unpickle it without --trust-pickle"):
         import_legacy(path, registry)
-    with pytest.raises(LegacyImportError, match=r"no scaler found; looked for .*"
-                                                r"'scaler_v20240101_120000.pkl'"):
+    with pytest.raises(
+        LegacyImportError,
+        match=r"no scaler found; looked for .*"
+        r"'scaler_v20240101_120000.pkl'",
+    ):
         import_legacy(path, registry, trust_pickle=True)
     scaler = tmp_path / "scaler_v20240101_120000.pkl"
     scaler.write_bytes(pickle.dumps(StandardScaler([1.0] * 5, [2.0] * 5)))
     result = import_legacy(path, registry, trust_pickle=True)
     assert result.family == "xgboost" and "scaler_v20240101_120000.pkl" in result.scaler
     assert sorted(p.name for p in result.path.iterdir()) == [
-        "manifest.json", "model.ubj", "probe.json", "scaler.json"]
+        "manifest.json",
+        "model.ubj",
+        "probe.json",
+        "scaler.json",
+    ]
     loaded = load_imported(result.path)
     assert loaded.manifest.feature_spec["names"] == [f"f{i}" for i in range(5)]
     expected = booster.inplace_predict((x[:7] - 1.0) / 2.0)
@@ -256,24 +315,39 @@ def test_a_pickled_xgboost_model_needs_trust_and_its_scaler(tmp_path: Path) -> N
 
 def test_a_pickled_lightgbm_model_becomes_native_text(tmp_path: Path) -> None:
     x, y = _xy(4)
-    booster = lgb.train({"verbosity": -1, "num_threads": 1, "min_data_in_leaf": 5},
-                        lgb.Dataset(x, label=y), num_boost_round=5)
+    booster = lgb.train(
+        {"verbosity": -1, "num_threads": 1, "min_data_in_leaf": 5},
+        lgb.Dataset(x, label=y),
+        num_boost_round=5,
+    )
     path = tmp_path / "lgbm.pkl"
     path.write_bytes(pickle.dumps(booster))
-    result = runner.invoke(app, ["import-legacy", str(path), "--registry",
-                                 str(tmp_path / "registry"), "--trust-pickle", "--scaler",
-                                 str(_scaler_json(tmp_path, 4))], env={"COLUMNS": "250"})
+    result = runner.invoke(
+        app,
+        [
+            "import-legacy",
+            str(path),
+            "--registry",
+            str(tmp_path / "registry"),
+            "--trust-pickle",
+            "--scaler",
+            str(_scaler_json(tmp_path, 4)),
+        ],
+        env={"COLUMNS": "250"},
+    )
     assert result.exit_code == 0, result.output
     bundle = next((tmp_path / "registry" / "bundles" / "imported" / "lightgbm").iterdir())
     assert (bundle / "model_h01.txt").is_file() and not list(bundle.glob("*.pkl"))
     loaded = load_imported(bundle)
     assert loaded.model.horizon == 1
-    np.testing.assert_allclose(loaded.model.predict(x[:5])[:, 0], booster.predict(x[:5]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(loaded.model.predict(x[:5])[:, 0], booster.predict(x[:5]), rtol=1e-6)
 
 
 def _scaler_json(folder: Path, width: int) -> Path:
     path = folder / "given_scaler.json"
-    path.write_text(json.dumps({"kind": "standard", "mean": [0.0] * width,
-                                "scale": [1.0] * width, "target_scale": 1.0}))
+    path.write_text(
+        json.dumps(
+            {"kind": "standard", "mean": [0.0] * width, "scale": [1.0] * width, "target_scale": 1.0}
+        )
+    )
     return path

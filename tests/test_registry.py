@@ -52,7 +52,7 @@ def test_list_and_show(three: tuple[Registry, list[str]], monkeypatch: pytest.Mo
 
 
 def test_promote_keeps_history_and_rollback_walks_it_back(
-    three: tuple[Registry, list[str]]
+    three: tuple[Registry, list[str]],
 ) -> None:
     registry, (r1, r2, r3) = three
     assert cli(registry, "models", "promote", r2)[1].strip() == f"production -> {r2}"
@@ -67,8 +67,9 @@ def test_promote_keeps_history_and_rollback_walks_it_back(
     assert Engine.load(registry).release.id == r2
     assert registry.alias("production").history == [r1]
     assert cli(registry, "models", "rollback")[1].strip() == f"production -> {r1}"
-    with pytest.raises(RegistryError, match=f"no earlier release to roll back to .it points "
-                                            f"at {r1}"):
+    with pytest.raises(
+        RegistryError, match=f"no earlier release to roll back to .it points at {r1}"
+    ):
         cli(registry, "models", "rollback")
     with pytest.raises(RegistryError, match="release 'r9' not found"):
         cli(registry, "models", "promote", "r9")
@@ -76,7 +77,7 @@ def test_promote_keeps_history_and_rollback_walks_it_back(
 
 
 def test_verify_reports_each_model_and_fails_when_one_does(
-    three: tuple[Registry, list[str]]
+    three: tuple[Registry, list[str]],
 ) -> None:
     registry, (r1, r2, _r3) = three
     code, out = cli(registry, "models", "verify")
@@ -92,7 +93,7 @@ def test_verify_reports_each_model_and_fails_when_one_does(
 
 
 def test_gc_keeps_newest_and_aliased_releases_and_removes_the_rest(
-    three: tuple[Registry, list[str]]
+    three: tuple[Registry, list[str]],
 ) -> None:
     registry, (r1, r2, r3) = three
     r4 = publish_copy(registry).id
@@ -131,8 +132,9 @@ def test_gc_never_deletes_a_bundle_a_kept_release_shares(tmp_path: Path) -> None
     registry = tiny_registry(tmp_path / "registry")
     first = registry.resolve("production")
     removed = publish_copy(registry)
-    shared = removed.model_copy(update={"id": "r29990101_000000",
-                                        "created_at": "2999-01-01T00:00:00+00:00"})
+    shared = removed.model_copy(
+        update={"id": "r29990101_000000", "created_at": "2999-01-01T00:00:00+00:00"}
+    )
     (registry.releases_dir / f"{shared.id}.json").write_text(json.dumps(shared.model_dump()))
     registry.promote(shared.id)  # production -> shared; its history keeps the first release
     report = registry.gc(keep=0)
@@ -154,8 +156,12 @@ def test_gc_refuses_when_a_release_file_is_unreadable(three: tuple[Registry, lis
 def test_gc_leaves_a_live_writers_staging_alone(tmp_path: Path) -> None:
     registry = tiny_registry(tmp_path / "registry")
     source = bundle_of(registry, "xgboost")
-    staged = registry.stage_bundle("TEST-5m", "xgboost", "v20300101_000000",
-                                   lambda f: shutil.copytree(source, f, dirs_exist_ok=True))
+    staged = registry.stage_bundle(
+        "TEST-5m",
+        "xgboost",
+        "v20300101_000000",
+        lambda f: shutil.copytree(source, f, dirs_exist_ok=True),
+    )
     assert registry.staging_leftovers() == []
     report = registry.gc(keep=0)
     assert report.removed_leftovers == [] and staged.staging_path.is_dir()

@@ -28,8 +28,13 @@ def publisher(registry: Registry, *args: str, kill_at: str | None = None) -> sub
     env.pop("PUBLISH_KILL_AT", None)
     if kill_at:
         env["PUBLISH_KILL_AT"] = kill_at
-    return subprocess.Popen([sys.executable, str(PUBLISHER), str(registry.root), VERSION, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(PUBLISHER), str(registry.root), VERSION, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def every_listed_bundle_loads(registry: Registry) -> None:
@@ -40,19 +45,26 @@ def every_listed_bundle_loads(registry: Registry) -> None:
 # (kill point, staging folders left, families committed but in no release, temp files left,
 #  a new release written)
 KILL_POINTS = [
-    ("fsync:2", 1, (), 0, False),         # inside the first bundle: probe.json being written
-    ("stage:3", 2, (), 0, False),         # two bundles staged, the third not begun
-    ("rename:1", 4, (), 0, False),        # all staged, writer lock held, nothing renamed
+    ("fsync:2", 1, (), 0, False),  # inside the first bundle: probe.json being written
+    ("stage:3", 2, (), 0, False),  # two bundles staged, the third not begun
+    ("rename:1", 4, (), 0, False),  # all staged, writer lock held, nothing renamed
     ("rename:3", 2, FAMILIES[:2], 0, False),  # two bundles renamed into bundles/, two not
     ("replace:1", 0, FAMILIES, 1, False),  # release written to its temp file, not renamed
-    ("replace:2", 0, (), 1, True),        # release renamed; alias temp file not renamed
+    ("replace:2", 0, (), 1, True),  # release renamed; alias temp file not renamed
 ]
 
 
-@pytest.mark.parametrize(("kill_at", "staging", "unreleased", "temps", "released"), KILL_POINTS,
-                         ids=[k[0] for k in KILL_POINTS])
+@pytest.mark.parametrize(
+    ("kill_at", "staging", "unreleased", "temps", "released"),
+    KILL_POINTS,
+    ids=[k[0] for k in KILL_POINTS],
+)
 def test_a_publish_killed_at_any_point_leaves_production_serving(
-    kill_at: str, staging: int, unreleased: tuple[str, ...], temps: int, released: bool,
+    kill_at: str,
+    staging: int,
+    unreleased: tuple[str, ...],
+    temps: int,
+    released: bool,
     tmp_path: Path,
 ) -> None:
     registry = tiny_registry(tmp_path / "registry")
@@ -73,10 +85,19 @@ def test_a_publish_killed_at_any_point_leaves_production_serving(
     assert lines[-1].startswith(f"production -> {before}: 4/4 models healthy, quorum 3: can reach")
     staged = [x for x in lines if x.startswith("leftover .staging/")]
     assert len(staged) == staging, lines
-    assert len([x for x in lines if x.startswith("leftover ") and x.endswith("removes it")
-                and ".tmp:" in x]) == temps, lines
+    assert (
+        len(
+            [
+                x
+                for x in lines
+                if x.startswith("leftover ") and x.endswith("removes it") and ".tmp:" in x
+            ]
+        )
+        == temps
+    ), lines
     assert [x.split()[2] for x in lines if x.startswith("unreleased bundle")] == [
-        f"bundles/TEST-5m/{family}/{VERSION}:" for family in sorted(unreleased)], lines
+        f"bundles/TEST-5m/{family}/{VERSION}:" for family in sorted(unreleased)
+    ], lines
     assert all(" OK;" in x for x in lines if x.startswith("unreleased bundle"))
     if released:
         new = next(r for r in report.releases if r.release_id != before)
@@ -106,8 +127,10 @@ def test_two_processes_publishing_at_once_stay_consistent(tmp_path: Path) -> Non
     base = registry.resolve("production").id
     go = tmp_path / "go"
     ready = [tmp_path / "ready-a", tmp_path / "ready-b"]
-    processes = [publisher(registry, "--promote", "production", "--ready", str(r), "--go", str(go))
-                 for r in ready]
+    processes = [
+        publisher(registry, "--promote", "production", "--ready", str(r), "--go", str(go))
+        for r in ready
+    ]
     deadline = time.monotonic() + 240
     while not all(r.exists() for r in ready) and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -23,8 +23,12 @@ from ai_engine.training import TrainingPlan, train
 from synthetic import synthetic_frame
 from tiny import TINY
 
-WEIGHTS = {"xgboost": "model.ubj", "lightgbm": "model_h01.txt", "nhits": "weights.safetensors",
-           "patchtst": "weights.safetensors"}
+WEIGHTS = {
+    "xgboost": "model.ubj",
+    "lightgbm": "model_h01.txt",
+    "nhits": "weights.safetensors",
+    "patchtst": "weights.safetensors",
+}
 
 
 def candles() -> Candles:
@@ -38,8 +42,12 @@ def _trained_root() -> Path:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        train(candles(), Registry(root / "registry"), TrainingPlan(preset="quick", families=TINY),
-              "production")
+        train(
+            candles(),
+            Registry(root / "registry"),
+            TrainingPlan(preset="quick", families=TINY),
+            "production",
+        )
     finally:
         torch.set_num_threads(threads)
     return root / "registry"
@@ -76,9 +84,12 @@ def refresh_checksum(bundle: Path, name: str) -> None:
 def repin(registry: Registry) -> None:
     """Re-pin every release to its bundles' current manifests (someone rewrote them wholesale)."""
     for release in registry.releases():
-        members = [m.model_copy(update={"manifest_sha256": sha256(registry.bundle_path(m) /
-                                                                   "manifest.json")})
-                   for m in release.members]
+        members = [
+            m.model_copy(
+                update={"manifest_sha256": sha256(registry.bundle_path(m) / "manifest.json")}
+            )
+            for m in release.members
+        ]
         path = registry.releases_dir / f"{release.id}.json"
         path.write_text(json.dumps(release.model_copy(update={"members": members}).model_dump()))
 
@@ -87,18 +98,25 @@ def _copy(source: Path, folder: Path) -> None:
     shutil.copytree(source, folder, dirs_exist_ok=True)
 
 
-def publish_copy(registry: Registry, promote_to: str | None = None,
-                 source: str = "production") -> Release:
+def publish_copy(
+    registry: Registry, promote_to: str | None = None, source: str = "production"
+) -> Release:
     """Publish a new release whose bundles are copies of ``source``'s (no training)."""
     base = registry.resolve(source)
     staged = [
-        registry.stage_bundle(base.model_set, m.family, m.version,
-                              functools.partial(_copy, registry.bundle_path(m)))
+        registry.stage_bundle(
+            base.model_set, m.family, m.version, functools.partial(_copy, registry.bundle_path(m))
+        )
         for m in base.members
     ]
 
     def make(members: list[ReleaseMember], release_id: str) -> Release:
-        return base.model_copy(update={"id": release_id, "members": members,
-                                       "created_at": datetime.now(UTC).isoformat()})
+        return base.model_copy(
+            update={
+                "id": release_id,
+                "members": members,
+                "created_at": datetime.now(UTC).isoformat(),
+            }
+        )
 
     return registry.publish(staged, make, promote_to)

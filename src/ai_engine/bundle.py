@@ -81,7 +81,9 @@ class Manifest(BaseModel):
     def _plain_file_names(cls, files: dict[str, str]) -> dict[str, str]:
         for name, digest in files.items():
             if Path(name).name != name or name in ("", ".", ".."):
-                raise ValueError(f"file names must be plain names inside the bundle, found {name!r}")
+                raise ValueError(
+                    f"file names must be plain names inside the bundle, found {name!r}"
+                )
             if len(digest) != 64:
                 raise ValueError(f"sha256 of {name} must be 64 hex digits, found {digest!r}")
         return files
@@ -148,8 +150,10 @@ def save_bundle(
     model.save_weights(folder)
     write_json(folder / SCALER, model.scaler_.to_json())
     probe_output = model.predict(probe_input)
-    write_json(folder / PROBE, {"input": probe_input.tolist(), "output": probe_output.tolist(),
-                                "rtol": PROBE_RTOL})
+    write_json(
+        folder / PROBE,
+        {"input": probe_input.tolist(), "output": probe_output.tolist(), "rtol": PROBE_RTOL},
+    )
     weights = sorted(p.name for p in folder.iterdir() if p.name not in (SCALER, PROBE, MANIFEST))
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -214,8 +218,9 @@ def verify_checksums(folder: Path, manifest: Manifest) -> None:
                 f"{folder}: {name} sha256 expected {expected[:16]}…, found {found[:16]}… "
                 f"({path.stat().st_size} bytes): the file was changed or truncated"
             )
-    unlisted = sorted(p.name for p in folder.iterdir() if p.name not in manifest.files
-                      and p.name != MANIFEST)
+    unlisted = sorted(
+        p.name for p in folder.iterdir() if p.name not in manifest.files and p.name != MANIFEST
+    )
     if unlisted:
         pickles = [n for n in unlisted if n.lower().endswith(_PICKLE_SUFFIXES)]
         why = f" ({pickles}: a bundle never holds pickles, they can run code)" if pickles else ""
@@ -238,12 +243,19 @@ def load_bundle(folder: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> LoadedB
     try:
         model = build(manifest.family, manifest.config)
     except ConfigError as exc:
-        raise BundleError(f"{folder}: config does not build a {manifest.family} model: {exc}") from exc
+        raise BundleError(
+            f"{folder}: config does not build a {manifest.family} model: {exc}"
+        ) from exc
     with _ONE_TORCH_THREAD:
         _with_path(folder, model.load_weights, folder)
         model.scaler_ = _load_scaler(folder, manifest, model)
-        _with_path(folder, spec.check_matches, manifest.feature_spec,
-                   manifest.feature_fingerprint, str(folder))
+        _with_path(
+            folder,
+            spec.check_matches,
+            manifest.feature_spec,
+            manifest.feature_fingerprint,
+            str(folder),
+        )
         replay_probe(folder, manifest, model)
     return LoadedBundle(model, manifest, folder)
 

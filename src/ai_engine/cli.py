@@ -19,9 +19,15 @@ from rich.table import Table
 
 from ai_engine.errors import AIEngineError
 
-app = typer.Typer(help="quantum-ai-engine: four forecasters, one consensus signal.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-models_app = typer.Typer(help="Releases, aliases and bundles in the registry.", no_args_is_help=True)
+app = typer.Typer(
+    help="quantum-ai-engine: four forecasters, one consensus signal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="Releases, aliases and bundles in the registry.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 out = Console()
@@ -40,8 +46,14 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks."
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    TimeElapsedColumn(), console=err, transient=False)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
 
 
 def _train_with_progress(candles: Any, registry: Any, plan: Any, promote_to: str | None) -> Any:
@@ -69,15 +81,20 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
     zero = metrics["zero_forecast"]["mae"]
     for name, row in metrics.items():
         hit = "-" if name == "zero_forecast" else f"{row['hit_rate']:.3f}"  # no direction
-        table.add_row(name, f"{row['mae']:.6f}", f"{row['mae'] / zero:.3f}", f"{row['rmse']:.6f}",
-                      hit)
+        table.add_row(
+            name, f"{row['mae']:.6f}", f"{row['mae'] / zero:.3f}", f"{row['rmse']:.6f}", hit
+        )
     return table
 
 
 @app.command("train")
 def train_command(
-    data: Annotated[Path, typer.Option("--data", help="Candle file (csv, parquet, feather, json).")],
-    symbol: Annotated[str | None, typer.Option(help="Symbol (default: from the file name).")] = None,
+    data: Annotated[
+        Path, typer.Option("--data", help="Candle file (csv, parquet, feather, json).")
+    ],
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol (default: from the file name).")
+    ] = None,
     timeframe: Annotated[str | None, typer.Option(help="Timeframe like 5m, 1h, 1d.")] = None,
     registry: RegistryOption = DEFAULT_REGISTRY,
     preset: Annotated[str, typer.Option(help="quick or default.")] = "default",
@@ -106,8 +123,14 @@ def _signal_table(signal: Any) -> Table:
         table.add_column(column)
     for m in signal.members:
         value = "-" if m.forecast is None else f"{m.forecast[signal.horizon - 1]:+.5f}"
-        table.add_row(m.family, m.version, "yes" if m.healthy else f"no: {m.reason}",
-                      f"{m.weight:.3f}", value, m.vote or "-")
+        table.add_row(
+            m.family,
+            m.version,
+            "yes" if m.healthy else f"no: {m.reason}",
+            f"{m.weight:.3f}",
+            value,
+            m.vote or "-",
+        )
     return table
 
 
@@ -117,17 +140,21 @@ def _print_signal(signal: Any) -> None:
     out.print(
         f"[bold]{signal.action}[/] confidence {signal.confidence:.2f}, expected return "
         f"{signal.expected_return:+.5f} over {signal.horizon} bars; consensus "
-        f"{consensus['agreeing']}/{consensus['required']} required, {consensus['healthy']} healthy; "
-        f"release {signal.release}"
+        f"{consensus['agreeing']}/{consensus['required']} required, "
+        f"{consensus['healthy']} healthy; release {signal.release}"
     )
 
 
 @app.command("signal")
 def signal_command(
-    data: Annotated[Path, typer.Option("--data", help="Candle file; the signal is for its last bar.")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Candle file; the signal is for its last bar.")
+    ],
     registry: RegistryOption = DEFAULT_REGISTRY,
     release: Annotated[str, typer.Option(help="Release id or alias.")] = "production",
-    symbol: Annotated[str | None, typer.Option(help="Symbol (default: from the file name).")] = None,
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol (default: from the file name).")
+    ] = None,
     timeframe: Annotated[str | None, typer.Option(help="Timeframe like 5m, 1h, 1d.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
@@ -158,9 +185,14 @@ def models_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
         releases.add_column(column)
     for r in reg.releases():
         mae = r.metrics.get("ensemble", {}).get("mae")
-        releases.add_row(r.id, pointed.get(r.id, ""), r.model_set, r.created_at[:19],
-                         ", ".join(f"{m.family}@{m.version}" for m in r.members),
-                         "-" if mae is None else f"{mae:.6f}")
+        releases.add_row(
+            r.id,
+            pointed.get(r.id, ""),
+            r.model_set,
+            r.created_at[:19],
+            ", ".join(f"{m.family}@{m.version}" for m in r.members),
+            "-" if mae is None else f"{mae:.6f}",
+        )
     out.print(releases)
     bundles = Table(title="bundles")
     bundles.add_column("bundle")
@@ -177,7 +209,9 @@ def models_show(
     """One release as JSON."""
     from ai_engine.registry import Registry
 
-    sys.stdout.write(json.dumps(Registry(registry).resolve(release_id).model_dump(), indent=2) + "\n")
+    sys.stdout.write(
+        json.dumps(Registry(registry).resolve(release_id).model_dump(), indent=2) + "\n"
+    )
 
 
 @models_app.command("promote")
@@ -240,10 +274,12 @@ def models_gc(
     from ai_engine.registry import Registry
 
     report = Registry(registry).gc(keep)
-    _echo([f"removed release {r}" for r in report.removed_releases]
-          + [f"removed bundle {b}" for b in report.removed_bundles]
-          + [f"removed leftover {x}" for x in report.removed_leftovers]
-          + [f"kept {len(report.kept_releases)} release(s): {', '.join(report.kept_releases)}"])
+    _echo(
+        [f"removed release {r}" for r in report.removed_releases]
+        + [f"removed bundle {b}" for b in report.removed_bundles]
+        + [f"removed leftover {x}" for x in report.removed_leftovers]
+        + [f"kept {len(report.kept_releases)} release(s): {', '.join(report.kept_releases)}"]
+    )
 
 
 @app.command("doctor")
@@ -279,19 +315,27 @@ def inspect_command(
     """Read a legacy checkpoint safely (weights only) and print the architecture it implies."""
     from ai_engine.legacy_import import inspect_checkpoint
 
-    _echo(inspect_checkpoint(file, lookback=lookback, n_heads=n_heads, stride=stride,
-                             pooling=pooling).lines())
+    _echo(
+        inspect_checkpoint(
+            file, lookback=lookback, n_heads=n_heads, stride=stride, pooling=pooling
+        ).lines()
+    )
 
 
 @app.command("import-legacy")
 def import_legacy_command(
     file: Annotated[Path, typer.Argument(help="Legacy checkpoint (.pt/.pth) or pickle (.pkl).")],
     registry: RegistryOption = DEFAULT_REGISTRY,
-    trust_pickle: Annotated[bool, typer.Option(
-        "--trust-pickle", help="Allow unpickling .pkl models/scalers (runs their code).")] = False,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Allow unpickling .pkl models/scalers (runs their code)."
+        ),
+    ] = False,
     scaler: Annotated[Path | None, typer.Option(help="Input scaler (.json, or .pkl).")] = None,
-    no_scaler: Annotated[bool, typer.Option(
-        "--no-scaler", help="The model takes its inputs unscaled.")] = False,
+    no_scaler: Annotated[
+        bool, typer.Option("--no-scaler", help="The model takes its inputs unscaled.")
+    ] = False,
     lookback: LookbackOption = None,
     n_heads: HeadsOption = None,
     stride: StrideOption = None,
@@ -300,9 +344,17 @@ def import_legacy_command(
     """Convert a legacy checkpoint into a bundle under bundles/imported/ (strictly loaded)."""
     from ai_engine.legacy_import import import_legacy
 
-    result = import_legacy(file, registry, trust_pickle=trust_pickle, scaler=scaler,
-                           no_scaler=no_scaler, lookback=lookback, n_heads=n_heads, stride=stride,
-                           pooling=pooling)
+    result = import_legacy(
+        file,
+        registry,
+        trust_pickle=trust_pickle,
+        scaler=scaler,
+        no_scaler=no_scaler,
+        lookback=lookback,
+        n_heads=n_heads,
+        stride=stride,
+        pooling=pooling,
+    )
     _echo(result.lines())
 
 
@@ -318,13 +370,17 @@ def demo_command(
     from ai_engine.training import make_plan
 
     candles = demo_candles()
-    out.print(f"S&P 500 daily candles from the arch package: {len(candles.frame)} bars, "
-              f"{candles.frame.index[0].date()} .. {candles.frame.index[-1].date()}")
+    out.print(
+        f"S&P 500 daily candles from the arch package: {len(candles.frame)} bars, "
+        f"{candles.frame.index[0].date()} .. {candles.frame.index[-1].date()}"
+    )
     report = _train_with_progress(candles, Registry(registry), make_plan(preset), "production")
     out.print(_metrics_table(report.metrics, f"validation metrics, release {report.release.id}"))
     engine = Engine.load(registry, "production")
-    out.print(f"loaded release {engine.release.id} from {registry} in a fresh Engine: "
-              f"{engine.healthy_count}/{len(engine.members)} members healthy")
+    out.print(
+        f"loaded release {engine.release.id} from {registry} in a fresh Engine: "
+        f"{engine.healthy_count}/{len(engine.members)} members healthy"
+    )
     _print_signal(engine.signal(candles))
 
 
@@ -365,8 +421,16 @@ def backtest_command(
     if expanding and train_bars is not None:
         raise ConfigError("--expanding and --train-bars exclude each other (rolling window)")
     checked_later: Any = (weighting, hold)  # both validated by the dataclasses they build
-    settings = BacktestSettings(folds=folds, test_bars=test_bars, train_bars=train_bars, gap=gap,
-                                fee=fee, slippage=slippage, short=short, hold=checked_later[1])
+    settings = BacktestSettings(
+        folds=folds,
+        test_bars=test_bars,
+        train_bars=train_bars,
+        gap=gap,
+        fee=fee,
+        slippage=slippage,
+        short=short,
+        hold=checked_later[1],
+    )
     plan = make_plan(preset, config)
     if weighting is not None:
         plan = dataclasses.replace(plan, weighting=checked_later[0])
@@ -390,34 +454,48 @@ def backtest_command(
     for table in summary_tables(result.report):
         out.print(table)
     paths = write_report(result, out_dir)
-    out.print(f"wrote {paths['json']}, {paths['html']} and {paths['csv']} "
-              f"in {result.report['wall_seconds']:.0f} s")
+    out.print(
+        f"wrote {paths['json']}, {paths['html']} and {paths['csv']} "
+        f"in {result.report['wall_seconds']:.0f} s"
+    )
 
 
 @app.command("serve")
 def serve_command(
     registry: RegistryOption = DEFAULT_REGISTRY,
-    release: Annotated[str, typer.Option(
-        envvar="AI_ENGINE_RELEASE", help="Alias (watched) or release id.")] = "production",
+    release: Annotated[
+        str, typer.Option(envvar="AI_ENGINE_RELEASE", help="Alias (watched) or release id.")
+    ] = "production",
     host: Annotated[str, typer.Option(envvar="AI_ENGINE_HOST", help="Address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="AI_ENGINE_PORT", help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Processes; each loads the release.")] = 1,
-    max_candles: Annotated[int, typer.Option(
-        envvar="AI_ENGINE_MAX_CANDLES", help="Most candles per request.")] = 10_000,
-    watch_interval: Annotated[float, typer.Option(
-        envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off.")] = 2.0,
-    log_level: Annotated[str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")]
-    = "INFO",
-    threads: Annotated[int, typer.Option(
-        envvar="AI_ENGINE_THREADS", help="Compute threads per process.")] = 1,
+    max_candles: Annotated[
+        int, typer.Option(envvar="AI_ENGINE_MAX_CANDLES", help="Most candles per request.")
+    ] = 10_000,
+    watch_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off."
+        ),
+    ] = 2.0,
+    log_level: Annotated[
+        str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")
+    ] = "INFO",
+    threads: Annotated[
+        int, typer.Option(envvar="AI_ENGINE_THREADS", help="Compute threads per process.")
+    ] = 1,
 ) -> None:
     """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN."""
     from ai_engine.service import ServiceSettings, serve
 
     settings = ServiceSettings(
-        registry=registry, release=release, max_candles=max_candles,
+        registry=registry,
+        release=release,
+        max_candles=max_candles,
         admin_token=os.environ.get("AI_ENGINE_ADMIN_TOKEN") or None,
-        watch_interval_s=watch_interval, log_level=log_level.upper(), threads=threads,
+        watch_interval_s=watch_interval,
+        log_level=log_level.upper(),
+        threads=threads,
     )
     serve(settings, host, port, workers)
 

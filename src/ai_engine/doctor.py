@@ -71,8 +71,10 @@ class ReleaseCheck:
     def header(self) -> str:
         named = f" [{', '.join(self.aliases)}]" if self.aliases else ""
         verdict = "can reach consensus" if self.can_reach_consensus else "CANNOT reach consensus"
-        return (f"release {self.release_id}{named}: {self.healthy}/{len(self.models)} models "
-                f"healthy, quorum {self.quorum}: {verdict}")
+        return (
+            f"release {self.release_id}{named}: {self.healthy}/{len(self.models)} models "
+            f"healthy, quorum {self.quorum}: {verdict}"
+        )
 
     def lines(self) -> list[str]:
         return [self.header(), *(m.line() for m in self.models)]
@@ -98,22 +100,29 @@ class DoctorReport:
             out += release.lines()
         for check in self.unreleased:
             state = "OK" if check.ok else check.reason
-            out.append(f"unreleased bundle {check.path}: {state}; in no release (left by an "
-                       f"interrupted publish, never served); `ai-engine models gc` removes it")
+            out.append(
+                f"unreleased bundle {check.path}: {state}; in no release (left by an "
+                f"interrupted publish, never served); `ai-engine models gc` removes it"
+            )
         for check in self.imported:
-            out.append(f"imported bundle {check.path} ({check.family}): "
-                       f"{'OK' if check.ok else check.reason}")
+            out.append(
+                f"imported bundle {check.path} ({check.family}): "
+                f"{'OK' if check.ok else check.reason}"
+            )
         for leftover in self.leftovers:
-            out.append(f"leftover {leftover}: from an interrupted write, never listed or served;"
-                       f" `ai-engine models gc` removes it")
+            out.append(
+                f"leftover {leftover}: from an interrupted write, never listed or served;"
+                f" `ai-engine models gc` removes it"
+            )
         out.append(self.verdict)
         return out
 
 
 def check_member(registry: Registry, member: Member, path: Path) -> ModelCheck:
     """A loaded member as a ModelCheck."""
-    return ModelCheck(member.family, member.version, str(path.relative_to(registry.root)),
-                      member.reason)
+    return ModelCheck(
+        member.family, member.version, str(path.relative_to(registry.root)), member.reason
+    )
 
 
 def verify_release(
@@ -124,8 +133,10 @@ def verify_release(
 ) -> ReleaseCheck:
     """Load every member of ``release`` through all checks; decide whether it reaches quorum."""
     members = [load_member(registry, m, spec) for m in release.members]
-    checks = [check_member(registry, loaded, registry.bundle_path(pinned))
-              for loaded, pinned in zip(members, release.members, strict=True)]
+    checks = [
+        check_member(registry, loaded, registry.bundle_path(pinned))
+        for loaded, pinned in zip(members, release.members, strict=True)
+    ]
     try:
         engine = Engine(release, members, spec)
         quorum = engine.settings.min_consensus
@@ -155,8 +166,11 @@ def diagnose(root: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> DoctorReport
     registry = Registry(root) if not Path(root).is_file() else None
     if registry is None or not registry.root.is_dir():
         what = "is a file" if registry is None else "does not exist"
-        return DoctorReport(Path(root), EXIT_UNUSABLE,
-                            f"registry {root} {what}: expected a registry folder (exit 2)")
+        return DoctorReport(
+            Path(root),
+            EXIT_UNUSABLE,
+            f"registry {root} {what}: expected a registry folder (exit 2)",
+        )
     report = DoctorReport(registry.root, EXIT_OK, "")
     try:
         aliases = registry.aliases()
@@ -169,8 +183,10 @@ def diagnose(root: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> DoctorReport
     for release in releases:
         report.releases.append(verify_release(registry, release, named.get(release.id, ()), spec))
     _check_loose_bundles(registry, releases, report, spec)
-    report.leftovers = [str(p.relative_to(registry.root))
-                        for p in [*registry.staging_leftovers(), *registry.temp_leftovers()]]
+    report.leftovers = [
+        str(p.relative_to(registry.root))
+        for p in [*registry.staging_leftovers(), *registry.temp_leftovers()]
+    ]
     report.exit_code, report.verdict = _production_verdict(registry, aliases, report)
     return report
 
@@ -226,16 +242,24 @@ def _production_verdict(
     registry: Registry, aliases: dict[str, Alias], report: DoctorReport
 ) -> tuple[int, str]:
     if DEFAULT_ALIAS not in aliases:
-        return EXIT_NO_CONSENSUS, (f"{DEFAULT_ALIAS}: no such alias in {registry.root}; promote a "
-                                   f"release (`ai-engine models promote RELEASE`) (exit 1)")
+        return EXIT_NO_CONSENSUS, (
+            f"{DEFAULT_ALIAS}: no such alias in {registry.root}; promote a "
+            f"release (`ai-engine models promote RELEASE`) (exit 1)"
+        )
     target = aliases[DEFAULT_ALIAS].release
     check = next((r for r in report.releases if r.release_id == target), None)
     if check is None:
-        return EXIT_UNUSABLE, (f"{DEFAULT_ALIAS} -> {target}: release file "
-                               f"{registry.releases_dir / (target + '.json')} missing or unreadable"
-                               f" (exit 2)")
+        return EXIT_UNUSABLE, (
+            f"{DEFAULT_ALIAS} -> {target}: release file "
+            f"{registry.releases_dir / (target + '.json')} missing or unreadable"
+            f" (exit 2)"
+        )
     if not check.can_reach_consensus:
-        return EXIT_NO_CONSENSUS, (f"{DEFAULT_ALIAS} -> {target}: cannot reach consensus: "
-                                   f"{check.consensus_reason} (exit 1)")
-    return EXIT_OK, (f"{DEFAULT_ALIAS} -> {target}: {check.healthy}/{len(check.models)} models "
-                     f"healthy, quorum {check.quorum}: can reach consensus (exit 0)")
+        return EXIT_NO_CONSENSUS, (
+            f"{DEFAULT_ALIAS} -> {target}: cannot reach consensus: "
+            f"{check.consensus_reason} (exit 1)"
+        )
+    return EXIT_OK, (
+        f"{DEFAULT_ALIAS} -> {target}: {check.healthy}/{len(check.models)} models "
+        f"healthy, quorum {check.quorum}: can reach consensus (exit 0)"
+    )

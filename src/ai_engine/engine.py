@@ -115,16 +115,23 @@ class Engine:
     def signal_from(self, candles: Candles, forecasts: list[MemberForecast]) -> Signal:
         """The Signal for ``candles`` from member forecasts already made for their last bar."""
         return combine(
-            forecasts, self.settings, symbol=candles.symbol, timeframe=candles.timeframe,
-            as_of=candles.frame.index[-1].isoformat(), release=self.release.id,
+            forecasts,
+            self.settings,
+            symbol=candles.symbol,
+            timeframe=candles.timeframe,
+            as_of=candles.frame.index[-1].isoformat(),
+            release=self.release.id,
         )
 
     def signal(self, candles: Candles) -> Signal:
         """The Signal for the last candle; ConsensusError below the quorum."""
         self.check_consensus()
         return combine(
-            self.forecasts(candles), self.settings, symbol=candles.symbol,
-            timeframe=candles.timeframe, as_of=candles.frame.index[-1].isoformat(),
+            self.forecasts(candles),
+            self.settings,
+            symbol=candles.symbol,
+            timeframe=candles.timeframe,
+            as_of=candles.frame.index[-1].isoformat(),
             release=self.release.id,
         )
 
@@ -151,5 +158,7 @@ class Engine:
 
     def _placeholders(self) -> list[MemberForecast]:
         zero = np.zeros(self.spec.horizon)
-        return [MemberForecast(m.family, m.version, zero if m.healthy else None, m.reason)
-                for m in self.members]
+        return [
+            MemberForecast(m.family, m.version, zero if m.healthy else None, m.reason)
+            for m in self.members
+        ]

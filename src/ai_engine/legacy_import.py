@@ -45,8 +45,16 @@ from ai_engine.models.base import Forecaster, Scaler, build
 from ai_engine.registry import IMPORTED_SET, Registry, utc_stamp
 
 LEGACY_SPEC_VERSION = "legacy-raw"
-HYPERPARAMETER_KEYS = ("input_dim", "hidden_dim", "output_dim", "n_blocks", "n_heads",
-                       "n_layers", "patch_len", "stride")
+HYPERPARAMETER_KEYS = (
+    "input_dim",
+    "hidden_dim",
+    "output_dim",
+    "n_blocks",
+    "n_heads",
+    "n_layers",
+    "patch_len",
+    "stride",
+)
 LOOKBACK_KEYS = ("lookback", "seq_len", "input_len", "context_length", "window")
 STATE_KEYS = ("model_state_dict", "state_dict")
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
@@ -86,16 +94,22 @@ class Inspection:
         return {**values, "horizon": values["output_dim"]}
 
     def lines(self) -> list[str]:
-        out = [f"{self.path}: {self.layout}",
-               f"architecture: {self.family} (from the tensor names)"]
-        out += [f"  {f.name} = {'unknown' if f.value is None else f.value}  <- {f.source}"
-                for f in self.findings]
+        out = [
+            f"{self.path}: {self.layout}",
+            f"architecture: {self.family} (from the tensor names)",
+        ]
+        out += [
+            f"  {f.name} = {'unknown' if f.value is None else f.value}  <- {f.source}"
+            for f in self.findings
+        ]
         out.append(f"parameters: {self.parameter_count:,} in {self.tensors} tensors")
         stored = ", ".join(f"{k}={v!r}" for k, v in self.stored.items()) or "none"
         out.append(f"stored hyperparameters: {stored}")
         if self.contradictions:
-            out.append(f"contradictions between stored hyperparameters and weights: "
-                       f"{len(self.contradictions)}")
+            out.append(
+                f"contradictions between stored hyperparameters and weights: "
+                f"{len(self.contradictions)}"
+            )
             out += [f"  {c}" for c in self.contradictions]
         else:
             out.append("contradictions between stored hyperparameters and weights: none")
@@ -116,8 +130,11 @@ class ImportResult:
     notes: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        return [f"imported {self.family} bundle {self.path} ({self.parameter_count:,} parameters;"
-                f" scaler: {self.scaler})", *(f"note: {n}" for n in self.notes)]
+        return [
+            f"imported {self.family} bundle {self.path} ({self.parameter_count:,} parameters;"
+            f" scaler: {self.scaler})",
+            *(f"note: {n}" for n in self.notes),
+        ]
 
 
 # ---- reading checkpoints safely ----------------------------------------------------------
@@ -155,12 +172,16 @@ def _refusal(path: Path, exc: Exception) -> LegacyImportError:
     except OSError:
         names = []
     lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in str(exc).splitlines()]
-    unsupported = [line.split("error: ")[-1].split(". Please")[0] for line in lines
-                   if "Unsupported" in line]
+    unsupported = [
+        line.split("error: ")[-1].split(". Please")[0] for line in lines if "Unsupported" in line
+    ]
     reason = (unsupported or [line for line in lines if line] or [type(exc).__name__])[0]
-    hint = (" A trusted pickled XGBoost/LightGBM model or scaler is converted by "
-            "`ai-engine import-legacy FILE --trust-pickle`." if path.suffix in PICKLE_SUFFIXES
-            else "")
+    hint = (
+        " A trusted pickled XGBoost/LightGBM model or scaler is converted by "
+        "`ai-engine import-legacy FILE --trust-pickle`."
+        if path.suffix in PICKLE_SUFFIXES
+        else ""
+    )
     return LegacyImportError(
         f"{path}: refused: expected a weights-only PyTorch checkpoint (tensors and plain "
         f"containers), found pickled objects that would import {names or 'unknown globals'}; "
@@ -188,11 +209,15 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any], str, li
         state = dict(obj[key])
         stored = {k: obj[k] for k in (*HYPERPARAMETER_KEYS, *LOOKBACK_KEYS, "pooling") if k in obj}
         others = sorted(str(k) for k in obj if k != key and k not in stored)
-        layout = (f"checkpoint dict: {key} + hyperparameters {sorted(stored)}"
-                  + (f" + other entries {others}" if others else ""))
+        layout = f"checkpoint dict: {key} + hyperparameters {sorted(stored)}" + (
+            f" + other entries {others}" if others else ""
+        )
     else:
-        found = (f"a dict with keys {sorted(map(str, obj))[:12]}" if isinstance(obj, Mapping)
-                 else type(obj).__name__)
+        found = (
+            f"a dict with keys {sorted(map(str, obj))[:12]}"
+            if isinstance(obj, Mapping)
+            else type(obj).__name__
+        )
         raise LegacyImportError(
             f"{path}: expected a state_dict or a dict with {' or '.join(STATE_KEYS)}, found {found}"
         )
@@ -225,14 +250,25 @@ def _shape(state: Mapping[str, Any], key: str, dims: int, path: Path) -> tuple[i
 
 def _contradictions(stored: Mapping[str, Any], findings: list[Finding]) -> list[str]:
     """Stored hyperparameters that differ from what the weights say."""
-    from_weights = [f for f in findings if f.value is not None and f.source.split()[0]
-                    not in ("stored", "stated", "given", "unknown:")]
-    return [f"{f.name}: stored {stored[f.name]!r}, weights say {f.value!r} ({f.source})"
-            for f in from_weights if f.name in stored and stored[f.name] != f.value]
+    from_weights = [
+        f
+        for f in findings
+        if f.value is not None
+        and f.source.split()[0] not in ("stored", "stated", "given", "unknown:")
+    ]
+    return [
+        f"{f.name}: stored {stored[f.name]!r}, weights say {f.value!r} ({f.source})"
+        for f in from_weights
+        if f.name in stored and stored[f.name] != f.value
+    ]
 
 
 def _stored_or(
-    name: str, override: Any, stored: Mapping[str, Any], keys: tuple[str, ...], default: Any,
+    name: str,
+    override: Any,
+    stored: Mapping[str, Any],
+    keys: tuple[str, ...],
+    default: Any,
     default_source: str,
 ) -> Finding:
     if override is not None:
@@ -246,14 +282,17 @@ def _stored_or(
 def _infer_nhits(state: Mapping[str, Any], path: Path) -> tuple[list[Finding], list[str]]:
     blocks = _indices(state, r"blocks\.(\d+)\.")
     if blocks != list(range(len(blocks))):
-        raise LegacyImportError(f"{path}: blocks.N. indices expected 0..{len(blocks) - 1}, "
-                                f"found {blocks}")
+        raise LegacyImportError(
+            f"{path}: blocks.N. indices expected 0..{len(blocks) - 1}, found {blocks}"
+        )
     hidden, input_dim = _shape(state, "blocks.0.0.weight", 2, path)
     output_dim, projected = _shape(state, "output_layer.weight", 2, path)
     notes = []
     if projected != hidden * len(blocks):
-        notes.append(f"output_layer.weight takes {projected} inputs; {len(blocks)} blocks x hidden "
-                     f"{hidden} give {hidden * len(blocks)}: the weights are inconsistent")
+        notes.append(
+            f"output_layer.weight takes {projected} inputs; {len(blocks)} blocks x hidden "
+            f"{hidden} give {hidden * len(blocks)}: the weights are inconsistent"
+        )
     findings = [
         Finding("input_dim", input_dim, f"blocks.0.0.weight shape {(hidden, input_dim)} (columns)"),
         Finding("hidden_dim", hidden, f"blocks.0.0.weight shape {(hidden, input_dim)} (rows)"),
@@ -275,31 +314,58 @@ def _infer_patchtst(
         notes.append(f"pos_encoding has {positions[1]} positions; the legacy script used 100")
     ff_key = "transformer.layers.0.linear1.weight"
     if ff_key in state and int(state[ff_key].shape[0]) != 4 * hidden:
-        notes.append(f"{ff_key} has {int(state[ff_key].shape[0])} rows; the legacy architecture "
-                     f"uses dim_feedforward = 4 x hidden = {4 * hidden}")
+        notes.append(
+            f"{ff_key} has {int(state[ff_key].shape[0])} rows; the legacy architecture "
+            f"uses dim_feedforward = 4 x hidden = {4 * hidden}"
+        )
     stride_default = max(patch_len // 2, 1)
     findings = [
         Finding("hidden_dim", hidden, f"patch_embedding.weight shape {(hidden, patch_len)} (rows)"),
-        Finding("patch_len", patch_len,
-                f"patch_embedding.weight shape {(hidden, patch_len)} (columns)"),
+        Finding(
+            "patch_len", patch_len, f"patch_embedding.weight shape {(hidden, patch_len)} (columns)"
+        ),
         Finding("output_dim", output_dim, f"output_proj.weight shape {(output_dim, hidden)}"),
         Finding("n_layers", len(layers), f"{len(layers)} distinct transformer.layers.N. prefixes"),
         Finding("positions", positions[1], f"pos_encoding shape {positions}"),
-        _stored_or("n_heads", overrides.get("n_heads"), stored, ("n_heads",), DEFAULT_N_HEADS,
-                   f"stated default {DEFAULT_N_HEADS} (head count is not in the weights)"),
-        _stored_or("stride", overrides.get("stride"), stored, ("stride",), stride_default,
-                   f"stated default patch_len // 2 = {stride_default} (not in the weights)"),
-        _stored_or("lookback", overrides.get("lookback"), stored, LOOKBACK_KEYS, None,
-                   f"unknown: not in the weights nor stored as {list(LOOKBACK_KEYS)}; "
-                   f"give --lookback"),
-        _stored_or("pooling", overrides.get("pooling"), stored, ("pooling",), DEFAULT_POOLING,
-                   f"stated default {DEFAULT_POOLING!r}: how patches are pooled is not in the "
-                   f"weights"),
+        _stored_or(
+            "n_heads",
+            overrides.get("n_heads"),
+            stored,
+            ("n_heads",),
+            DEFAULT_N_HEADS,
+            f"stated default {DEFAULT_N_HEADS} (head count is not in the weights)",
+        ),
+        _stored_or(
+            "stride",
+            overrides.get("stride"),
+            stored,
+            ("stride",),
+            stride_default,
+            f"stated default patch_len // 2 = {stride_default} (not in the weights)",
+        ),
+        _stored_or(
+            "lookback",
+            overrides.get("lookback"),
+            stored,
+            LOOKBACK_KEYS,
+            None,
+            f"unknown: not in the weights nor stored as {list(LOOKBACK_KEYS)}; give --lookback",
+        ),
+        _stored_or(
+            "pooling",
+            overrides.get("pooling"),
+            stored,
+            ("pooling",),
+            DEFAULT_POOLING,
+            f"stated default {DEFAULT_POOLING!r}: how patches are pooled is not in the weights",
+        ),
     ]
     if int(stored.get("input_dim", 1)) > 1:
-        notes.append(f"stored input_dim {stored['input_dim']}: the weights patch one series "
-                     f"(patch_embedding takes {patch_len} values); the import takes that one "
-                     f"series as input")
+        notes.append(
+            f"stored input_dim {stored['input_dim']}: the weights patch one series "
+            f"(patch_embedding takes {patch_len} values); the import takes that one "
+            f"series as input"
+        )
     return findings, notes
 
 
@@ -328,13 +394,20 @@ def _inspect(path: Path, overrides: Mapping[str, Any]) -> tuple[Inspection, dict
         heads = next(f.value for f in findings if f.name == "n_heads")
         hidden = next(f.value for f in findings if f.name == "hidden_dim")
         if hidden % int(heads):
-            contradictions.append(f"n_heads: {heads} does not divide hidden_dim {hidden} "
-                                  f"(patch_embedding.weight)")
+            contradictions.append(
+                f"n_heads: {heads} does not divide hidden_dim {hidden} (patch_embedding.weight)"
+            )
     inspection = Inspection(
-        path=path, layout=layout, family=family, findings=findings, stored=stored,
-        contradictions=contradictions, tensors=len(state),
+        path=path,
+        layout=layout,
+        family=family,
+        findings=findings,
+        stored=stored,
+        contradictions=contradictions,
+        tensors=len(state),
         parameter_count=int(sum(int(t.numel()) for t in state.values())),
-        strict_load="not tried", notes=notes + more,
+        strict_load="not tried",
+        notes=notes + more,
     )
     inspection.strict_load = _try_strict_load(inspection, state)
     return inspection, state
@@ -373,11 +446,19 @@ def _try_strict_load(inspection: Inspection, state: Mapping[str, Any]) -> str:
 def scaler_candidates(model_path: Path) -> list[str]:
     """File names looked for beside a model, most specific first."""
     stem = model_path.stem
-    names = [f"{stem}_scaler.json", f"{stem}.scaler.json", f"{stem}_scaler.pkl",
-             f"{stem}.scaler.pkl", f"scaler_{stem}.pkl"]
+    names = [
+        f"{stem}_scaler.json",
+        f"{stem}.scaler.json",
+        f"{stem}_scaler.pkl",
+        f"{stem}.scaler.pkl",
+        f"scaler_{stem}.pkl",
+    ]
     for version in re.findall(r"v?\d{8}_\d{6}", stem):
-        names += [f"scaler_{version}.pkl", f"scaler_{version}.json",
-                  f"feature_scaler_{version}.pkl"]
+        names += [
+            f"scaler_{version}.pkl",
+            f"scaler_{version}.json",
+            f"feature_scaler_{version}.pkl",
+        ]
     names += ["scaler.json", "scaler.pkl"]
     return list(dict.fromkeys(names))
 
@@ -405,8 +486,14 @@ def scaler_from_object(obj: Any, source: str) -> Scaler:
                 f"{source}: expected a StandardScaler/MinMaxScaler/RobustScaler-like object or "
                 f"scaler JSON, found {type(obj).__module__}.{type(obj).__qualname__}"
             )
-        return Scaler.from_json({"kind": "standard", "mean": np.atleast_1d(mean).tolist(),
-                                 "scale": np.atleast_1d(scale).tolist(), "target_scale": 1.0})
+        return Scaler.from_json(
+            {
+                "kind": "standard",
+                "mean": np.atleast_1d(mean).tolist(),
+                "scale": np.atleast_1d(scale).tolist(),
+                "target_scale": 1.0,
+            }
+        )
     except (BundleError, TypeError, ValueError, AttributeError) as exc:
         raise LegacyImportError(f"{source}: not a usable scaler: {exc}") from exc
 
@@ -455,10 +542,14 @@ def resolve_scaler(
             f"(expected {width} or a divisor of it)"
         )
     repeat = width // scaler.width
-    tiled = Scaler(tuple(np.tile(scaler.mean, repeat).tolist()),
-                   tuple(np.tile(scaler.scale, repeat).tolist()), scaler.target_scale)
-    return tiled, (f"{given} (width {scaler.width}, repeated {repeat}x over the flattened "
-                   f"{width} inputs)")
+    tiled = Scaler(
+        tuple(np.tile(scaler.mean, repeat).tolist()),
+        tuple(np.tile(scaler.scale, repeat).tolist()),
+        scaler.target_scale,
+    )
+    return tiled, (
+        f"{given} (width {scaler.width}, repeated {repeat}x over the flattened {width} inputs)"
+    )
 
 
 def _unpickle(path: Path) -> Any:
@@ -490,9 +581,12 @@ def spec_from_json(data: Mapping[str, Any], where: str) -> FeatureSpec:
     """Rebuild a FeatureSpec from its recorded JSON."""
     try:
         return FeatureSpec(
-            version=str(data["version"]), names=tuple(data["names"]),
-            params=tuple(dict(data["params"]).items()), lookback=int(data["lookback"]),
-            horizon=int(data["horizon"]), min_history=int(data["min_history"]),
+            version=str(data["version"]),
+            names=tuple(data["names"]),
+            params=tuple(dict(data["params"]).items()),
+            lookback=int(data["lookback"]),
+            horizon=int(data["horizon"]),
+            min_history=int(data["min_history"]),
             channels=tuple(data["channels"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
@@ -530,7 +624,10 @@ def _check_outputs(model: Forecaster, probe: np.ndarray, source: Path) -> None:
 
 
 def _publish(
-    registry: Registry, model: Forecaster, spec: FeatureSpec, training: dict[str, Any],
+    registry: Registry,
+    model: Forecaster,
+    spec: FeatureSpec,
+    training: dict[str, Any],
     probe: np.ndarray,
 ) -> Path:
     """Write the bundle into staging, then rename it into ``bundles/imported/`` atomically."""
@@ -551,9 +648,14 @@ def _publish(
 
 def _provenance(path: Path, layout: str, scaler_source: str) -> dict[str, Any]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"source": str(path.resolve()), "source_sha256": digest, "layout": layout,
-            "scaler": scaler_source, "target_scale": "1.0: outputs are the model's own",
-            "input": "raw values as the legacy script fed them (legacy-raw feature spec)"}
+    return {
+        "source": str(path.resolve()),
+        "source_sha256": digest,
+        "layout": layout,
+        "scaler": scaler_source,
+        "target_scale": "1.0: outputs are the model's own",
+        "input": "raw values as the legacy script fed them (legacy-raw feature spec)",
+    }
 
 
 def import_legacy(
@@ -581,14 +683,22 @@ def import_legacy(
     model.scaler_, scaler_source = resolve_scaler(path, given, no_scaler, trust_pickle, width)
     probe = _probe_inputs(model.scaler_)
     _check_outputs(model, probe, path)
-    training = {**_provenance(path, inspection.layout, scaler_source),
-                "stored_hyperparameters": {k: _plain(v) for k, v in inspection.stored.items()},
-                "inferred": {f.name: f.source for f in inspection.findings},
-                "contradictions": inspection.contradictions}
+    training = {
+        **_provenance(path, inspection.layout, scaler_source),
+        "stored_hyperparameters": {k: _plain(v) for k, v in inspection.stored.items()},
+        "inferred": {f.name: f.source for f in inspection.findings},
+        "contradictions": inspection.contradictions,
+    }
     spec = legacy_spec([f"raw_{i}" for i in range(width)], model.horizon)
     bundle = _publish(registry, model, spec, training, probe)
-    return ImportResult(bundle, model.family, bundle.name, model.parameter_count(), scaler_source,
-                        tuple(inspection.contradictions + inspection.notes))
+    return ImportResult(
+        bundle,
+        model.family,
+        bundle.name,
+        model.parameter_count(),
+        scaler_source,
+        tuple(inspection.contradictions + inspection.notes),
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -614,8 +724,14 @@ def _import_pickled_trees(
     layout = f"pickled {type(obj).__module__}.{type(obj).__qualname__}"
     spec = legacy_spec(names, model.horizon)
     bundle = _publish(registry, model, spec, _provenance(path, layout, scaler_source), probe)
-    return ImportResult(bundle, model.family, bundle.name, model.parameter_count(), scaler_source,
-                        (f"converted from {layout} to the native format",))
+    return ImportResult(
+        bundle,
+        model.family,
+        bundle.name,
+        model.parameter_count(),
+        scaler_source,
+        (f"converted from {layout} to the native format",),
+    )
 
 
 def _tree_model(obj: Any, path: Path) -> tuple[Forecaster, list[str]]:
@@ -635,8 +751,10 @@ def _tree_model(obj: Any, path: Path) -> tuple[Forecaster, list[str]]:
         names = list(obj.feature_names or [])
     elif isinstance(obj, lgb.Booster):
         if obj.num_model_per_iteration() != 1:
-            raise LegacyImportError(f"{path}: expected a single-output LightGBM regressor, found "
-                                    f"{obj.num_model_per_iteration()} models per iteration")
+            raise LegacyImportError(
+                f"{path}: expected a single-output LightGBM regressor, found "
+                f"{obj.num_model_per_iteration()} models per iteration"
+            )
         model = build("lightgbm", {"n_features": obj.num_feature(), "horizon": 1})
         model.boosters_ = [obj]  # type: ignore[attr-defined]
         names = list(obj.feature_name())

@@ -234,7 +234,8 @@ class Registry:
             return self.release(reference)
         known = sorted(self.aliases()) + [r.id for r in self.releases()]
         raise RegistryError(
-            f"registry {self.root}: no alias or release named {reference!r}; found {known or 'none'}"
+            f"registry {self.root}: no alias or release named {reference!r}; "
+            f"found {known or 'none'}"
         )
 
     def _read_json(self, path: Path, what: str) -> Any:
@@ -261,8 +262,9 @@ class Registry:
         staging = self.staging_dir / uuid.uuid4().hex
         guard = FileLock(f"{staging}{STAGING_LOCK_SUFFIX}", timeout=0)
         guard.acquire()
-        staged = StagedBundle(staging, self.bundles_dir / safe_name(model_set) / family / version,
-                              guard)
+        staged = StagedBundle(
+            staging, self.bundles_dir / safe_name(model_set) / family / version, guard
+        )
         try:
             staging.mkdir()
             write(staging)
@@ -328,8 +330,12 @@ class Registry:
                 )
             previous, *older = current.history
             self.release(previous)
-            updated = Alias(alias=alias, release=previous, history=older,
-                            updated_at=datetime.now(UTC).isoformat())
+            updated = Alias(
+                alias=alias,
+                release=previous,
+                history=older,
+                updated_at=datetime.now(UTC).isoformat(),
+            )
             atomic_write_json(self.aliases_dir / f"{alias}.json", updated.model_dump())
             return updated
 
@@ -340,8 +346,12 @@ class Registry:
             if current.release == release_id:
                 return current
             history = [current.release, *current.history]
-        updated = Alias(alias=alias, release=release_id, history=history,
-                        updated_at=datetime.now(UTC).isoformat())
+        updated = Alias(
+            alias=alias,
+            release=release_id,
+            history=history,
+            updated_at=datetime.now(UTC).isoformat(),
+        )
         atomic_write_json(self.aliases_dir / f"{alias}.json", updated.model_dump())
         return updated
 
@@ -359,7 +369,9 @@ class Registry:
         fsync_dir(final.parent)
         family = json.loads((final / MANIFEST).read_text())["family"]
         return ReleaseMember(
-            family=family, version=final.name, path=str(final.relative_to(self.root)),
+            family=family,
+            version=final.name,
+            path=str(final.relative_to(self.root)),
             manifest_sha256=sha256_file(final / MANIFEST),
         )
 
@@ -389,7 +401,9 @@ class Registry:
     def temp_leftovers(self) -> list[Path]:
         """Temporary files of interrupted atomic writes in ``releases/`` and ``aliases/``."""
         return sorted(
-            path for folder in (self.releases_dir, self.aliases_dir) if folder.is_dir()
+            path
+            for folder in (self.releases_dir, self.aliases_dir)
+            if folder.is_dir()
             for path in folder.glob(f".*{TEMP_SUFFIX}")
         )
 
@@ -404,10 +418,14 @@ class Registry:
     def unreleased_bundles(self, releases: list[Release] | None = None) -> list[Path]:
         """Complete bundles that no release pins (left by an interrupted publish), imported
         bundles excepted."""
-        used = {m.path for r in (self.releases() if releases is None else releases)
-                for m in r.members}
-        return [p for p in self.bundle_dirs()
-                if str(p.relative_to(self.root)) not in used and not self.is_imported(p)]
+        used = {
+            m.path for r in (self.releases() if releases is None else releases) for m in r.members
+        }
+        return [
+            p
+            for p in self.bundle_dirs()
+            if str(p.relative_to(self.root)) not in used and not self.is_imported(p)
+        ]
 
     def gc(self, keep: int) -> GcReport:
         """Delete what nothing uses, under the writer lock.
@@ -427,7 +445,7 @@ class Registry:
             releases = self.releases()
             aliases = self.aliases().values()
             protected = {a.release for a in aliases} | {h for a in aliases for h in a.history}
-            newest = {r.id for r in releases[len(releases) - keep:]} if keep else set()
+            newest = {r.id for r in releases[len(releases) - keep :]} if keep else set()
             kept = [r for r in releases if r.id in protected | newest]
             removed_releases = [r.id for r in releases if r not in kept]
             for release_id in removed_releases:

@@ -23,8 +23,9 @@ def tiny_plan(**overrides: dict[str, Any]) -> TrainingPlan:
     return TrainingPlan(preset="quick", families=families, seed=1)
 
 
-def seasonal_frame(n: int, period: int = 24, amplitude: float = 0.002, noise: float = 0.0005,
-                   seed: int = 0) -> pd.DataFrame:
+def seasonal_frame(
+    n: int, period: int = 24, amplitude: float = 0.002, noise: float = 0.0005, seed: int = 0
+) -> pd.DataFrame:
     """Candles whose log returns are a sine of period ``period`` bars plus a little noise:
     a planted, learnable pattern (the recent returns give away the phase)."""
     rng = np.random.default_rng(seed)

@@ -23,8 +23,16 @@ def test_baselines_are_scored_on_exactly_the_model_bars(random_walk_result: Back
     walk, report = random_walk_result.walk, random_walk_result.report
     frame = synthetic_frame(900, seed=11)
     close = frame["close"].to_numpy()
-    assert set(walk.forecasts) == {"xgboost", "lightgbm", "nhits", "patchtst", "ensemble",
-                                   "zero", "momentum", "train_mean"}
+    assert set(walk.forecasts) == {
+        "xgboost",
+        "lightgbm",
+        "nhits",
+        "patchtst",
+        "ensemble",
+        "zero",
+        "momentum",
+        "train_mean",
+    }
     assert all(v.shape == walk.actual.shape for v in walk.forecasts.values())
     np.testing.assert_array_equal(walk.actual, targets(close, 12)[walk.rows])
     models = report["forecast"]["models"]
@@ -42,8 +50,11 @@ def test_a_random_walk_gives_a_hit_rate_interval_containing_one_half(
     random_walk_result: BacktestResult,
 ) -> None:
     ensemble = random_walk_result.report["forecast"]["models"]["ensemble"]
-    for hit in (ensemble["hit_rate"], ensemble["hit_rate_non_overlapping"],
-                ensemble["hit_rate_by_horizon"][0]):
+    for hit in (
+        ensemble["hit_rate"],
+        ensemble["hit_rate_non_overlapping"],
+        ensemble["hit_rate_by_horizon"][0],
+    ):
         assert hit["n"] > 30
         assert hit["ci_low"] < 0.5 < hit["ci_high"], hit
     assert ensemble["mae_vs_zero"] > 0.95  # nothing to learn, nothing learned
@@ -72,7 +83,8 @@ def test_the_report_holds_every_figure_and_the_exact_settings(
     assert settings["backtest"] == BacktestSettings(folds=2).to_json()
     assert settings["plan"]["configs"]["nhits"]["mlp_units"] == [32, 32]
     assert settings["layout"]["gap"] == 12 and settings["bars_per_year"] == pytest.approx(
-        365.25 * 288)
+        365.25 * 288
+    )
     assert len(report["folds"]) == 2
     walk = random_walk_result.walk
     assert report["forecast"]["actual_up_share"] == pytest.approx(np.mean(walk.actual[:, 11] > 0))
@@ -81,8 +93,16 @@ def test_the_report_holds_every_figure_and_the_exact_settings(
     assert sum(signals["counts"].values()) == len(random_walk_result.walk.rows)
     assert 0 <= signals["consensus_reached_rate"] <= 1 and signals["healthy_quorum_rate"] == 1.0
     for name in ("ensemble", "buy_and_hold", "momentum", "xgboost"):
-        assert {"sharpe", "sortino", "max_drawdown", "turnover", "exposure", "trades",
-                "win_rate", "annualised_return"} <= set(report["trading"][name])
+        assert {
+            "sharpe",
+            "sortino",
+            "max_drawdown",
+            "turnover",
+            "exposure",
+            "trades",
+            "win_rate",
+            "annualised_return",
+        } <= set(report["trading"][name])
 
     paths = write_report(random_walk_result, tmp_path / "out")
     assert json.loads(paths["json"].read_text()) == report

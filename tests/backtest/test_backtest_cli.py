@@ -18,8 +18,9 @@ CLI = str(Path(sys.executable).with_name("ai-engine"))
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run([CLI, "backtest", *args], capture_output=True, text=True, timeout=600,
-                          env=env)
+    return subprocess.run(
+        [CLI, "backtest", *args], capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,21 @@ def test_backtest_writes_the_report_and_prints_a_summary(
     inputs: tuple[Path, Path], tmp_path: Path
 ) -> None:
     data, config = inputs
-    result = run("--data", str(data), "--config", str(config), "--folds", "2", "--fee", "0.002",
-                 "--no-short", "--hold", "horizon", "--out", str(tmp_path / "report"))
+    result = run(
+        "--data",
+        str(data),
+        "--config",
+        str(config),
+        "--folds",
+        "2",
+        "--fee",
+        "0.002",
+        "--no-short",
+        "--hold",
+        "horizon",
+        "--out",
+        str(tmp_path / "report"),
+    )
     assert result.returncode == 0, result.stderr
     for text in ("out-of-sample forecasts", "ensemble", "buy_and_hold", "Sharpe", "momentum"):
         assert text in result.stdout

@@ -23,7 +23,8 @@ def test_information_coefficient_is_spearman() -> None:
     rng = np.random.default_rng(0)
     forecast, actual = rng.normal(size=50), rng.normal(size=50)
     assert information_coefficient(forecast, actual)["rho"] == pytest.approx(
-        stats.spearmanr(forecast, actual).statistic)
+        stats.spearmanr(forecast, actual).statistic
+    )
     assert information_coefficient(np.zeros(50), actual)["rho"] is None
 
 
@@ -33,8 +34,9 @@ def test_every_model_is_scored_on_the_same_rows() -> None:
     good = actual + rng.normal(0, 0.001, (40, 12))
     refused = good.copy()
     refused[[3, 17]] = np.nan  # two bars without an ensemble forecast
-    quality = forecast_quality({"good": good, "ensemble": refused, "zero": np.zeros((40, 12))},
-                               actual, decision_horizon=12)
+    quality = forecast_quality(
+        {"good": good, "ensemble": refused, "zero": np.zeros((40, 12))}, actual, decision_horizon=12
+    )
     assert quality["rows_scored"] == 38 and quality["rows_dropped"] == 2
     keep = np.ones(40, bool)
     keep[[3, 17]] = False

@@ -72,14 +72,18 @@ def test_trades_and_win_rate() -> None:
 
 def test_positions_from_actions() -> None:
     actions = ["BUY", "HOLD", "HOLD", "SELL", "HOLD", "REFUSED", "BUY"]
-    np.testing.assert_array_equal(positions_from_actions(actions, True, "signal", 2),
-                                  [1, 0, 0, -1, 0, 0, 1])
-    np.testing.assert_array_equal(positions_from_actions(actions, False, "signal", 2),
-                                  [1, 0, 0, 0, 0, 0, 1])
-    np.testing.assert_array_equal(positions_from_actions(actions, True, "horizon", 2),
-                                  [1, 1, 0, -1, -1, 0, 1])
-    np.testing.assert_array_equal(positions_from_actions(actions, True, "horizon", 3),
-                                  [1, 1, 1, -1, -1, 0, 1])
+    np.testing.assert_array_equal(
+        positions_from_actions(actions, True, "signal", 2), [1, 0, 0, -1, 0, 0, 1]
+    )
+    np.testing.assert_array_equal(
+        positions_from_actions(actions, False, "signal", 2), [1, 0, 0, 0, 0, 0, 1]
+    )
+    np.testing.assert_array_equal(
+        positions_from_actions(actions, True, "horizon", 2), [1, 1, 0, -1, -1, 0, 1]
+    )
+    np.testing.assert_array_equal(
+        positions_from_actions(actions, True, "horizon", 3), [1, 1, 1, -1, -1, 0, 1]
+    )
 
 
 def test_bars_per_year_follows_the_timeframe_and_the_calendar() -> None:
@@ -88,8 +92,13 @@ def test_bars_per_year_follows_the_timeframe_and_the_calendar() -> None:
     daily = pd.bdate_range("2020-01-01", periods=300, tz="UTC")
     assert bars_per_year("1d", daily)[0] == 252.0
     assert "no weekend" in bars_per_year("1d", daily)[1]
-    hourly = pd.DatetimeIndex([t for t in pd.date_range("2024-01-01", periods=24 * 60, freq="h",
-                                                        tz="UTC") if t.dayofweek < 5])
+    hourly = pd.DatetimeIndex(
+        [
+            t
+            for t in pd.date_range("2024-01-01", periods=24 * 60, freq="h", tz="UTC")
+            if t.dayofweek < 5
+        ]
+    )
     assert bars_per_year("1h", hourly)[0] == pytest.approx(252 * 24)
     short_crypto = pd.date_range("2024-01-01", periods=500, freq="5min", tz="UTC")  # a Monday
     assert bars_per_year("5m", short_crypto)[0] == pytest.approx(365.25 * 288)

@@ -55,8 +55,11 @@ def test_default_test_window_is_time_series_split_like() -> None:
     [
         (dict(folds=40), r"40 folds of .* do not fit.*at most \d+ fold\(s\) fit"),
         (dict(folds=3, test_bars=600), r"3 folds of 600 test bars do not fit.*at most 1 fold"),
-        (dict(test_bars=H - 1), rf"test window of {H - 1} bars is shorter than the horizon "
-                                rf"\({H} bars\); expected test_bars >= {H}"),
+        (
+            dict(test_bars=H - 1),
+            rf"test window of {H - 1} bars is shorter than the horizon "
+            rf"\({H} bars\); expected test_bars >= {H}",
+        ),
         (dict(gap=H - 1), rf"gap must be at least the horizon \({H} bars\)"),
         (dict(train_bars=50), r"train_bars must be at least \d+"),
     ],
@@ -95,8 +98,8 @@ def _perturb_after(frame: pd.DataFrame, cutoff: int, seed: int = 99) -> pd.DataF
     later = len(frame) - cutoff - 1
     factor = np.exp(np.cumsum(rng.normal(0.0005, 0.01, later)))
     for column in ("open", "high", "low", "close"):
-        changed.iloc[cutoff + 1:, changed.columns.get_loc(column)] *= factor
-    changed.iloc[cutoff + 1:, changed.columns.get_loc("volume")] = rng.uniform(1, 5000, later)
+        changed.iloc[cutoff + 1 :, changed.columns.get_loc(column)] *= factor
+    changed.iloc[cutoff + 1 :, changed.columns.get_loc("volume")] = rng.uniform(1, 5000, later)
     return changed
 
 
@@ -111,8 +114,12 @@ def test_perturbing_bars_after_a_cutoff_changes_no_model_and_no_earlier_forecast
     base = random_walk_result
     frame = synthetic_frame(900, seed=11)
     cutoff = base.walk.layout.folds[-1].cutoff
-    changed = run_backtest(make_candles(_perturb_after(frame, cutoff), "RW", "5m"),
-                           plan_factory(), BacktestSettings(folds=2), keep_models=True)
+    changed = run_backtest(
+        make_candles(_perturb_after(frame, cutoff), "RW", "5m"),
+        plan_factory(),
+        BacktestSettings(folds=2),
+        keep_models=True,
+    )
     assert changed.walk.layout == base.walk.layout
     # every fold ends its training at or before the cut-off: identical models and weights
     for fold in range(2):
@@ -133,5 +140,6 @@ def test_perturbing_bars_after_a_cutoff_changes_no_model_and_no_earlier_forecast
     np.testing.assert_array_equal(base.walk.actions[before], changed.walk.actions[before])
     # and the perturbation did reach the later forecasts (the test has teeth)
     after = ~before
-    assert not np.array_equal(base.walk.forecasts["xgboost"][after],
-                              changed.walk.forecasts["xgboost"][after])
+    assert not np.array_equal(
+        base.walk.forecasts["xgboost"][after], changed.walk.forecasts["xgboost"][after]
+    )

@@ -13,8 +13,16 @@ from ai_engine.models.legacy import LegacyNHiTS, LegacyPatchTST
 from legacy_objects import old_nhits, old_patchtst, run
 
 NHITS = {"input_dim": 24, "hidden_dim": 16, "output_dim": 12, "horizon": 12, "n_blocks": 3}
-PATCHTST = {"lookback": 32, "patch_len": 8, "stride": 4, "hidden_dim": 16, "n_heads": 4,
-            "n_layers": 2, "output_dim": 12, "horizon": 12}
+PATCHTST = {
+    "lookback": 32,
+    "patch_len": 8,
+    "stride": 4,
+    "hidden_dim": 16,
+    "n_heads": 4,
+    "n_layers": 2,
+    "output_dim": 12,
+    "horizon": 12,
+}
 
 
 def identity(width: int) -> Scaler:
@@ -24,8 +32,11 @@ def identity(width: int) -> Scaler:
 def test_both_families_are_registered_by_name() -> None:
     assert get_family("legacy-nhits") is LegacyNHiTS
     assert get_family("legacy-patchtst") is LegacyPatchTST
-    assert FAMILY_MODULES["legacy-nhits"] == FAMILY_MODULES["legacy-patchtst"] == \
-        "ai_engine.models.legacy"
+    assert (
+        FAMILY_MODULES["legacy-nhits"]
+        == FAMILY_MODULES["legacy-patchtst"]
+        == "ai_engine.models.legacy"
+    )
 
 
 def test_legacy_nhits_has_the_old_keys_and_computes_the_old_outputs() -> None:

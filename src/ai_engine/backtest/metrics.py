@@ -33,8 +33,14 @@ def hit_rate(forecast: np.ndarray, actual: np.ndarray, confidence: float = 0.95)
     hits = int((np.sign(forecast[directed]) == np.sign(actual[directed])).sum())
     test = stats.binomtest(hits, n, p=0.5)
     ci = test.proportion_ci(confidence_level=confidence)
-    return {"rate": hits / n, "hits": hits, "n": n, "ci_low": float(ci.low),
-            "ci_high": float(ci.high), "p_value_vs_half": float(test.pvalue)}
+    return {
+        "rate": hits / n,
+        "hits": hits,
+        "n": n,
+        "ci_low": float(ci.low),
+        "ci_high": float(ci.high),
+        "p_value_vs_half": float(test.pvalue),
+    }
 
 
 def information_coefficient(forecast: np.ndarray, actual: np.ndarray) -> dict[str, Any]:
@@ -66,12 +72,17 @@ def model_quality(
     horizons = range(actual.shape[1])
     hits = [hit_rate(forecast[:, h], actual[:, h]) for h in horizons]
     none = {"rho": None, "p_value": None}
-    ics = [information_coefficient(forecast[:, h], actual[:, h])
-           if _varies_within_a_fold(forecast[:, h], folds) else none for h in horizons]
+    ics = [
+        information_coefficient(forecast[:, h], actual[:, h])
+        if _varies_within_a_fold(forecast[:, h], folds)
+        else none
+        for h in horizons
+    ]
     overlap_free = slice(None, None, decision_horizon)
     ic_overlap_free = (
         information_coefficient(forecast[overlap_free, step], actual[overlap_free, step])
-        if ics[step]["rho"] is not None else none
+        if ics[step]["rho"] is not None
+        else none
     )
     return {
         "rows": len(actual),
@@ -80,8 +91,9 @@ def model_quality(
         "mae_by_horizon": [float(v) for v in np.mean(np.abs(error), axis=0)],
         "rmse_by_horizon": [float(v) for v in np.sqrt(np.mean(error**2, axis=0))],
         "hit_rate": hits[step],
-        "hit_rate_non_overlapping": hit_rate(forecast[overlap_free, step],
-                                             actual[overlap_free, step]),
+        "hit_rate_non_overlapping": hit_rate(
+            forecast[overlap_free, step], actual[overlap_free, step]
+        ),
         "hit_rate_by_horizon": hits,
         "ic": ics[step],
         "ic_non_overlapping": ic_overlap_free,
@@ -108,15 +120,17 @@ def forecast_quality(
     if not mask.any():
         return {"rows_scored": 0, "rows_dropped": len(actual), "models": {}}
     kept_folds = None if folds is None else folds[mask]
-    models = {name: model_quality(values[mask], actual[mask], decision_horizon, kept_folds)
-              for name, values in forecasts.items()}
+    models = {
+        name: model_quality(values[mask], actual[mask], decision_horizon, kept_folds)
+        for name, values in forecasts.items()
+    }
     zero = model_quality(np.zeros_like(actual[mask]), actual[mask], decision_horizon)
     for row in models.values():
         row["mae_vs_zero"] = row["mae"] / zero["mae"] if zero["mae"] > 0 else None
         row["rmse_vs_zero"] = row["rmse"] / zero["rmse"] if zero["rmse"] > 0 else None
         row["mae_vs_zero_by_horizon"] = [
-            m / z if z > 0 else None for m, z in zip(row["mae_by_horizon"], zero["mae_by_horizon"],
-                                                       strict=True)
+            m / z if z > 0 else None
+            for m, z in zip(row["mae_by_horizon"], zero["mae_by_horizon"], strict=True)
         ]
     return {"rows_scored": int(mask.sum()), "rows_dropped": int((~mask).sum()), "models": models}
 

@@ -82,16 +82,20 @@ def up_share(actual: np.ndarray, decision_horizon: int) -> dict[str, float | Non
     column = actual[:, decision_horizon - 1]
     column = column[np.isfinite(column)]
     every = column[::decision_horizon]
-    return {"actual_up_share": float(np.mean(column > 0)) if len(column) else None,
-            "actual_up_share_non_overlapping": float(np.mean(every > 0)) if len(every) else None}
+    return {
+        "actual_up_share": float(np.mean(column > 0)) if len(column) else None,
+        "actual_up_share_non_overlapping": float(np.mean(every > 0)) if len(every) else None,
+    }
 
 
 def signal_figures(walk: WalkForward) -> dict[str, Any]:
     """Action counts overall and per fold, how often the quorum was reached."""
     counts = {a: int(np.sum(walk.actions == a)) for a in ACTIONS}
     per_fold = [
-        {"fold": int(f), **{a: int(np.sum(walk.actions[walk.fold_of_row == f] == a))
-                            for a in ACTIONS}}
+        {
+            "fold": int(f),
+            **{a: int(np.sum(walk.actions[walk.fold_of_row == f] == a)) for a in ACTIONS},
+        }
         for f in np.unique(walk.fold_of_row)
     ]
     rows = len(walk.actions)
@@ -133,8 +137,9 @@ def run_backtest(
     """Walk forward over ``candles``, score the forecasts, simulate trading, gather figures."""
     started, cpu_started = time.perf_counter(), time.process_time()
     frame = candles.frame
-    walk = run_walkforward(frame, plan, settings, spec, progress, keep_models,
-                           candles.symbol, candles.timeframe)
+    walk = run_walkforward(
+        frame, plan, settings, spec, progress, keep_models, candles.symbol, candles.timeframe
+    )
     decision = plan.ensemble.decision_horizon
     quality = forecast_quality(walk.forecasts, walk.actual, decision, walk.fold_of_row)
     per_fold = fold_quality(walk.forecasts, walk.actual, walk.fold_of_row, decision)
@@ -145,25 +150,34 @@ def run_backtest(
     else:
         per_year, basis = bars_per_year(candles.timeframe, pd.DatetimeIndex(frame.index))
     positions = trading_positions(walk, settings, plan.ensemble.dead_band, decision)
-    sims = {name: simulate(p, returns, settings.fee, settings.slippage)
-            for name, p in positions.items()}
-    trading = {name: performance(s, per_year, settings.fee, settings.slippage)
-               for name, s in sims.items()}
+    sims = {
+        name: simulate(p, returns, settings.fee, settings.slippage) for name, p in positions.items()
+    }
+    trading = {
+        name: performance(s, per_year, settings.fee, settings.slippage) for name, s in sims.items()
+    }
     folds = []
     for result, fold_figures in zip(walk.folds, per_fold, strict=True):
-        folds.append({
-            **result.fold.to_json(frame.index),
-            "fit_seconds": result.fit_seconds,
-            "ensemble": result.ensemble.to_json(),
-            "validation": {k: {m: v for m, v in row.items() if m != "mae_by_horizon"}
-                           for k, row in result.validation.items()},
-            "test_metrics": fold_figures,
-        })
+        folds.append(
+            {
+                **result.fold.to_json(frame.index),
+                "fit_seconds": result.fit_seconds,
+                "ensemble": result.ensemble.to_json(),
+                "validation": {
+                    k: {m: v for m, v in row.items() if m != "mae_by_horizon"}
+                    for k, row in result.validation.items()
+                },
+                "test_metrics": fold_figures,
+            }
+        )
     report = {
         "kind": "ai-engine walk-forward backtest",
         "data": {
-            "symbol": candles.symbol, "timeframe": candles.timeframe, "bars": len(frame),
-            "start": str(frame.index[0]), "end": str(frame.index[-1]),
+            "symbol": candles.symbol,
+            "timeframe": candles.timeframe,
+            "bars": len(frame),
+            "start": str(frame.index[0]),
+            "end": str(frame.index[-1]),
             "warnings": list(candles.warnings),
         },
         "settings": {
@@ -178,17 +192,27 @@ def run_backtest(
                 "train_mean": "mean training target of the fold, per horizon (drift)",
             },
             "plan": plan_json(plan, spec),
-            "feature_spec": {"version": spec.version, "fingerprint": spec.fingerprint(),
-                             "horizon": spec.horizon, "lookback": spec.lookback,
-                             "min_history": spec.min_history},
+            "feature_spec": {
+                "version": spec.version,
+                "fingerprint": spec.fingerprint(),
+                "horizon": spec.horizon,
+                "lookback": spec.lookback,
+                "min_history": spec.min_history,
+            },
             "libraries": library_versions(),
         },
         "test_period": {
-            "start": str(walk.timestamps[0]), "end": str(walk.timestamps[-1]),
+            "start": str(walk.timestamps[0]),
+            "end": str(walk.timestamps[-1]),
             "rows": len(walk.rows),
         },
-        "forecast": {"decision_horizon": decision, "members": list(walk.members),
-                     "baselines": list(BASELINES), **up_share(walk.actual, decision), **quality},
+        "forecast": {
+            "decision_horizon": decision,
+            "members": list(walk.members),
+            "baselines": list(BASELINES),
+            **up_share(walk.actual, decision),
+            **quality,
+        },
         "signals": signal_figures(walk),
         "trading": trading,
         "folds": folds,

@@ -44,9 +44,7 @@ def positions_from_actions(
     return out
 
 
-def positions_from_votes(
-    votes: Sequence[str], short: bool, hold: str, horizon: int
-) -> np.ndarray:
+def positions_from_votes(votes: Sequence[str], short: bool, hold: str, horizon: int) -> np.ndarray:
     """A single member traded on its own vote: UP is BUY, DOWN is SELL, FLAT is HOLD."""
     action = {"UP": "BUY", "DOWN": "SELL", "FLAT": "HOLD"}
     return positions_from_actions([action.get(v, "REFUSED") for v in votes], short, hold, horizon)
@@ -155,12 +153,15 @@ def bars_per_year(timeframe: str, index: pd.DatetimeIndex) -> tuple[float, str]:
     span = index[-1] - index[0] if len(index) > 1 else pd.Timedelta(0)
     weekdays_only = span >= pd.Timedelta(days=14) and not (index.dayofweek >= 5).any()
     if not weekdays_only:
-        return (pd.Timedelta(days=365.25) / step,
-                f"365.25 days x {day / step:g} bars of {timeframe} per day (trades every day)")
+        return (
+            pd.Timedelta(days=365.25) / step,
+            f"365.25 days x {day / step:g} bars of {timeframe} per day (trades every day)",
+        )
     if step >= pd.Timedelta(weeks=1):
         return 52.0 * (pd.Timedelta(weeks=1) / step), "52 weeks (no weekend bars)"
     if step >= day:
         return 252.0 * (day / step), f"252 trading days of {timeframe} bars (no weekend bars)"
     per_day = float(pd.Series(1, index=index).groupby(index.normalize()).size().median())
-    return 252.0 * per_day, (f"252 trading days x {per_day:g} bars per day (median; no weekend "
-                             "bars)")
+    return 252.0 * per_day, (
+        f"252 trading days x {per_day:g} bars per day (median; no weekend bars)"
+    )

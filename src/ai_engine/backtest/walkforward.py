@@ -116,13 +116,21 @@ class Fold:
     def to_json(self, index: pd.Index) -> dict[str, Any]:
         return {
             "index": self.index,
-            "train": {"first_row": self.train_start, "last_row": self.train_stop - 1,
-                      "rows": self.train_rows, "start": str(index[self.train_start]),
-                      "end": str(index[self.train_stop - 1])},
+            "train": {
+                "first_row": self.train_start,
+                "last_row": self.train_stop - 1,
+                "rows": self.train_rows,
+                "start": str(index[self.train_start]),
+                "end": str(index[self.train_stop - 1]),
+            },
             "cutoff": {"bar": self.cutoff, "time": str(index[self.cutoff])},
-            "test": {"first_row": self.test_start, "last_row": self.test_stop - 1,
-                     "rows": self.test_rows, "start": str(index[self.test_start]),
-                     "end": str(index[self.test_stop - 1])},
+            "test": {
+                "first_row": self.test_start,
+                "last_row": self.test_stop - 1,
+                "rows": self.test_rows,
+                "start": str(index[self.test_start]),
+                "end": str(index[self.test_stop - 1]),
+            },
         }
 
 
@@ -150,10 +158,15 @@ class Layout:
     last_row: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"test_bars": self.test_bars, "gap": self.gap,
-                "training_window": "expanding" if self.train_bars is None else "rolling",
-                "train_bars": self.train_bars, "min_train_rows": self.min_train_rows,
-                "first_usable_row": self.first_row, "last_usable_row": self.last_row}
+        return {
+            "test_bars": self.test_bars,
+            "gap": self.gap,
+            "training_window": "expanding" if self.train_bars is None else "rolling",
+            "train_bars": self.train_bars,
+            "min_train_rows": self.min_train_rows,
+            "first_usable_row": self.first_row,
+            "last_usable_row": self.last_row,
+        }
 
 
 def plan_folds(
@@ -202,8 +215,11 @@ def plan_folds(
     if not fits(k):
         m = test_bars_for(k)
         fitting = [j for j in range(1, k) if fits(j)]
-        limit = (f"at most {max(fitting)} fold(s) fit" if fitting
-                 else "not even 1 fold fits; give more candles")
+        limit = (
+            f"at most {max(fitting)} fold(s) fit"
+            if fitting
+            else "not even 1 fold fits; give more candles"
+        )
         m = max(m, 0)
         window = " (the rolling window)" if settings.train_bars else ""
         raise ConfigError(
@@ -259,8 +275,9 @@ class WalkForward:
 
 
 def _take(inputs: ModelInputs, mask: np.ndarray) -> ModelInputs:
-    return ModelInputs(inputs.tabular[mask], inputs.sequence[mask], inputs.timestamps[mask],
-                       inputs.rows[mask])
+    return ModelInputs(
+        inputs.tabular[mask], inputs.sequence[mask], inputs.timestamps[mask], inputs.rows[mask]
+    )
 
 
 def momentum_forecast(
@@ -343,13 +360,23 @@ def run_walkforward(
         combined = np.full((len(rows), horizon), np.nan)
         for i, row in enumerate(rows):
             answers = [
-                MemberForecast(f, f"fold{fold.index}", v[i] if np.isfinite(v[i]).all() else None,
-                               None if np.isfinite(v[i]).all() else "forecast is not finite")
+                MemberForecast(
+                    f,
+                    f"fold{fold.index}",
+                    v[i] if np.isfinite(v[i]).all() else None,
+                    None if np.isfinite(v[i]).all() else "forecast is not finite",
+                )
                 for f, v in member_forecasts.items()
             ]
             try:
-                signal = combine(answers, ensemble, symbol=symbol, timeframe=timeframe,
-                                 as_of=str(index[int(row)]), release=f"fold{fold.index}")
+                signal = combine(
+                    answers,
+                    ensemble,
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    as_of=str(index[int(row)]),
+                    release=f"fold{fold.index}",
+                )
             except ConsensusError:
                 actions.append(REFUSED)
                 agreeing.append(0)
@@ -371,8 +398,9 @@ def run_walkforward(
         fold_ids.append(np.full(len(rows), fold.index))
         if progress:
             progress(fold.index, "forecast", "done")
-        results.append(FoldResult(fold, ensemble, validation, fit_seconds,
-                                  models if keep_models else None))
+        results.append(
+            FoldResult(fold, ensemble, validation, fit_seconds, models if keep_models else None)
+        )
     rows_cat = np.concatenate(rows_all)
     return WalkForward(
         layout=layout,

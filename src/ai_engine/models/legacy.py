@@ -96,8 +96,17 @@ class LegacyPatchTSTConfig(ForecasterConfig):
 
     def __post_init__(self) -> None:
         name = type(self).__qualname__
-        _positive(self, "lookback", "patch_len", "stride", "hidden_dim", "n_heads", "n_layers",
-                  "output_dim", "positions")
+        _positive(
+            self,
+            "lookback",
+            "patch_len",
+            "stride",
+            "hidden_dim",
+            "n_heads",
+            "n_layers",
+            "output_dim",
+            "positions",
+        )
         _horizon_is_output_dim(self, self.output_dim)
         if self.hidden_dim % self.n_heads:
             raise ConfigError(
@@ -111,8 +120,9 @@ class LegacyPatchTSTConfig(ForecasterConfig):
                 f"(the positional encoding's length)"
             )
         if self.pooling not in POOLING:
-            raise ConfigError(f"{name}: pooling must be one of {list(POOLING)}, "
-                              f"found {self.pooling!r}")
+            raise ConfigError(
+                f"{name}: pooling must be one of {list(POOLING)}, found {self.pooling!r}"
+            )
 
     @property
     def n_patches(self) -> int:
@@ -129,8 +139,9 @@ class LegacyNHiTSNetwork(nn.Module):
         super().__init__()
         hidden = config.hidden_dim
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Linear(config.input_dim, hidden), nn.ReLU(),
-                          nn.Linear(hidden, hidden), nn.ReLU())
+            nn.Sequential(
+                nn.Linear(config.input_dim, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU()
+            )
             for _ in range(config.n_blocks)
         )
         self.output_layer = nn.Linear(hidden * config.n_blocks, config.output_dim)
@@ -150,10 +161,12 @@ class LegacyPatchTSTNetwork(nn.Module):
         hidden = config.hidden_dim
         self.patch_embedding = nn.Linear(config.patch_len, hidden)
         self.pos_encoding = nn.Parameter(torch.randn(1, config.positions, hidden))
-        layer = nn.TransformerEncoderLayer(d_model=hidden, nhead=config.n_heads,
-                                           dim_feedforward=4 * hidden, batch_first=True)
-        self.transformer = nn.TransformerEncoder(layer, num_layers=config.n_layers,
-                                                 enable_nested_tensor=False)
+        layer = nn.TransformerEncoderLayer(
+            d_model=hidden, nhead=config.n_heads, dim_feedforward=4 * hidden, batch_first=True
+        )
+        self.transformer = nn.TransformerEncoder(
+            layer, num_layers=config.n_layers, enable_nested_tensor=False
+        )
         self.output_proj = nn.Linear(hidden, config.output_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -173,7 +186,8 @@ def describe_mismatch(
     unexpected = sorted(set(found) - set(expected))
     shapes = sorted(
         f"{k}: expected {tuple(expected[k].shape)}, found {tuple(found[k].shape)}"
-        for k in set(expected) & set(found) if tuple(expected[k].shape) != tuple(found[k].shape)
+        for k in set(expected) & set(found)
+        if tuple(expected[k].shape) != tuple(found[k].shape)
     )
     if not (missing or unexpected or shapes):
         return None
@@ -211,8 +225,9 @@ class _LegacyForecaster(Forecaster):
         self.network_ = network.eval()
 
     def _fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
-        raise ConfigError(f"{self.family} is imported from a checkpoint (ai-engine import-legacy), "
-                          f"never trained")
+        raise ConfigError(
+            f"{self.family} is imported from a checkpoint (ai-engine import-legacy), never trained"
+        )
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         if self.network_ is None:

@@ -28,10 +28,9 @@ def main() -> None:
     parser.add_argument("--candles", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-
     started = time.perf_counter()
-    engine = Engine.load(args.registry, args.release)
+    engine = Engine.load(args.registry, args.release, threads=args.threads)
+    assert torch.get_num_threads() == args.threads
     load_s = time.perf_counter() - started
     frame = demo_candles().frame.iloc[-args.candles :]
     settings = ValidationSettings(min_rows=engine.required_candles)

@@ -7,6 +7,7 @@ members and refuses to signal below the quorum.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,11 +74,22 @@ class Engine:
         registry: str | Path | Registry,
         release: str = DEFAULT_ALIAS,
         spec: FeatureSpec = CURRENT_SPEC,
+        threads: int | None = 1,
     ) -> Engine:
-        """Load a release by alias or id; members that fail their checks are kept unhealthy."""
+        """Load a release by alias or id; members that fail their checks are kept unhealthy.
+
+        ``threads`` sets torch's intra-op threads for inference (None: leave them as they
+        are). The default is 1: a signal is one bar, which more threads cannot speed up, and
+        on a busy 2-core machine two threads made a signal take 220 ms instead of 2 ms
+        (benchmarks/RESULTS.md, issue 2).
+        """
         registry = registry if isinstance(registry, Registry) else Registry(registry)
         record = registry.resolve(release)
-        return cls(record, [load_member(registry, m, spec) for m in record.members], spec)
+        engine = cls(record, [load_member(registry, m, spec) for m in record.members], spec)
+        torch = sys.modules.get("torch")
+        if threads is not None and torch is not None:
+            torch.set_num_threads(threads)
+        return engine
 
     @property
     def required_candles(self) -> int:

@@ -17,7 +17,9 @@ from fastapi.testclient import TestClient
 from ai_engine.data import make_candles
 from ai_engine.registry import Registry
 from ai_engine.training import make_plan, train
-from service.helpers import FRAME, SYMBOL, TIMEFRAME, TINY, running_client, settings_for
+from service.helpers import FRAME, SYMBOL, TIMEFRAME, running_client, settings_for
+
+from tiny import TINY
 
 
 @pytest.fixture(scope="session")

@@ -15,19 +15,6 @@ from ai_engine.service import ServiceSettings, create_app
 
 from synthetic import synthetic_frame
 
-TINY: dict[str, dict[str, Any]] = {
-    "xgboost": {"max_rounds": 20},
-    "lightgbm": {"max_rounds": 20},
-    "nhits": {"mlp_units": [16, 16], "max_epochs": 1, "batch_size": 64},
-    "patchtst": {
-        "d_model": 16,
-        "n_heads": 2,
-        "n_layers": 1,
-        "d_ff": 32,
-        "max_epochs": 1,
-        "batch_size": 64,
-    },
-}
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 SYMBOL, TIMEFRAME = "SYN", "5m"

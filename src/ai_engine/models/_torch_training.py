@@ -355,9 +355,10 @@ def save_weights(module: nn.Module, path: Path) -> None:
     save_file(state, str(path))
 
 
-def _describe_mismatch(
+def describe_mismatch(
     expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]
-) -> tuple[list[str], list[str], list[str]]:
+) -> str | None:
+    """None when keys and shapes agree, else the missing, unexpected and reshaped keys."""
     missing = sorted(set(expected) - set(found))
     unexpected = sorted(set(found) - set(expected))
     shapes = sorted(
@@ -365,7 +366,9 @@ def _describe_mismatch(
         for k in set(expected) & set(found)
         if tuple(expected[k].shape) != tuple(found[k].shape)
     )
-    return missing, unexpected, shapes
+    if not (missing or unexpected or shapes):
+        return None
+    return f"missing keys {missing}; unexpected keys {unexpected}; shape differences {shapes}"
 
 
 def load_weights_strict(
@@ -386,11 +389,10 @@ def load_weights_strict(
             f"weights file {where} is not readable safetensors ({exc}); config {config}"
         ) from exc
     expected = module.state_dict()
-    missing, unexpected, shapes = _describe_mismatch(expected, found)
-    if missing or unexpected or shapes:
+    problem = describe_mismatch(expected, found)
+    if problem:
         raise WeightsMismatchError(
-            f"weights {where} do not fit the architecture built from config {config}: "
-            f"missing keys {missing}; unexpected keys {unexpected}; shape differences {shapes}"
+            f"weights {where} do not fit the architecture built from config {config}: {problem}"
         )
     module.load_state_dict(found, strict=True)
 

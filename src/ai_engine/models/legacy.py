@@ -45,6 +45,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ai_engine.errors import BundleError, ConfigError, WeightsMismatchError
+from ai_engine.models._torch_training import describe_mismatch
 from ai_engine.models.base import Forecaster, ForecasterConfig, InputKind, register
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -176,22 +177,6 @@ class LegacyPatchTSTNetwork(nn.Module):
         pooled = encoded.mean(dim=1) if self.config.pooling == "mean" else encoded[:, -1]
         out: torch.Tensor = self.output_proj(pooled)
         return out
-
-
-def describe_mismatch(
-    expected: Mapping[str, torch.Tensor], found: Mapping[str, torch.Tensor]
-) -> str | None:
-    """None when keys and shapes agree, else the missing, unexpected and reshaped keys."""
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    shapes = sorted(
-        f"{k}: expected {tuple(expected[k].shape)}, found {tuple(found[k].shape)}"
-        for k in set(expected) & set(found)
-        if tuple(expected[k].shape) != tuple(found[k].shape)
-    )
-    if not (missing or unexpected or shapes):
-        return None
-    return f"missing keys {missing}; unexpected keys {unexpected}; shape differences {shapes}"
 
 
 class _LegacyForecaster(Forecaster):

@@ -123,6 +123,7 @@ def ours(spec: dict[str, Any]) -> dict[str, float]:
         max_epochs=1000,
         max_steps=spec["steps"],
         loss="mae",
+        precision=spec["precision"],
         seed=1,
     )
     train_network(
@@ -267,7 +268,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10, help="first steps not counted")
     parser.add_argument("--predict-calls", type=int, default=300)
     parser.add_argument("--nf-predict-calls", type=int, default=30)
-    parser.add_argument("--repeats", type=int, default=2, help="alternating runs per library")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs per library")
     parser.add_argument("--json", type=Path, default=None, help="append the results as JSON")
     args = parser.parse_args()
     if args.nf_worker is not None:
@@ -291,36 +292,57 @@ def main() -> None:
     )
     rows = []
     for model in args.models:
-        variants = [("2x512", 2), ("4x512", 4)] if model == "nhits" else [("", 0)]
+        variants = (
+            [("2x512", 2, "fp32"), ("4x512", 4, "fp32"), ("4x512 bf16", 4, "bf16")]
+            if model == "nhits"
+            else [("", 0, "fp32"), ("bf16", 0, "bf16")]
+        )
         nf_runs: list[dict[str, float]] = []
-        our_runs: dict[str, list[dict[str, float]]] = {name: [] for name, _ in variants}
+        our_runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in variants}
         for _ in range(args.repeats):  # alternate the libraries so that load hits both
             nf_runs.append(run_nf({**base, "model": model}))
-            for name, layers in variants:
-                our_runs[name].append(ours({**base, "model": model, "layers": layers}))
+            for name, layers, precision in variants:
+                spec = {**base, "model": model, "layers": layers, "precision": precision}
+                our_runs[name].append(ours(spec))
         nf_step = statistics.median(r["step_ms"] for r in nf_runs)
         nf_pred = statistics.median(r["predict_ms"] for r in nf_runs)
-        for name, _ in variants:
+        nf_best = min(r["step_ms"] for r in nf_runs)
+        for name, _, _ in variants:
             step = statistics.median(r["step_ms"] for r in our_runs[name])
             pred = statistics.median(r["predict_ms"] for r in our_runs[name])
+            best = min(r["step_ms"] for r in our_runs[name])
             label = f"{model} {name}".strip()
             row = {
                 "model": label,
                 "ours_step_ms": step,
                 "nf_step_ms": nf_step,
                 "step_ratio": step / nf_step,
+                "ours_best_step_ms": best,
+                "nf_best_step_ms": nf_best,
+                "best_step_ratio": best / nf_best,
                 "ours_predict_ms": pred,
                 "nf_predict_ms": nf_pred,
                 "predict_ratio": pred / nf_pred,
                 "ours_parameters": our_runs[name][0]["parameters"],
                 "nf_parameters": nf_runs[0]["parameters"],
+                "ours_runs": our_runs[name],
+                "nf_runs": nf_runs,
             }
             rows.append(row)
             print(
-                f"{label:14} train step: ours {step:7.1f} ms  neuralforecast {nf_step:7.1f} ms  "
-                f"ratio {step / nf_step:.2f} (target <= 0.5) | predict: ours {pred:6.2f} ms  "
-                f"neuralforecast {nf_pred:6.1f} ms  ratio {pred / nf_pred:.3f} (target <= 0.1) | "
-                f"params ours {row['ours_parameters']:.0f}, nf {row['nf_parameters']:.0f}",
+                f"{label:17} train step (median of runs): ours {step:6.1f} ms  neuralforecast "
+                f"{nf_step:6.1f} ms  ratio {step / nf_step:.2f} (target <= 0.5); best runs "
+                f"{best:.1f} / {nf_best:.1f} ms, ratio {best / nf_best:.2f} | predict: ours "
+                f"{pred:5.2f} ms  neuralforecast {nf_pred:5.1f} ms  ratio {pred / nf_pred:.3f} "
+                f"(target <= 0.1) | params ours {row['ours_parameters']:.0f}, "
+                f"nf {row['nf_parameters']:.0f}",
+                flush=True,
+            )
+            print(
+                "    per run, step ms: ours "
+                + ", ".join(f"{r['step_ms']:.1f}" for r in our_runs[name])
+                + "; neuralforecast "
+                + ", ".join(f"{r['step_ms']:.1f}" for r in nf_runs),
                 flush=True,
             )
     print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)

@@ -15,6 +15,7 @@ from torch import nn
 
 from ai_engine.errors import WeightsMismatchError
 from ai_engine.models._torch_training import (
+    Dropout,
     EvalReport,
     TrainResult,
     TrainSettings,
@@ -127,7 +128,7 @@ def test_step_schedule_halves_lr_decays_times() -> None:
 
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="loss"):
-        TrainSettings(loss="huber")  # type: ignore[arg-type]
+        TrainSettings(loss="huber")  # type: ignore[arg-type, unused-ignore]
 
 
 def test_safetensors_round_trip(tmp_path: Path) -> None:
@@ -159,3 +160,28 @@ def test_missing_or_corrupt_file_is_a_weights_mismatch(tmp_path: Path) -> None:
     (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(WeightsMismatchError, match="not readable"):
         load_weights_strict(_net(), tmp_path / "bad.safetensors", {})
+
+
+def test_fast_dropout_matches_inverted_dropout_semantics() -> None:
+    drop = Dropout(0.3).train()
+    x = torch.ones(200_000, requires_grad=True)
+    torch.manual_seed(5)
+    out = drop(x)
+    kept = out != 0
+    assert float(kept.float().mean()) == pytest.approx(0.7, abs=0.005)
+    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.7))
+    out.sum().backward()
+    assert x.grad is not None and torch.equal(x.grad, out.detach())
+    torch.manual_seed(5)
+    assert torch.equal(drop(x), out)  # seeded: the same mask again
+    assert torch.equal(drop.eval()(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert not list(drop.state_dict())
+
+
+def test_bf16_autocast_is_opt_in_and_keeps_float32_weights() -> None:
+    net, result = _train(seed=0, precision="bf16")
+    assert np.isfinite(result.best_val_loss)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    with pytest.raises(ValueError, match="precision"):
+        TrainSettings(precision="fp16")  # type: ignore[arg-type, unused-ignore]

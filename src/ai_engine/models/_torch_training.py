@@ -14,6 +14,10 @@ Learning-rate schedules:
 - ``"step"``: N-HiTS / neuralforecast style, halved ``lr_decays`` times at evenly spaced steps of
   ``max_steps`` (or of ``max_epochs`` epochs when there is no step cap).
 
+``precision="bf16"`` runs the training forward passes under bfloat16 autocast (weights, optimiser
+state, loss and validation stay float32): about twice as fast on CPUs with AVX512-BF16/AMX, much
+slower on CPUs without them, so it is opt-in. The papers' reproductions use float32.
+
 ``save_weights`` / ``load_weights_strict`` move a module's ``state_dict`` through safetensors; a
 strict load that does not fit raises ``WeightsMismatchError`` naming the missing keys, the
 unexpected keys, the shape differences and the config the module was built from.
@@ -28,7 +32,8 @@ from __future__ import annotations
 import math
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -43,8 +48,10 @@ from ai_engine.models.base import Forecaster, ForecasterConfig, InputKind
 
 LossName = Literal["mse", "mae"]
 ScheduleName = Literal["constant", "patchtst", "step"]
+Precision = Literal["fp32", "bf16"]
 
 __all__ = [
+    "Dropout",
     "EvalReport",
     "SequenceNetConfig",
     "TorchSequenceForecaster",
@@ -57,6 +64,51 @@ __all__ = [
     "set_seed",
     "train_network",
 ]
+
+
+class Dropout(nn.Module):
+    """Inverted dropout, as ``nn.Dropout``, with masks that are ~3x cheaper to draw on a CPU.
+
+    ``nn.Dropout`` draws one Bernoulli variate per element, which costs more than the matmuls
+    of a small Transformer on a CPU. Here every 64-bit word from torch's (seeded) generator gives
+    four 15-bit uniform draws; an element is kept when its draw is >= ``round(p * 32768)``, so
+    the drop probability is ``p`` to within 1/65536. Kept elements are scaled by ``1/(1 - p)``.
+    No parameters or buffers: state dicts are those of ``nn.Dropout``. Off the CPU, and in eval
+    mode, it is ``F.dropout``.
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), found {p}")
+        self.p = float(p)
+        self.threshold = round(self.p * 32768)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Any shape to the same shape."""
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return nn.functional.dropout(x, self.p, True)
+        n = x.numel()
+        words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
+        draws = words.view(torch.int16)[:n] & 0x7FFF
+        keep = (draws >= self.threshold).view(x.shape)
+        return x * (keep.to(x.dtype) * (1.0 / (1.0 - self.p)))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block with ``count`` intra-op torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def set_seed(seed: int) -> torch.Generator:
@@ -85,9 +137,12 @@ class TrainSettings:
     eval_batch_size: int = 2048
     weight_decay: float = 0.0
     grad_clip_norm: float | None = None
+    precision: Precision = "fp32"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', found {self.precision!r}")
         if self.loss not in ("mse", "mae"):
             raise ValueError(f"loss must be 'mse' or 'mae', found {self.loss!r}")
         if self.lr_schedule not in ("constant", "patchtst", "step"):
@@ -252,6 +307,7 @@ def train_network(
     loss_fn = _loss_fn(settings.loss)
     n = xt.shape[0]
     steps_per_epoch = math.ceil(n / settings.batch_size)
+    bf16 = settings.precision == "bf16"
     started = time.perf_counter()
 
     best_val = math.inf
@@ -304,7 +360,9 @@ def train_network(
             xb = xt.index_select(0, idx).to(dev, non_blocking=True)
             yb = yt.index_select(0, idx).to(dev, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(module(xb), yb)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                out = module(xb)
+            loss = loss_fn(out.float(), yb)
             loss.backward()
             if settings.grad_clip_norm is not None:
                 nn.utils.clip_grad_norm_(module.parameters(), settings.grad_clip_norm)
@@ -414,6 +472,7 @@ class SequenceNetConfig(ForecasterConfig):
     patience: int = 5
     loss: str = "mse"
     lr_schedule: str = "constant"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.horizon < 1 or self.lookback < 1 or self.channels < 1:
@@ -435,6 +494,7 @@ class SequenceNetConfig(ForecasterConfig):
             patience=self.patience,
             loss=self.loss,  # type: ignore[arg-type]  # validated in TrainSettings
             lr_schedule=self.lr_schedule,  # type: ignore[arg-type]
+            precision=self.precision,  # type: ignore[arg-type]
             seed=self.seed,
         )
 

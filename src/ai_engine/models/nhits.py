@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ai_engine.errors import ConfigError
-from ai_engine.models._torch_training import SequenceNetConfig, TorchSequenceForecaster
+from ai_engine.models._torch_training import Dropout, SequenceNetConfig, TorchSequenceForecaster
 from ai_engine.models.base import register
 
 INTERPOLATION_MODES = ("linear", "nearest")
@@ -122,7 +122,7 @@ class NHiTSBlock(nn.Module):
         for units in mlp_units:
             layers += [nn.Linear(width, units), nn.ReLU()]
             if dropout > 0:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
             width = units
         self.mlp = nn.Sequential(*layers)
         self.theta = nn.Linear(width, lookback + n_knots)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ai_engine.errors import ConfigError
-from ai_engine.models._torch_training import SequenceNetConfig, TorchSequenceForecaster
+from ai_engine.models._torch_training import Dropout, SequenceNetConfig, TorchSequenceForecaster
 from ai_engine.models.base import register
 
 NORMS = ("batch", "layer")
@@ -152,9 +152,9 @@ class SelfAttention(nn.Module):
         self.head_dim = d_model // n_heads
         self.scale = self.head_dim**-0.5
         self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.attn_dropout = nn.Dropout(attn_dropout)
+        self.attn_dropout = Dropout(attn_dropout)
         self.out = nn.Linear(d_model, d_model)
-        self.proj_dropout = nn.Dropout(proj_dropout)
+        self.proj_dropout = Dropout(proj_dropout)
 
     def forward(
         self, x: torch.Tensor, prev_scores: torch.Tensor | None, keep_scores: bool
@@ -183,15 +183,15 @@ class EncoderLayer(nn.Module):
         super().__init__()
         d = config.d_model
         self.attention = SelfAttention(d, config.n_heads, config.attn_dropout, config.dropout)
-        self.dropout_attn = nn.Dropout(config.dropout)
+        self.dropout_attn = Dropout(config.dropout)
         self.norm_attn = TokenNorm(d, config.norm)
         self.ff = nn.Sequential(
             nn.Linear(d, config.d_ff),
             nn.GELU(),
-            nn.Dropout(config.dropout),
+            Dropout(config.dropout),
             nn.Linear(config.d_ff, d),
         )
-        self.dropout_ff = nn.Dropout(config.dropout)
+        self.dropout_ff = Dropout(config.dropout)
         self.norm_ff = TokenNorm(d, config.norm)
 
     def forward(
@@ -216,10 +216,10 @@ class PatchTSTNetwork(nn.Module):
         self.position = nn.Parameter(
             torch.empty(self.n_patches, config.d_model).uniform_(-0.02, 0.02)
         )
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_layers))
         self.head = nn.Linear(self.n_patches * config.d_model, config.horizon)
-        self.head_dropout = nn.Dropout(config.head_dropout)
+        self.head_dropout = Dropout(config.head_dropout)
 
     def patches(self, x: torch.Tensor) -> torch.Tensor:
         """End-padded patches: ``(b, L, c) -> (b * c, n_patches, patch_len)``."""

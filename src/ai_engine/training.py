@@ -56,10 +56,15 @@ class TrainingPlan:
     weighting: Literal["fixed", "validation"] = "fixed"
     val_fraction: float = 0.2
     seed: int = 0
+    threads: int = 1
+    """Torch intra-op threads while fitting. 1 by default: these networks are small, and on a
+    shared 2-core machine two spinning threads made PatchTST's fit 6x slower (RESULTS.md)."""
 
     def __post_init__(self) -> None:
         if not 0.05 <= self.val_fraction <= 0.5:
             raise ConfigError(f"val_fraction must be within [0.05, 0.5], found {self.val_fraction}")
+        if self.threads < 1:
+            raise ConfigError(f"threads must be >= 1, found {self.threads}")
         if self.weighting not in ("fixed", "validation"):
             raise ConfigError(
                 f"weighting must be 'fixed' or 'validation', found {self.weighting!r}"
@@ -100,7 +105,7 @@ def make_plan(preset: str = "default", config_file: str | Path | None = None) ->
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
     data = _read_config_file(Path(config_file)) if config_file else {}
-    known = {"families", "ensemble", "weighting", "val_fraction", "seed"}
+    known = {"families", "ensemble", "weighting", "val_fraction", "seed", "threads"}
     if unknown := sorted(set(data) - known):
         raise ConfigError(
             f"{config_file}: unknown key(s) {unknown}; expected some of {sorted(known)}"
@@ -113,7 +118,7 @@ def make_plan(preset: str = "default", config_file: str | Path | None = None) ->
         preset=preset,
         families=families,
         ensemble=ensemble,
-        **{k: data[k] for k in ("weighting", "val_fraction", "seed") if k in data},
+        **{k: data[k] for k in ("weighting", "val_fraction", "seed", "threads") if k in data},
     )
     for family in ENSEMBLE_FAMILIES:  # validate every override against the family's Config now
         get_family(family).config_class.from_dict(plan.config_for(family, CURRENT_SPEC))
@@ -180,20 +185,23 @@ def fit_members(
     progress: Progress | None = None,
 ) -> FittedMembers:
     """Fit every member on the train part, evaluate on validation, derive weights if asked."""
+    from ai_engine.models._torch_training import torch_threads
+
     train, val = time_split(len(inputs), plan.val_fraction, gap=spec.horizon)
     models: dict[str, Forecaster] = {}
     forecasts: dict[str, np.ndarray] = {}
     probe_rows = np.linspace(val.start, val.stop - 1, PROBE_ROWS).astype(int)
-    for family in ENSEMBLE_FAMILIES:
-        if progress:
-            progress(family, "start")
-        model = build(family, plan.config_for(family, spec))
-        x = inputs.of_kind(model.input_kind)
-        model.fit(x[train], targets[train], x[val], targets[val])
-        models[family] = model
-        forecasts[family] = model.predict(x[val])
-        if progress:
-            progress(family, "done")
+    with torch_threads(plan.threads):
+        for family in ENSEMBLE_FAMILIES:
+            if progress:
+                progress(family, "start")
+            model = build(family, plan.config_for(family, spec))
+            x = inputs.of_kind(model.input_kind)
+            model.fit(x[train], targets[train], x[val], targets[val])
+            models[family] = model
+            forecasts[family] = model.predict(x[val])
+            if progress:
+                progress(family, "done")
     actual = targets[val]
     horizon = plan.ensemble.decision_horizon
     metrics = {f: forecast_metrics(p, actual, horizon) for f, p in forecasts.items()}

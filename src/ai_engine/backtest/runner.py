@@ -57,6 +57,7 @@ def plan_json(plan: TrainingPlan, spec: FeatureSpec) -> dict[str, Any]:
         "weighting": plan.weighting,
         "val_fraction": plan.val_fraction,
         "seed": plan.seed,
+        "threads": plan.threads,
         "ensemble": plan.ensemble.to_json(),
         "family_overrides": plan.families,
         "configs": {f: plan.config_for(f, spec) for f in ENSEMBLE_FAMILIES},

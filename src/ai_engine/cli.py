@@ -420,7 +420,6 @@ def backtest_command(
         raise ConfigError("give exactly one of --data FILE and --demo")
     if expanding and train_bars is not None:
         raise ConfigError("--expanding and --train-bars exclude each other (rolling window)")
-    checked_later: Any = (weighting, hold)  # both validated by the dataclasses they build
     settings = BacktestSettings(
         folds=folds,
         test_bars=test_bars,
@@ -429,11 +428,11 @@ def backtest_command(
         fee=fee,
         slippage=slippage,
         short=short,
-        hold=checked_later[1],
+        hold=hold,  # type: ignore[arg-type]  # BacktestSettings validates it
     )
     plan = make_plan(preset, config)
     if weighting is not None:
-        plan = dataclasses.replace(plan, weighting=checked_later[0])
+        plan = dataclasses.replace(plan, weighting=weighting)  # type: ignore[arg-type]
     candles = demo_candles() if data is None else load_candles(data, symbol, timeframe)
     for warning in candles.warnings:
         err.print(f"[yellow]warning:[/] {warning}")

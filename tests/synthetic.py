@@ -18,3 +18,11 @@ def synthetic_frame(n: int = 600, seed: int = 0, freq: str = "5min") -> pd.DataF
     return pd.DataFrame(
         {"open": open_, "high": high, "low": low, "close": close, "volume": volume}, index=index
     )
+
+
+def sine_windows(lookback: int, horizon: int, n: int = 700) -> tuple[np.ndarray, np.ndarray]:
+    """Noiseless sine 'returns' (period 16) and their cumulative sum over the next bars."""
+    series = np.sin(2 * np.pi * np.arange(n + lookback + horizon) / 16.0)
+    x = np.stack([series[i : i + lookback] for i in range(n)])[..., None]
+    y = np.stack([np.cumsum(series[i + lookback : i + lookback + horizon]) for i in range(n)])
+    return x.astype(np.float32), y.astype(np.float32)

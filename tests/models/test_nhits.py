@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,8 @@ import torch
 from ai_engine.errors import ConfigError, WeightsMismatchError
 from ai_engine.models.base import build, get_family
 from ai_engine.models.nhits import NHiTS, NHiTSBlock, NHiTSConfig, NHiTSNetwork
+
+from synthetic import sine_windows
 
 TINY = NHiTSConfig(
     lookback=25,
@@ -26,15 +27,6 @@ TINY = NHiTSConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Small tensors: one thread is fastest, and immune to a busy second core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _network(config: NHiTSConfig = TINY) -> NHiTSNetwork:
     torch.manual_seed(0)
     return NHiTSNetwork(config).eval()
@@ -44,14 +36,6 @@ def _blocks(net: NHiTSNetwork) -> list[NHiTSBlock]:
     blocks = [b for b in net.blocks if isinstance(b, NHiTSBlock)]
     assert len(blocks) == len(net.blocks)
     return blocks
-
-
-def sine_windows(lookback: int, horizon: int, n: int = 700) -> tuple[np.ndarray, np.ndarray]:
-    """Noiseless sine 'returns' (period 16) and their cumulative sum over the next bars."""
-    series = np.sin(2 * np.pi * np.arange(n + lookback + horizon) / 16.0)
-    x = np.stack([series[i : i + lookback] for i in range(n)])[..., None]
-    y = np.stack([np.cumsum(series[i + lookback : i + lookback + horizon]) for i in range(n)])
-    return x.astype(np.float32), y.astype(np.float32)
 
 
 def test_registered_and_built_from_config_dict() -> None:

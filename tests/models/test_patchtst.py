@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,31 +20,16 @@ from ai_engine.models.patchtst import (
     TokenNorm,
 )
 
+from synthetic import sine_windows
+
 TINY = PatchTSTConfig(
     lookback=40, horizon=6, d_model=8, n_heads=2, n_layers=2, d_ff=16, patch_len=8, stride=4
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Small tensors: one thread is fastest, and immune to a busy second core."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _network(config: PatchTSTConfig = TINY) -> PatchTSTNetwork:
     torch.manual_seed(0)
     return PatchTSTNetwork(config).eval()
-
-
-def sine_windows(lookback: int, horizon: int, n: int = 700) -> tuple[np.ndarray, np.ndarray]:
-    """Noiseless sine 'returns' (period 16) and their cumulative sum over the next bars."""
-    series = np.sin(2 * np.pi * np.arange(n + lookback + horizon) / 16.0)
-    x = np.stack([series[i : i + lookback] for i in range(n)])[..., None]
-    y = np.stack([np.cumsum(series[i + lookback : i + lookback + horizon]) for i in range(n)])
-    return x.astype(np.float32), y.astype(np.float32)
 
 
 def test_registered_and_built_from_config_dict() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,14 @@ from ai_engine.backtest.report import write_report
 from ai_engine.data import Candles, demo_candles, load_candles
 from ai_engine.training import TrainingPlan, make_plan
 
-CRYPTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "crypto"
+CRYPTO = (
+    Path(
+        os.environ.get(
+            "AI_ENGINE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+        )
+    )
+    / "crypto"
+)
 MIN_BARS = 1900
 
 
@@ -65,7 +73,12 @@ def figures(report: dict[str, Any]) -> dict[str, Any]:
             }
             for k, v in trading.items()
         },
-        "fold_weights": [f["ensemble"]["weights"] for f in report["folds"]],
+        "fold_edges": [f["edge"] for f in report["folds"]],
+        "hold_share": report["signals"]["hold_share"],
+        "hold_reasons": report["signals"]["reasons"],
+        "coverage": report["edge"]["intervals"]["mean"],
+        "dm_vs_zero": report["edge"]["ensemble_vs_zero"],
+        "turnover": trading["ensemble"]["turnover"],
         "wall_seconds": report["wall_seconds"],
     }
 
@@ -97,6 +110,13 @@ def markdown(name: str, command: str, fig: dict[str, Any]) -> str:
             f"{num(trade.get('sharpe'), '+.2f')} | {num(trade.get('total_return'), '+.1%')} | "
             f"{trade.get('trades', '-')} |"
         )
+    edges = [f"h={e['horizon']}" if e["enabled"] else "none" for e in fig["fold_edges"]]
+    lines.insert(
+        1,
+        f"\nedge per fold: {', '.join(edges)}; HOLD {fig['hold_share']:.1%} "
+        f"({fig['hold_reasons']}); interval coverage {num(fig['coverage'], '.3f')} (nominal 0.80); "
+        f"ensemble turnover {fig['turnover']:.0f}",
+    )
     bh = fig["trading"]["buy_and_hold"]
     lines.append(
         f"| buy and hold | | | | | {num(bh['sharpe'], '+.2f')} | "
@@ -156,6 +176,8 @@ def main() -> None:
         print(blocks[-1], flush=True)
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+        results = Path("benchmarks/results/backtest_all.json")
+        results.write_text(json.dumps(summary, indent=1))
     print("\n\n".join(blocks))
     sys.stdout.flush()
 

@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ai_engine.models._torch_training import TrainSettings, predict_batched, train_network
 from ai_engine.models.nhits import NHiTSConfig, NHiTSNetwork
+from ai_engine.models.training_loop import TrainSettings, predict_batched, train_network
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "benchmarks"

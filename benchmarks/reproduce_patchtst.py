@@ -27,13 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ai_engine.models._torch_training import (
+from ai_engine.models.patchtst import PatchTSTConfig, PatchTSTNetwork
+from ai_engine.models.training_loop import (
     EvalReport,
     TrainSettings,
     predict_batched,
     train_network,
 )
-from ai_engine.models.patchtst import PatchTSTConfig, PatchTSTNetwork
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "benchmarks"

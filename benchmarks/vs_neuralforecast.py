@@ -71,9 +71,10 @@ def steady_ms(stamps: list[float], warmup: int) -> float:
 def ours(spec: dict[str, Any]) -> dict[str, float]:
     import torch
 
-    from ai_engine.models._torch_training import TrainSettings, _FirstChannel, train_network
     from ai_engine.models.nhits import NHiTS, NHiTSConfig
     from ai_engine.models.patchtst import PatchTST, PatchTSTConfig
+    from ai_engine.models.sequence import FirstChannel
+    from ai_engine.models.training_loop import TrainSettings, train_network
 
     torch.set_num_threads(spec["threads"])
     _, returns = log_returns(Path(spec["data"]))
@@ -121,13 +122,14 @@ def ours(spec: dict[str, Any]) -> dict[str, float]:
         learning_rate=model.config.learning_rate,
         batch_size=BATCH,
         max_epochs=1000,
+        patience=10,
         max_steps=spec["steps"],
         loss="mae",
         precision=spec["precision"],
         seed=1,
     )
     train_network(
-        _FirstChannel(network),
+        FirstChannel(network),
         x,
         y_steps,
         x[:8],

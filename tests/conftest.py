@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -10,19 +9,10 @@ import pytest
 
 from synthetic import synthetic_frame
 
-
-def _shared_data() -> Path:
-    """Reference data: $AI_ENGINE_SHARED_DATA, ../shared/data beside the repo, /work/shared/data."""
-    candidates = [
-        Path(os.environ.get("AI_ENGINE_SHARED_DATA", "")),
-        Path(__file__).resolve().parents[2] / "shared" / "data",
-        Path("/work/shared/data"),
-    ]
-    return next((p for p in candidates if (p / "crypto").is_dir()), candidates[1])
-
-
-SHARED_DATA = _shared_data()
-ETH_BTC = SHARED_DATA / "crypto" / "ETH_BTC-5m.feather"
+TEST_DATA = Path(__file__).resolve().parent / "data"
+"""Small real candle files committed with the tests (tests/data/README.md), so that a fresh
+clone passes without the larger reference data that benchmarks use."""
+ETH_BTC = TEST_DATA / "crypto" / "ETH_BTC-5m.feather"
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ VERSION exactly as ``training.train`` publishes a run: ``save_bundle`` into stag
 member, then ``Registry.publish`` (rename the bundles, write the release, move the alias).
 Training itself is skipped: it does not touch the registry.
 
-``PUBLISH_KILL_AT=<event>:<n>`` makes the process SIGKILL itself right before its n-th
-``event``: ``stage`` (a ``Registry.stage_bundle`` call), ``fsync``, ``rename`` or ``replace``
-(the ``os`` functions every durable step of a publish goes through). The same code and data
-give the same sequence of events, so each kill point is deterministic.
+``PUBLISH_KILL_WHEN=<step>`` makes the process SIGKILL itself as soon as the registry folder
+shows ``step`` (one of ``STEPS``: staging folders begun or complete, bundles renamed into
+place, temporary release or alias files written). The folder is looked at before every
+durable operation (``os.fsync``, ``os.rename``, ``os.replace``) and every
+``Registry.stage_bundle`` call, so the kill does not depend on how many of each a publish makes.
 With ``--ready/--go`` it writes READY once loaded and waits for GO before publishing, so that
 two processes publish at the same moment.
 """
@@ -35,27 +36,48 @@ from ai_engine.bundle import BundleInfo, load_bundle, save_bundle
 from ai_engine.models.base import Forecaster
 from ai_engine.registry import Registry, Release, ReleaseMember
 
-EVENTS = ("stage", "fsync", "rename", "replace")
+
+def _staging_folders(root: Path) -> list[Path]:
+    staging = root / ".staging"
+    return [p for p in staging.iterdir() if p.is_dir()] if staging.is_dir() else []
 
 
-def install_kill_hook(spec: str) -> None:
-    event, nth = spec.split(":")
-    assert event in EVENTS, spec
-    counts = dict.fromkeys(EVENTS, 0)
+def _staged_with_manifest(root: Path) -> int:
+    return sum((folder / "manifest.json").is_file() for folder in _staging_folders(root))
 
-    def hook(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+
+STEPS: dict[str, Callable[[Path, str], bool]] = {
+    # a file of the first bundle exists in its staging folder
+    "first-bundle-begun": lambda root, _v: any(any(f.iterdir()) for f in _staging_folders(root)),
+    # two staging folders hold their manifest.json (written last)
+    "two-bundles-staged": lambda root, _v: _staged_with_manifest(root) >= 2,
+    # all four staging folders hold their manifest.json
+    "four-bundles-staged": lambda root, _v: _staged_with_manifest(root) >= 4,
+    # two bundles of the new version renamed into bundles/
+    "two-bundles-renamed": lambda root, v: len(list(root.glob(f"bundles/*/*/{v}"))) >= 2,
+    # the release's temporary file exists in releases/
+    "release-temp-written": lambda root, _v: any(root.glob("releases/.*.tmp")),
+    # the alias's temporary file exists in aliases/
+    "alias-temp-written": lambda root, _v: any(root.glob("aliases/.*.tmp")),
+}
+
+
+def install_kill_hook(step: str, root: Path, version: str) -> None:
+    """SIGKILL this process at the first durable operation that finds ``step`` on disk."""
+    reached = STEPS[step]
+
+    def hook(function: Callable[..., Any]) -> Callable[..., Any]:
         def hooked(*args: Any, **kwargs: Any) -> Any:
-            counts[name] += 1
-            if name == event and counts[name] == int(nth):
+            if reached(root, version):
                 os.kill(os.getpid(), signal.SIGKILL)
             return function(*args, **kwargs)
 
         return hooked
 
-    os.fsync = hook("fsync", os.fsync)
-    os.rename = hook("rename", os.rename)
-    os.replace = hook("replace", os.replace)
-    Registry.stage_bundle = hook("stage", Registry.stage_bundle)  # type: ignore[method-assign]
+    os.fsync = hook(os.fsync)
+    os.rename = hook(os.rename)
+    os.replace = hook(os.replace)
+    Registry.stage_bundle = hook(Registry.stage_bundle)  # type: ignore[method-assign]
 
 
 def _save(model: Forecaster, folder: Path, info: BundleInfo, probe: np.ndarray) -> None:
@@ -80,8 +102,8 @@ def main() -> None:
         deadline = time.monotonic() + 120
         while not args.go.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
-    if spec := os.environ.get("PUBLISH_KILL_AT"):
-        install_kill_hook(spec)
+    if step := os.environ.get("PUBLISH_KILL_WHEN"):
+        install_kill_hook(step, args.registry, args.version)
 
     created_at = datetime.now(UTC).isoformat()
     staged = []

@@ -48,7 +48,8 @@ def test_train_then_signal_json_in_a_fresh_process(trained: Path, eth_btc_path: 
     assert signal["action"] in ("BUY", "SELL", "HOLD")
     assert signal["symbol"] == "ETH_BTC" and signal["timeframe"] == "5m"
     assert signal["as_of"].startswith("2018-01-30")
-    assert len(signal["forecast"]) == 12 and signal["horizon"] == 12
+    assert len(signal["forecast"]) == 12
+    assert signal["horizon"] == (signal["edge"]["horizon"] if signal["edge"]["enabled"] else 12)
     assert signal["consensus"]["healthy"] == 4 and signal["consensus"]["required"] == 3
     assert sorted(m["family"] for m in signal["members"]) == [
         "lightgbm",
@@ -56,12 +57,21 @@ def test_train_then_signal_json_in_a_fresh_process(trained: Path, eth_btc_path: 
         "patchtst",
         "xgboost",
     ]
-    assert sum(m["weight"] for m in signal["members"]) == pytest.approx(1.0)
+    assert all(m["weight"] >= 0 for m in signal["members"])  # NNLS: may all be 0, no sum rule
+    assert signal["reason"] is None if signal["action"] != "HOLD" else signal["reason"]
+    assert len(signal["forecast_lower"]) == len(signal["forecast_upper"]) == 12
+    assert all(
+        lo <= f <= hi
+        for lo, f, hi in zip(
+            signal["forecast_lower"], signal["forecast"], signal["forecast_upper"], strict=True
+        )
+    )
 
 
 def test_signal_table_and_models_list(trained: Path, eth_btc_path: Path) -> None:
     table = run("signal", "--data", str(eth_btc_path), "--registry", str(trained))
-    assert table.returncode == 0 and "consensus" in table.stdout
+    assert table.returncode == 0 and " agree " in table.stdout and "(3 required)" in table.stdout
+    assert "edge at h=" in table.stdout or "no edge" in table.stdout
     listing = run("models", "list", "--registry", str(trained))
     assert listing.returncode == 0
     assert "production" in listing.stdout and listing.stdout.count("ETH_BTC-5m/") == 4

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,22 @@ def test_malformed_files_are_typed_errors(tmp_path: Path) -> None:
         load_candles(bad.rename(tmp_path / "bad.xlsx"))
 
 
-def test_normalise_keeps_row_order_exactly() -> None:
+def test_unsorted_rows_keep_their_order_and_are_refused(tmp_path: Path) -> None:
+    """Nothing is ever re-sorted: normalising keeps the rows as given (values with their
+    timestamps), and validation refuses the out-of-order row by number and timestamp."""
     frame = synthetic_frame(30)
-    normalised = normalise_frame(frame)
-    pd.testing.assert_index_equal(normalised.index, frame.index)
+    order = [*range(10), 11, 10, *range(12, 20), *range(29, 19, -1)]  # a swap, then a reversal
+    unsorted = frame.iloc[order]
+    normalised = normalise_frame(unsorted)
+    pd.testing.assert_index_equal(normalised.index, unsorted.index, check_names=False)
+    np.testing.assert_array_equal(normalised.to_numpy(), unsorted.to_numpy())
+    message = (
+        r"expected sorted timestamps, found a timestamp earlier than the one before it at row 11 "
+        rf"\({re.escape(str(frame.index[10]))}\); 10 row\(s\) affected"
+    )
+    with pytest.raises(DataValidationError, match=message):
+        make_candles(unsorted, "X", "5m")
+    path = tmp_path / "unsorted.csv"
+    unsorted.rename_axis("date").reset_index().to_csv(path, index=False)
+    with pytest.raises(DataValidationError, match=message):
+        load_candles(path, "X", "5m")

@@ -136,7 +136,10 @@ def test_one_broken_member_is_unhealthy_and_three_still_signal(
     member = next(m for m in signal.members if m.family == family)
     assert not member.healthy and member.weight == 0 and member.forecast is None
     assert member.reason == broken[0].reason
-    assert sum(m.weight for m in signal.members) == pytest.approx(1.0)
+    assert engine.evidence is not None
+    step = signal.horizon - 1
+    for healthy in (m for m in signal.members if m.healthy):  # no renormalisation
+        assert healthy.weight == pytest.approx(engine.evidence.weights[healthy.family][step])
 
 
 def test_two_broken_members_refuse_to_signal(tmp_path: Path) -> None:

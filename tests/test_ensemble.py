@@ -115,3 +115,28 @@ def test_validation_weights_are_inverse_error() -> None:
 def test_bad_settings_are_config_errors(settings: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         EnsembleSettings(**settings)
+
+
+@pytest.mark.parametrize(
+    ("finals", "weights", "confidence"),
+    [
+        ((0.01, 0.01, -0.01, -0.01), None, 0.4),  # UP holds 0.6 of the weight, DOWN 0.4
+        ((0.0005, -0.0005, 0.0, 0.0009), None, 1.0),  # every vote FLAT: no side at all
+        ((-0.002, -0.0015, -0.002, 0.02), {"xgboost": 0.1, "lightgbm": 0.1, "nhits": 0.1}, 0.3),
+    ],
+)
+def test_hold_confidence_is_one_minus_the_larger_sides_weight(
+    finals: tuple[float, ...], weights: dict[str, float] | None, confidence: float
+) -> None:
+    settings = {} if weights is None else {"weights": {**weights, "patchtst": 0.7}}
+    s = signal(*finals, **settings)
+    assert s.action == "HOLD" and s.confidence == pytest.approx(confidence)
+
+
+def test_unknown_ensemble_keys_are_config_errors_naming_them() -> None:
+    settings = EnsembleSettings(min_consensus=2, dead_band=0.002)
+    assert EnsembleSettings.from_json(settings.to_json()) == settings
+    with pytest.raises(ConfigError, match=r"unknown ensemble setting\(s\) \['quorum'\]; expected"):
+        EnsembleSettings.from_json({**settings.to_json(), "quorum": 3})
+    with pytest.raises(ConfigError, match=r"\['deadband', 'horizon'\]"):
+        EnsembleSettings.from_json({"deadband": 0.1, "horizon": 3})

@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from ai_engine import cli as cli_module
 from ai_engine.bundle import load_bundle
 from ai_engine.cli import app
+from ai_engine.cli import common as cli_common
 from ai_engine.engine import Engine
 from ai_engine.errors import RegistryError
 from ai_engine.registry import Registry
@@ -38,7 +38,7 @@ def three(tmp_path: Path) -> tuple[Registry, list[str]]:
 
 
 def test_list_and_show(three: tuple[Registry, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module, "out", Console(width=400))  # tables never wrap ids
+    monkeypatch.setattr(cli_common, "out", Console(width=400))  # tables never wrap ids
     registry, (r1, r2, r3) = three
     code, out = cli(registry, "models", "list")
     assert code == 0

@@ -15,6 +15,7 @@ import pytest
 from ai_engine.bundle import load_bundle
 from ai_engine.doctor import diagnose
 from ai_engine.engine import Engine
+from ai_engine.errors import RegistryError
 from ai_engine.registry import Registry
 from trained import tiny_registry
 
@@ -25,9 +26,9 @@ FAMILIES = ("xgboost", "lightgbm", "nhits", "patchtst")
 
 def publisher(registry: Registry, *args: str, kill_at: str | None = None) -> subprocess.Popen[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("PUBLISH_KILL_AT", None)
+    env.pop("PUBLISH_KILL_WHEN", None)
     if kill_at:
-        env["PUBLISH_KILL_AT"] = kill_at
+        env["PUBLISH_KILL_WHEN"] = kill_at
     return subprocess.Popen(
         [sys.executable, str(PUBLISHER), str(registry.root), VERSION, *args],
         stdout=subprocess.PIPE,
@@ -42,15 +43,17 @@ def every_listed_bundle_loads(registry: Registry) -> None:
         load_bundle(folder)
 
 
-# (kill point, staging folders left, families committed but in no release, temp files left,
-#  a new release written)
+# (step seen on disk when the publisher is killed (publisher.STEPS), staging leftovers (folders
+#  and stale lock files), families committed but in no release, temp files left, a new release
+#  written)
 KILL_POINTS = [
-    ("fsync:2", 1, (), 0, False),  # inside the first bundle: probe.json being written
-    ("stage:3", 2, (), 0, False),  # two bundles staged, the third not begun
-    ("rename:1", 4, (), 0, False),  # all staged, writer lock held, nothing renamed
-    ("rename:3", 2, FAMILIES[:2], 0, False),  # two bundles renamed into bundles/, two not
-    ("replace:1", 0, FAMILIES, 1, False),  # release written to its temp file, not renamed
-    ("replace:2", 0, (), 1, True),  # release renamed; alias temp file not renamed
+    ("first-bundle-begun", 1, (), 0, False),  # inside the first bundle
+    ("two-bundles-staged", 2, (), 0, False),  # two bundles staged, the third not begun
+    ("four-bundles-staged", 4, (), 0, False),  # all staged, nothing renamed
+    # two bundles renamed into bundles/, two still staged, the second's lock file not removed
+    ("two-bundles-renamed", 3, FAMILIES[:2], 0, False),
+    ("release-temp-written", 0, FAMILIES, 1, False),  # release in its temp file, not renamed
+    ("alias-temp-written", 0, (), 1, True),  # release renamed; alias temp file not renamed
 ]
 
 
@@ -153,3 +156,49 @@ def test_two_processes_publishing_at_once_stay_consistent(tmp_path: Path) -> Non
     report = diagnose(registry.root)
     assert report.exit_code == 0 and not report.leftovers and not report.unreleased
     assert all(r.healthy == 4 for r in report.releases)
+
+
+LOCK_HOLDER = """
+import sys
+from filelock import FileLock
+lock = FileLock(sys.argv[1])
+lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def _hold_writer_lock(root: Path) -> subprocess.Popen[str]:
+    """Another process holding the registry's writer lock until its stdin closes."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(root / ".lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_a_writer_gives_up_on_a_held_lock_after_its_timeout(tmp_path: Path) -> None:
+    root = tmp_path / "registry"
+    root.mkdir()
+    registry = Registry(root, lock_timeout_s=0.3)
+    holder = _hold_writer_lock(root)
+    try:
+        started = time.monotonic()
+        with pytest.raises(
+            RegistryError,
+            match=r"expected the writer lock within 0.3 s, found it still held by another writer",
+        ):
+            registry.gc(keep=0)
+        assert time.monotonic() - started >= 0.3  # it waited before giving up
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert registry.gc(keep=0).removed_releases == []  # released: the next writer gets it
+    killed = _hold_writer_lock(root)
+    killed.kill()  # a writer that dies holding the lock loses it
+    killed.wait(timeout=30)
+    assert registry.gc(keep=0).kept_releases == []

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ai_engine.data import Candles, make_candles
+from ai_engine.models.family import default_members, descriptor, get_family
 from ai_engine.registry import Registry, Release, ReleaseMember
 from ai_engine.training import TrainingPlan, train
 
@@ -24,11 +25,10 @@ from synthetic import synthetic_frame
 from tiny import TINY
 
 WEIGHTS = {
-    "xgboost": "model.ubj",
-    "lightgbm": "model_h01.txt",
-    "nhits": "weights.safetensors",
-    "patchtst": "weights.safetensors",
+    family: descriptor(family).files_for(get_family(family).config_class())[0]
+    for family in default_members()
 }
+"""Family -> the first weight file its bundle holds (from the family's descriptor)."""
 
 
 def candles() -> Candles:

@@ -7,7 +7,8 @@ one-line error that starts with the bundle path:
 1. manifest parses and validates (``ManifestError``)
 2. every listed file exists and its sha256 matches; no unlisted file (``ChecksumError``,
    ``BundleError`` for a missing scaler)
-3. the family's config builds the architecture (``BundleError``)
+3. the family's config builds the architecture, and the manifest lists exactly the weight files
+   the family's descriptor declares for it (``BundleError``)
 4. weights load strictly (``WeightsMismatchError``)
 5. the scaler parses and fits the input width (``BundleError``)
 6. the feature fingerprint equals the running code's (``FeatureSpecMismatchError``)
@@ -29,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from ai_engine.errors import (
     AIEngineError,
@@ -39,7 +41,7 @@ from ai_engine.errors import (
     ProbeMismatchError,
 )
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
-from ai_engine.models.base import Forecaster, Scaler, build
+from ai_engine.models.base import Forecaster, Scaler, build, descriptor
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
@@ -48,7 +50,8 @@ SCALER = "scaler.json"
 PROBE = "probe.json"
 PROBE_RTOL = 1e-5
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt")
-_LIBRARIES = ("numpy", "torch", "xgboost", "lightgbm", "safetensors", "ta-lib", "pandas")
+_LIBRARIES = ("numpy", "ta-lib", "pandas")
+"""Recorded for every bundle; each family's descriptor adds its own (``libraries``)."""
 
 
 class Manifest(BaseModel):
@@ -81,11 +84,17 @@ class Manifest(BaseModel):
     def _plain_file_names(cls, files: dict[str, str]) -> dict[str, str]:
         for name, digest in files.items():
             if Path(name).name != name or name in ("", ".", ".."):
-                raise ValueError(
-                    f"file names must be plain names inside the bundle, found {name!r}"
+                raise PydanticCustomError(
+                    "bundle_file_name",
+                    "file names must be plain names inside the bundle, found {name}",
+                    {"name": repr(name)},
                 )
             if len(digest) != 64:
-                raise ValueError(f"sha256 of {name} must be 64 hex digits, found {digest!r}")
+                raise PydanticCustomError(
+                    "bundle_file_digest",
+                    "sha256 of {name} must be 64 hex digits, found {digest}",
+                    {"name": name, "digest": repr(digest)},
+                )
         return files
 
 
@@ -126,9 +135,11 @@ def write_json(path: Path, data: Any) -> None:
         os.fsync(handle.fileno())
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    """Installed versions of Python, the core libraries and ``extra`` (those not installed are
+    left out)."""
     versions = {"python": platform.python_version()}
-    for name in _LIBRARIES:
+    for name in (*_LIBRARIES, *extra):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -147,14 +158,21 @@ def save_bundle(
     if model.scaler_ is None:
         raise BundleError(f"{folder}: cannot save an unfitted {model.family} model (no scaler)")
     folder.mkdir(parents=True, exist_ok=True)
+    family = descriptor(model.family)
+    declared = family.files_for(model.config)
     model.save_weights(folder)
+    written = sorted(p.name for p in folder.iterdir() if p.name not in (SCALER, PROBE, MANIFEST))
+    if written != sorted(declared):
+        raise BundleError(
+            f"{folder}: {model.family} declares weight files {sorted(declared)} in its "
+            f"descriptor, save_weights wrote {written}"
+        )
     write_json(folder / SCALER, model.scaler_.to_json())
     probe_output = model.predict(probe_input)
     write_json(
         folder / PROBE,
         {"input": probe_input.tolist(), "output": probe_output.tolist(), "rtol": PROBE_RTOL},
     )
-    weights = sorted(p.name for p in folder.iterdir() if p.name not in (SCALER, PROBE, MANIFEST))
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         family=model.family,
@@ -170,10 +188,10 @@ def save_bundle(
         horizon=model.horizon,
         scaler_file=SCALER,
         probe_file=PROBE,
-        weights_files=weights,
+        weights_files=sorted(declared),
         training=info.training,
         metrics=info.metrics,
-        libraries=library_versions(),
+        libraries=library_versions(family.libraries),
         files={p.name: sha256_file(p) for p in sorted(folder.iterdir())},
     )
     write_json(folder / MANIFEST, manifest.model_dump())
@@ -246,6 +264,7 @@ def load_bundle(folder: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> LoadedB
         raise BundleError(
             f"{folder}: config does not build a {manifest.family} model: {exc}"
         ) from exc
+    check_weights_files(folder, manifest, model)
     with _ONE_TORCH_THREAD:
         _with_path(folder, model.load_weights, folder)
         model.scaler_ = _load_scaler(folder, manifest, model)
@@ -258,6 +277,20 @@ def load_bundle(folder: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> LoadedB
         )
         replay_probe(folder, manifest, model)
     return LoadedBundle(model, manifest, folder)
+
+
+def check_weights_files(folder: Path, manifest: Manifest, model: Forecaster) -> None:
+    """Step 3b: the manifest lists exactly the weight files the family's descriptor declares
+    for this config, and each is a checksummed file of the bundle."""
+    declared = sorted(descriptor(model.family).files_for(model.config))
+    if sorted(manifest.weights_files) != declared:
+        raise BundleError(
+            f"{folder}: {manifest.family} with this config holds weight files {declared}, "
+            f"{MANIFEST} lists {sorted(manifest.weights_files)}"
+        )
+    unlisted = [name for name in declared if name not in manifest.files]
+    if unlisted:
+        raise BundleError(f"{folder}: weight files {unlisted} are not listed in {MANIFEST} files")
 
 
 class _OneTorchThread:

@@ -10,23 +10,31 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from ai_engine.bundle import LoadedBundle, load_bundle, sha256_file
-from ai_engine.data import Candles
+from ai_engine.data import Candles, timeframe_delta
 from ai_engine.ensemble import (
     EnsembleSettings,
     MemberForecast,
     Signal,
+    SignalContext,
     combine,
+    decide,
     healthy_weights,
     weighted_forecast,
 )
 from ai_engine.errors import AIEngineError, BundleError
+from ai_engine.evaluation import Evidence
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, latest_inputs
+from ai_engine.models.family import import_plugin
 from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, ReleaseMember
+
+STALE_BARS = 2
+"""A last candle older than this many bars (by the wall clock) is stale: HOLD."""
 
 
 @dataclass(frozen=True)
@@ -44,9 +52,15 @@ class Member:
 
 
 def load_member(registry: Registry, member: ReleaseMember, spec: FeatureSpec) -> Member:
-    """Load and verify one member; any engine error becomes its unhealthy reason."""
+    """Load and verify one member; any engine error becomes its unhealthy reason.
+
+    A member from a plugin family imports its recorded plugin first; a plugin that cannot be
+    imported makes the member unhealthy, never the load fail.
+    """
     path = registry.bundle_path(member)
     try:
+        if member.plugin is not None:
+            import_plugin(member.plugin)
         manifest = path / "manifest.json"
         manifest_digest = sha256_file(manifest) if manifest.is_file() else None
         if manifest_digest is not None and manifest_digest != member.manifest_sha256:
@@ -67,6 +81,9 @@ class Engine:
         self.members = members
         self.spec = spec
         self.settings = EnsembleSettings.from_json(release.ensemble)
+        self.evidence = Evidence.from_json(release.evaluation) if release.evaluation else None
+        """The release's out-of-fold evidence; None for releases made before it (fixed weights,
+        dead band, no edge verdict)."""
 
     @classmethod
     def load(
@@ -117,35 +134,66 @@ class Engine:
     def weighted_forecasts(
         self, candles: Candles, forecasts: list[MemberForecast] | None = None
     ) -> tuple[list[MemberForecast], dict[str, float], np.ndarray]:
-        """Every member's forecast (computed unless given), the weights renormalised over the
-        healthy ones and the weighted forecast ``(horizon,)``; ConsensusError below the quorum."""
+        """Every member's forecast (computed unless given), each healthy member's weight at the
+        decision horizon and the combined forecast ``(horizon,)``; ConsensusError below the
+        quorum. With evidence the weights are the release's per-horizon combination (unhealthy
+        members add 0); without, the fixed weights renormalised over healthy members."""
         self.check_consensus()
         forecasts = self.forecasts(candles) if forecasts is None else forecasts
         weights = healthy_weights(forecasts, self.settings)
-        return forecasts, weights, weighted_forecast(forecasts, weights)
+        if self.evidence is None:
+            return forecasts, weights, weighted_forecast(forecasts, weights)
+        healthy = {m.family: m.forecast[None, :] for m in forecasts if m.forecast is not None}
+        step = self.settings.decision_horizon - 1
+        at_step = {f: float(self.evidence.weights[f][step]) for f in healthy}
+        return forecasts, at_step, self.evidence.combined(healthy)[0]
 
-    def signal_from(self, candles: Candles, forecasts: list[MemberForecast]) -> Signal:
-        """The Signal for ``candles`` from member forecasts already made for their last bar."""
-        return combine(
-            forecasts,
-            self.settings,
-            symbol=candles.symbol,
-            timeframe=candles.timeframe,
-            as_of=candles.frame.index[-1].isoformat(),
-            release=self.release.id,
-        )
+    def signal_from(
+        self,
+        candles: Candles,
+        forecasts: list[MemberForecast],
+        inputs: ModelInputs | None = None,
+        now: datetime | None = None,
+    ) -> Signal:
+        """The Signal for ``candles`` from member forecasts already made for their last bar.
 
-    def signal(self, candles: Candles) -> Signal:
+        ``inputs``: ``latest_inputs`` of the candles when already computed. ``now``: the wall
+        clock; given, a last candle older than ``STALE_BARS`` bars makes the signal HOLD
+        (``stale_data``).
+        """
+        where = {
+            "symbol": candles.symbol,
+            "timeframe": candles.timeframe,
+            "as_of": candles.frame.index[-1].isoformat(),
+            "release": self.release.id,
+        }
+        if self.evidence is None:
+            return combine(forecasts, self.settings, **where)
+        inputs = latest_inputs(candles.frame, self.spec) if inputs is None else inputs
+        context = SignalContext(inputs.sequence, self.gates(candles, inputs, now))
+        return decide(forecasts, self.settings, self.evidence, context, **where)
+
+    def gates(
+        self, candles: Candles, inputs: ModelInputs, now: datetime | None = None
+    ) -> tuple[str, ...]:
+        """Reasons to HOLD whatever the forecasts say: input unlike training, stale candles."""
+        reasons: list[str] = []
+        if self.evidence is not None:
+            gate = self.evidence.gate
+            if float(gate.distance(inputs.tabular)[0]) > gate.threshold:
+                reasons.append("ood_input")
+        if now is not None and candles.timeframe:
+            age = now - candles.frame.index[-1].to_pydatetime()
+            if age > STALE_BARS * timeframe_delta(candles.timeframe):
+                reasons.append("stale_data")
+        return tuple(reasons)
+
+    def signal(self, candles: Candles, now: datetime | None = None) -> Signal:
         """The Signal for the last candle; ConsensusError below the quorum."""
         self.check_consensus()
-        return combine(
-            self.forecasts(candles),
-            self.settings,
-            symbol=candles.symbol,
-            timeframe=candles.timeframe,
-            as_of=candles.frame.index[-1].isoformat(),
-            release=self.release.id,
-        )
+        inputs = latest_inputs(candles.frame, self.spec)
+        forecasts = [self._forecast(member, inputs) for member in self.members]
+        return self.signal_from(candles, forecasts, inputs, now)
 
     def _forecast(self, member: Member, inputs: ModelInputs) -> MemberForecast:
         if member.bundle is None:

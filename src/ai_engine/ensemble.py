@@ -8,28 +8,26 @@ Fewer healthy members than the quorum is a ``ConsensusError``, never a HOLD.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
 from ai_engine.errors import ConfigError, ConsensusError
+from ai_engine.evaluation import Evidence
+from ai_engine.models.family import default_weights
 
 Action = Literal["BUY", "SELL", "HOLD"]
 Vote = Literal["UP", "DOWN", "FLAT"]
-DEFAULT_WEIGHTS: dict[str, float] = {
-    "xgboost": 0.30,
-    "lightgbm": 0.30,
-    "nhits": 0.20,
-    "patchtst": 0.20,
-}
 
 
 @dataclass(frozen=True)
 class EnsembleSettings:
     """How member forecasts become a signal; pinned in every release."""
 
-    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: dict[str, float] = field(default_factory=default_weights)
+    """Member -> weight; by default each default member's descriptor ``default_weight``."""
     min_consensus: int = 3
     dead_band: float = 0.001
     decision_horizon: int = 12
@@ -48,6 +46,12 @@ class EnsembleSettings:
             raise ConfigError(f"dead_band must be a finite number >= 0, found {self.dead_band}")
         if self.decision_horizon < 1:
             raise ConfigError(f"decision_horizon must be >= 1, found {self.decision_horizon}")
+
+    def with_evidence(self, evidence: Evidence) -> EnsembleSettings:
+        """These settings with the decision horizon the edge verdict chose (if any)."""
+        if evidence.rule is None:
+            return self
+        return dataclasses.replace(self, decision_horizon=evidence.rule.horizon)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +105,14 @@ class MemberVote:
     reason: str | None
 
 
+class ConsensusCounts(TypedDict):
+    """How many votes the action needed, how many agreed with it, how many members voted."""
+
+    required: int
+    agreeing: int
+    healthy: int
+
+
 @dataclass(frozen=True)
 class Signal:
     """The engine's decision for the last candle, with every member's contribution."""
@@ -114,8 +126,18 @@ class Signal:
     expected_return: float
     forecast: list[float]
     release: str
-    consensus: dict[str, int]
+    consensus: ConsensusCounts
     members: list[MemberVote]
+    reason: str | None = None
+    """Why the action is HOLD: no_edge, below_cost, no_consensus, ood_input, stale_data,
+    straddles_zero; None for BUY and SELL."""
+    forecast_lower: list[float] = field(default_factory=list)
+    forecast_upper: list[float] = field(default_factory=list)
+    """Conformal interval bounds per horizon, ``(horizon,)`` each (default 80 % coverage)."""
+    edge: dict[str, Any] = field(default_factory=dict)
+    """{enabled, horizon, method, p_value, oos_r2}: the release's out-of-fold edge verdict."""
+    decision: dict[str, Any] = field(default_factory=dict)
+    """{entry_threshold, exit_threshold, min_hold_bars}: the cost-aware position rule."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,6 +152,11 @@ class Signal:
             "release": self.release,
             "consensus": dict(self.consensus),
             "members": [vars(m) for m in self.members],
+            "reason": self.reason,
+            "forecast_lower": self.forecast_lower,
+            "forecast_upper": self.forecast_upper,
+            "edge": dict(self.edge),
+            "decision": dict(self.decision),
         }
 
 
@@ -222,3 +249,109 @@ def combine(
             for m in members
         ],
     )
+
+
+@dataclass(frozen=True)
+class SignalContext:
+    """What the evidence-based decision needs beyond the forecasts, for the last bar.
+
+    ``windows`` ``(1, lookback, channels)``: the return window (interval scale).
+    ``gates``: reasons that force a HOLD before any forecast is weighed (ood_input, stale_data).
+    """
+
+    windows: np.ndarray
+    gates: tuple[str, ...] = ()
+
+
+def decide(
+    members: list[MemberForecast],
+    settings: EnsembleSettings,
+    evidence: Evidence,
+    context: SignalContext,
+    **where: str,
+) -> Signal:
+    """The Signal of a release with evidence; ConsensusError below the quorum.
+
+    Combined forecast = the evidence's per-horizon weights over healthy members (unhealthy ones
+    add 0). The decision horizon is the verdict's; an entry needs the expected return beyond
+    the rule's entry band and at least ``min_consensus`` members on its side (a veto, never a
+    trigger). HOLD carries its reason: a gate, no_edge, below_cost, no_consensus or
+    straddles_zero.
+    """
+    healthy_weights(members, settings)
+    healthy = {m.family: m.forecast for m in members if m.forecast is not None}
+    combined = evidence.combined({f: v[None, :] for f, v in healthy.items()})[0]
+    step = settings.decision_horizon - 1
+    expected = float(combined[step])
+    lower, upper = (b[0] for b in evidence.bounds(combined[None, :], context.windows))
+    votes = {f: vote(float(v[step]), 0.0) for f, v in healthy.items()}
+    weight_now = {f: float(evidence.weights.get(f, np.zeros(step + 1))[step]) for f in healthy}
+    direction: Vote = "UP" if expected > 0 else "DOWN"
+    agreeing = sum(v == direction for v in votes.values())
+    action, reason = _evidence_action(
+        evidence, expected, agreeing, settings, lower[step], upper[step], context
+    )
+    confidence = _weight_share(weight_now, votes, direction if action != "HOLD" else None)
+    return Signal(
+        symbol=where["symbol"],
+        timeframe=where["timeframe"],
+        as_of=where["as_of"],
+        horizon=settings.decision_horizon,
+        action=action,
+        confidence=round(float(confidence), 6),
+        expected_return=expected,
+        forecast=[float(v) for v in combined],
+        release=where["release"],
+        consensus={"required": settings.min_consensus, "agreeing": agreeing, "healthy": len(votes)},
+        members=[
+            MemberVote(
+                m.family,
+                m.version,
+                None if m.forecast is None else [float(v) for v in m.forecast],
+                weight_now.get(m.family, 0.0),
+                votes.get(m.family),
+                m.healthy,
+                m.reason,
+            )
+            for m in members
+        ],
+        reason=reason,
+        forecast_lower=[float(v) for v in lower],
+        forecast_upper=[float(v) for v in upper],
+        edge=evidence.edge_summary(),
+        decision={} if evidence.rule is None else evidence.rule.to_json(),
+    )
+
+
+def _evidence_action(
+    evidence: Evidence,
+    expected: float,
+    agreeing: int,
+    settings: EnsembleSettings,
+    lower: float,
+    upper: float,
+    context: SignalContext,
+) -> tuple[Action, str | None]:
+    if context.gates:
+        return "HOLD", context.gates[0]
+    if evidence.rule is None:
+        return "HOLD", "no_edge"
+    entry = evidence.rule.entry(expected)
+    if entry == 0:
+        return "HOLD", "below_cost"
+    if agreeing < settings.min_consensus:
+        return "HOLD", "no_consensus"
+    if evidence.straddle_gate and lower < 0 < upper:
+        return "HOLD", "straddles_zero"
+    return ("BUY" if entry > 0 else "SELL"), None
+
+
+def _weight_share(weights: dict[str, float], votes: dict[str, Vote], side: Vote | None) -> float:
+    """BUY/SELL: the share of combination weight on the action's side. HOLD (``side`` None):
+    1 minus the larger side's share. No weight at all: 0 for a trade, 1 for a HOLD."""
+    total = sum(weights.values())
+    shares = {
+        v: sum(w for f, w in weights.items() if votes[f] == v) / total if total else 0.0
+        for v in ("UP", "DOWN")
+    }
+    return shares[side] if side is not None else 1.0 - max(shares.values())

@@ -5,6 +5,8 @@ catch ``AIEngineError`` once each and print its message as one line.
 
     AIEngineError
     ├── DataValidationError        candles that cannot be used as they are
+    │   └── InputError             a request field the service refuses; ``loc`` names the field
+    │       └── SafetyInputError   an account, fill or proposal field the safety layer refuses
     ├── ConfigError                unknown preset, family, option or hyperparameter
     ├── FeatureSpecMismatchError   a bundle built for other features than the running code
     ├── BundleError                a bundle that cannot be loaded exactly as trained
@@ -14,7 +16,16 @@ catch ``AIEngineError`` once each and print its message as one line.
     │   └── ProbeMismatchError     the recorded probe output does not replay
     ├── RegistryError              registry folder, release or alias unusable
     ├── ConsensusError             fewer healthy models than the quorum: no signal
-    └── LegacyImportError          a legacy checkpoint that cannot be inspected or converted
+    ├── LegacyImportError          a legacy checkpoint that cannot be inspected or converted
+    ├── EngineUnavailable          no release is loaded (yet); the message says why
+    ├── NotFound                   a requested release, alias or model does not exist
+    ├── PromotionRefused           a release that failed verification is not promoted
+    ├── InvariantError             an internal consistency check failed: a bug, not bad input
+    └── StateStoreError            the safety state database is unreachable or unmigrated
+
+The service maps them to HTTP statuses (service/app.py): DataValidationError 422 (400 on the
+Open Inference Protocol routes), ConsensusError and EngineUnavailable 503, NotFound 404,
+PromotionRefused 409, StateStoreError 503, any other AIEngineError 500.
 """
 
 from __future__ import annotations
@@ -26,6 +37,14 @@ class AIEngineError(Exception):
 
 class DataValidationError(AIEngineError):
     """Candles that cannot be used as they are; the message names the row or timestamp."""
+
+
+class InputError(DataValidationError):
+    """Bad input found by the service itself; ``loc`` names the field (as pydantic does)."""
+
+    def __init__(self, loc: list[str | int], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
 
 
 class ConfigError(AIEngineError):
@@ -66,3 +85,27 @@ class ConsensusError(AIEngineError):
 
 class LegacyImportError(AIEngineError):
     """A legacy checkpoint that cannot be inspected or converted safely."""
+
+
+class EngineUnavailable(AIEngineError):
+    """No release is loaded (yet), or the asked member is unhealthy; the message says why."""
+
+
+class NotFound(AIEngineError):
+    """A requested release, alias or model does not exist."""
+
+
+class PromotionRefused(AIEngineError):
+    """A release that failed verification is not promoted; the alias is left unchanged."""
+
+
+class InvariantError(AIEngineError):
+    """An internal consistency check failed: a bug in the engine, not in its input."""
+
+
+class SafetyInputError(InputError):
+    """An account, fill or proposal field the safety layer refuses; nothing is written."""
+
+
+class StateStoreError(AIEngineError):
+    """The safety state database is unreachable, cannot be migrated, or holds bad rows."""

@@ -24,135 +24,64 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from ai_engine.bundle import MANIFEST, sha256_file, write_json
+from ai_engine.bundle import MANIFEST, sha256_file
 from ai_engine.errors import RegistryError
+from ai_engine.registry_records import (
+    ALIASES,
+    DEFAULT_ALIAS,
+    IMPORTED_SET,
+    LOCK_TIMEOUT_S,
+    RELEASE_FORMAT_VERSION,
+    STAGING,
+    STAGING_LOCK_SUFFIX,
+    TEMP_SUFFIX,
+    Alias,
+    GcReport,
+    Release,
+    ReleaseMember,
+    StagedBundle,
+    atomic_write_json,
+    fsync_dir,
+    fsync_tree,
+    lock_held,
+    safe_name,
+    utc_stamp,
+)
 
-RELEASE_FORMAT_VERSION = 1
-DEFAULT_ALIAS = "production"
-ALIASES = ("production", "candidate")
-STAGING = ".staging"
-STAGING_LOCK_SUFFIX = ".lock"
-TEMP_SUFFIX = ".tmp"
-IMPORTED_SET = "imported"
-LOCK_TIMEOUT_S = 120.0
-
-
-class ReleaseMember(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    family: str
-    version: str
-    path: str
-    manifest_sha256: str
-
-
-class Release(BaseModel):
-    """A release: the unit that is promoted, served and rolled back."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    format_version: int = RELEASE_FORMAT_VERSION
-    id: str
-    created_at: str
-    model_set: str
-    symbol: str
-    timeframe: str
-    feature_fingerprint: str
-    members: list[ReleaseMember]
-    ensemble: dict[str, Any]
-    metrics: dict[str, Any] = {}
-
-
-class Alias(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    alias: str
-    release: str
-    history: list[str] = []
-    updated_at: str
-
-
-@dataclass(frozen=True)
-class StagedBundle:
-    """A bundle written into staging, waiting to be renamed to its final place."""
-
-    staging_path: Path
-    final_path: Path
-    guard: FileLock | None = field(default=None, compare=False, repr=False)
-    """Held while the staging folder is in use, so that ``gc`` leaves it alone."""
-
-    def release_guard(self) -> None:
-        """Release the staging lock and remove its file (idempotent)."""
-        if self.guard is not None and self.guard.is_locked:
-            self.guard.release()
-        Path(f"{self.staging_path}{STAGING_LOCK_SUFFIX}").unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class GcReport:
-    """What ``Registry.gc`` kept and removed (paths relative to the registry root)."""
-
-    kept_releases: list[str]
-    removed_releases: list[str]
-    removed_bundles: list[str]
-    removed_leftovers: list[str]
-
-
-def utc_stamp(now: datetime | None = None) -> str:
-    """``YYYYMMDD_HHMMSS`` in UTC."""
-    return (now or datetime.now(UTC)).strftime("%Y%m%d_%H%M%S")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_tree(path: Path) -> None:
-    """fsync every file and folder under ``path`` (bottom up)."""
-    for root, _dirs, files in os.walk(path, topdown=False):
-        for name in files:
-            fd = os.open(Path(root) / name, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(Path(root))
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to a temp file beside ``path``, fsync, rename over ``path``, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        write_json(temp, data)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    fsync_dir(path.parent)
-
-
-def safe_name(text: str) -> str:
-    """A symbol or timeframe made safe for a folder name (``BTC/USDT`` -> ``BTC_USDT``)."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
-    if not cleaned:
-        raise RegistryError(f"expected a symbol/timeframe usable as a folder name, found {text!r}")
-    return cleaned
+__all__ = [
+    "ALIASES",
+    "DEFAULT_ALIAS",
+    "IMPORTED_SET",
+    "LOCK_TIMEOUT_S",
+    "RELEASE_FORMAT_VERSION",
+    "Alias",
+    "GcReport",
+    "Registry",
+    "Release",
+    "ReleaseMember",
+    "StagedBundle",
+    "atomic_write_json",
+    "fsync_dir",
+    "fsync_tree",
+    "safe_name",
+    "utc_stamp",
+]
 
 
 class Registry:
     """Bundles, releases and aliases under one root folder."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, lock_timeout_s: float = LOCK_TIMEOUT_S) -> None:
+        """``lock_timeout_s``: how long a writer waits for another writer's lock."""
         self.root = Path(root)
+        self.lock_timeout_s = lock_timeout_s
         if self.root.exists() and not self.root.is_dir():
             raise RegistryError(f"registry {self.root} is a file; expected a folder")
 
@@ -184,11 +113,12 @@ class Registry:
         except (FileExistsError, NotADirectoryError) as exc:
             raise RegistryError(f"registry {self.root} cannot be created: {exc}") from exc
         try:
-            with FileLock(str(self.root / ".lock"), timeout=LOCK_TIMEOUT_S):
+            with FileLock(str(self.root / ".lock"), timeout=self.lock_timeout_s):
                 yield
         except Timeout as exc:
             raise RegistryError(
-                f"registry {self.root} is locked by another writer for over {LOCK_TIMEOUT_S:.0f} s"
+                f"registry {self.root}: expected the writer lock within {self.lock_timeout_s:g} s, "
+                "found it still held by another writer"
             ) from exc
 
     # ---- reading -----------------------------------------------------------------------
@@ -392,9 +322,9 @@ class Registry:
         for entry in sorted(self.staging_dir.iterdir()):
             if entry.name.endswith(STAGING_LOCK_SUFFIX):
                 owner = entry.with_name(entry.name.removesuffix(STAGING_LOCK_SUFFIX))
-                if not owner.exists() and not _lock_held(entry):
+                if not owner.exists() and not lock_held(entry):
                     leftovers.append(entry)
-            elif not _lock_held(Path(f"{entry}{STAGING_LOCK_SUFFIX}")):
+            elif not lock_held(Path(f"{entry}{STAGING_LOCK_SUFFIX}")):
                 leftovers.append(entry)
         return leftovers
 
@@ -487,16 +417,3 @@ class Registry:
             for folder in self.bundles_dir.glob(level):
                 if folder.is_dir() and not any(folder.iterdir()):
                     folder.rmdir()
-
-
-def _lock_held(path: Path) -> bool:
-    """True when another writer (any process, this one included) holds the lock file ``path``."""
-    if not path.is_file():
-        return False
-    probe = FileLock(str(path), timeout=0)
-    try:
-        probe.acquire()
-    except Timeout:
-        return True
-    probe.release()
-    return False

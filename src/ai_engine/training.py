@@ -6,9 +6,10 @@ adds the bundles and the release, and publishes nothing when any step fails.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -21,41 +22,43 @@ from ai_engine.bundle import BundleInfo, save_bundle
 from ai_engine.data import Candles
 from ai_engine.ensemble import EnsembleSettings, weights_from_validation_error
 from ai_engine.errors import ConfigError
+from ai_engine.evaluation import EvaluationSettings, Evidence, evaluate, out_of_fold
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, training_data
-from ai_engine.models.base import ENSEMBLE_FAMILIES, Forecaster, build, get_family
+from ai_engine.models.base import Forecaster, build, get_family
+from ai_engine.models.family import (
+    default_members,
+    default_weights,
+    descriptor,
+    families,
+    import_plugin,
+)
 from ai_engine.registry import Registry, Release, ReleaseMember, utc_stamp
 
 Progress = Callable[[str, str], None]
 """Called as ``progress(family, event)`` with event ``"start"`` or ``"done"``."""
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "quick": {
-        "xgboost": {"max_rounds": 150, "early_stopping_rounds": 20},
-        "lightgbm": {"max_rounds": 150, "early_stopping_rounds": 20},
-        "nhits": {"max_epochs": 4, "patience": 2},
-        "patchtst": {"max_epochs": 3, "patience": 2},
-    },
-    "default": {
-        "xgboost": {},
-        "lightgbm": {},
-        "nhits": {},
-        "patchtst": {},
-    },
-}
 
 PROBE_ROWS = 8
 
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """What to train: per-family config overrides, ensemble settings, validation split."""
+    """What to train: members, per-family config overrides, ensemble settings, validation split.
+
+    ``plugins`` (``.py`` paths or dotted modules) are imported first; they register families
+    that ``members`` may then name. Ensemble weights left at their default follow the members
+    (each family's ``default_weight``); weights given must name exactly the members.
+    """
 
     preset: str = "default"
+    members: tuple[str, ...] = field(default_factory=default_members)
+    plugins: tuple[str, ...] = ()
     families: dict[str, dict[str, Any]] = field(default_factory=dict)
     ensemble: EnsembleSettings = field(default_factory=EnsembleSettings)
     weighting: Literal["fixed", "validation"] = "fixed"
     val_fraction: float = 0.2
     seed: int = 0
+    evaluation: EvaluationSettings = field(default_factory=EvaluationSettings)
+    """Inner folds, combination, costs and tests behind the edge verdict (evaluation/)."""
     threads: int = 1
     """Torch intra-op threads while fitting. 1 by default: these networks are small, and on a
     shared 2-core machine two spinning threads made PatchTST's fit 6x slower (RESULTS.md)."""
@@ -69,13 +72,45 @@ class TrainingPlan:
             raise ConfigError(
                 f"weighting must be 'fixed' or 'validation', found {self.weighting!r}"
             )
+        for plugin in self.plugins:
+            import_plugin(plugin)
+        self._check_members()
         for family in self.families:
             get_family(family)
-            if family not in ENSEMBLE_FAMILIES:
+            if family not in self.members:
                 raise ConfigError(
-                    f"family {family!r} is not an ensemble member; "
-                    f"expected {list(ENSEMBLE_FAMILIES)}"
+                    f"family {family!r} is not a member of this plan; expected one of "
+                    f"{list(self.members)}"
                 )
+
+    def _check_members(self) -> None:
+        """Members known and distinct, the preset declared by each, weights covering them."""
+        members = tuple(self.members)
+        if not members or len(set(members)) != len(members):
+            raise ConfigError(f"members must be distinct family names, found {list(members)}")
+        object.__setattr__(self, "members", members)
+        for family in members:
+            if not descriptor(family).trainable:
+                raise ConfigError(
+                    f"family {family!r} is imported (ai-engine import-legacy), never trained; "
+                    f"expected members among {[d.name for d in families() if d.trainable]}"
+                )
+        common = set.intersection(*(set(descriptor(f).presets) for f in members))
+        if self.preset not in common:
+            raise ConfigError(
+                f"unknown preset {self.preset!r}; expected one of {sorted(common)} (the presets "
+                f"every member declares)"
+            )
+        weights = self.ensemble.weights
+        if set(weights) != set(members) and weights == default_weights():
+            weights = default_weights(members)
+            ensemble = dataclasses.replace(self.ensemble, weights=weights)
+            object.__setattr__(self, "ensemble", ensemble)
+        if set(weights) != set(members):
+            raise ConfigError(
+                f"ensemble weights must name exactly the members {sorted(members)}, found "
+                f"{sorted(weights)}"
+            )
 
     def config_for(self, family: str, spec: FeatureSpec) -> dict[str, Any]:
         """The family's config: defaults, shaped for ``spec``, then preset, then file overrides."""
@@ -91,38 +126,70 @@ class TrainingPlan:
         return {
             **defaults,
             **shaped,
-            **PRESETS[self.preset][family],
+            **descriptor(family).presets[self.preset],
             **self.families.get(family, {}),
         }
 
 
-def make_plan(preset: str = "default", config_file: str | Path | None = None) -> TrainingPlan:
-    """A plan from a preset name and an optional JSON or TOML file of overrides.
+def make_plan(
+    preset: str = "default",
+    config_file: str | Path | None = None,
+    plugins: Sequence[str] = (),
+    members: Sequence[str] | None = None,
+) -> TrainingPlan:
+    """A plan from a preset name, an optional JSON or TOML file of overrides, plugins, members.
 
     File keys: ``families`` ({family: {hyperparameter: value}}), ``ensemble``, ``weighting``,
-    ``val_fraction``, ``seed``.
+    ``val_fraction``, ``seed``, ``threads``, ``plugins`` (added to ``plugins``) and ``members``
+    (``members`` given here wins).
     """
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
     data = _read_config_file(Path(config_file)) if config_file else {}
-    known = {"families", "ensemble", "weighting", "val_fraction", "seed", "threads"}
+    known = {
+        "families",
+        "ensemble",
+        "weighting",
+        "val_fraction",
+        "seed",
+        "threads",
+        "plugins",
+        "members",
+    }
     if unknown := sorted(set(data) - known):
         raise ConfigError(
             f"{config_file}: unknown key(s) {unknown}; expected some of {sorted(known)}"
         )
-    ensemble = EnsembleSettings.from_json(data.get("ensemble", {}))
+    all_plugins = [*_names(data, "plugins", config_file), *plugins]
+    for plugin in all_plugins:  # before the ensemble: its default weights need the members
+        import_plugin(plugin)
+    chosen = tuple(members or _names(data, "members", config_file) or default_members())
+    if len(set(chosen)) != len(chosen):
+        raise ConfigError(f"members must be distinct family names, found {list(chosen)}")
+    ensemble_data = data.get("ensemble", {})
+    if isinstance(ensemble_data, dict) and "weights" not in ensemble_data:
+        ensemble_data = {**ensemble_data, "weights": default_weights(chosen)}
+    ensemble = EnsembleSettings.from_json(ensemble_data)
     families = data.get("families", {})
     if not isinstance(families, dict):
         raise ConfigError(f"{config_file}: 'families' must be a table of family -> overrides")
     plan = TrainingPlan(
         preset=preset,
+        members=chosen,
+        plugins=tuple(dict.fromkeys(all_plugins)),
         families=families,
         ensemble=ensemble,
         **{k: data[k] for k in ("weighting", "val_fraction", "seed", "threads") if k in data},
     )
-    for family in ENSEMBLE_FAMILIES:  # validate every override against the family's Config now
+    for family in plan.members:  # validate every override against the family's Config now
         get_family(family).config_class.from_dict(plan.config_for(family, CURRENT_SPEC))
     return plan
+
+
+def _names(data: dict[str, Any], key: str, source: str | Path | None) -> list[str]:
+    """A list of names from the config file (``plugins``, ``members``); [] when absent."""
+    value = data.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{source}: {key!r} must be a list of names, found {value!r}")
+    return value
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:
@@ -175,6 +242,7 @@ class FittedMembers:
     metrics: dict[str, dict[str, Any]]
     ensemble: EnsembleSettings
     probe_inputs: dict[str, np.ndarray]
+    evidence: Evidence
 
 
 def fit_members(
@@ -185,14 +253,16 @@ def fit_members(
     progress: Progress | None = None,
 ) -> FittedMembers:
     """Fit every member on the train part, evaluate on validation, derive weights if asked."""
-    from ai_engine.models._torch_training import torch_threads
+    from ai_engine.models.torch_utils import torch_threads
 
+    with torch_threads(plan.threads):
+        evidence = out_of_fold_evidence(inputs, targets, plan, spec)
     train, val = time_split(len(inputs), plan.val_fraction, gap=spec.horizon)
     models: dict[str, Forecaster] = {}
     forecasts: dict[str, np.ndarray] = {}
     probe_rows = np.linspace(val.start, val.stop - 1, PROBE_ROWS).astype(int)
     with torch_threads(plan.threads):
-        for family in ENSEMBLE_FAMILIES:
+        for family in plan.members:
             if progress:
                 progress(family, "start")
             model = build(family, plan.config_for(family, spec))
@@ -203,25 +273,60 @@ def fit_members(
             if progress:
                 progress(family, "done")
     actual = targets[val]
-    horizon = plan.ensemble.decision_horizon
+    ensemble = plan.ensemble.with_evidence(evidence)
+    horizon = ensemble.decision_horizon
     metrics = {f: forecast_metrics(p, actual, horizon) for f, p in forecasts.items()}
-    ensemble = plan.ensemble
-    if plan.weighting == "validation":
-        weights = weights_from_validation_error({f: m["mae"] for f, m in metrics.items()})
-        ensemble = EnsembleSettings(
-            weights=weights,
-            min_consensus=ensemble.min_consensus,
-            dead_band=ensemble.dead_band,
-            decision_horizon=horizon,
-        )
-    total = sum(ensemble.weights[f] for f in forecasts)
-    combined = sum(ensemble.weights[f] / total * p for f, p in forecasts.items())
-    metrics["ensemble"] = forecast_metrics(np.asarray(combined), actual, horizon)
+    metrics["ensemble"] = forecast_metrics(evidence.combined(forecasts), actual, horizon)
     metrics["zero_forecast"] = forecast_metrics(np.zeros_like(actual), actual, horizon)
     for family, model in models.items():
         metrics[family]["fit"] = model.fit_info_
     probes = {f: inputs.of_kind(m.input_kind)[probe_rows] for f, m in models.items()}
-    return FittedMembers(models, metrics, ensemble, probes)
+    return FittedMembers(models, metrics, ensemble, probes, evidence)
+
+
+def min_rows_to_fit(horizon: int, val_fraction: float) -> int:
+    """The fewest rows ``time_split`` accepts (100 training, 8 validation, a purge of H)."""
+    n = PROBE_ROWS + 100 + horizon
+    while int(n * val_fraction) < PROBE_ROWS or n - int(n * val_fraction) - horizon < 100:
+        n += 1
+    return n
+
+
+def fit_family(
+    family: str, inputs: ModelInputs, targets: np.ndarray, plan: TrainingPlan, spec: FeatureSpec
+) -> Forecaster:
+    """One member fitted on ``inputs`` / ``targets`` ``(n, H)``, early-stopping on the last
+    ``val_fraction`` of them (after a purge of H rows)."""
+    train, val = time_split(len(inputs), plan.val_fraction, gap=spec.horizon)
+    model = build(family, plan.config_for(family, spec))
+    x = inputs.of_kind(model.input_kind)
+    return model.fit(x[train], targets[train], x[val], targets[val])
+
+
+def out_of_fold_evidence(
+    inputs: ModelInputs, targets: np.ndarray, plan: TrainingPlan, spec: FeatureSpec
+) -> Evidence:
+    """Inner walk-forward over the training rows, then the edge verdict on its forecasts."""
+    members = plan_members(plan)
+
+    def fit_predict(
+        train: ModelInputs, train_targets: np.ndarray, test: ModelInputs
+    ) -> dict[str, np.ndarray]:
+        fitted = {f: fit_family(f, train, train_targets, plan, spec) for f in members}
+        return {f: m.predict(test.of_kind(m.input_kind)) for f, m in fitted.items()}
+
+    min_train = min_rows_to_fit(spec.horizon, plan.val_fraction)
+    oof = out_of_fold(inputs, targets, plan.evaluation.inner_folds, min_train, fit_predict)
+    defaults = {f: plan.ensemble.weights[f] for f in members}
+    if plan.weighting == "validation" and oof is not None:
+        errors = {f: float(np.mean(np.abs(v - oof.actual))) for f, v in oof.forecasts.items()}
+        defaults = weights_from_validation_error(errors)
+    return evaluate(oof, inputs, targets, plan.evaluation, defaults, plan.ensemble.min_consensus)
+
+
+def plan_members(plan: TrainingPlan) -> tuple[str, ...]:
+    """The release's members, in order."""
+    return plan.members
 
 
 def _save_into(
@@ -277,8 +382,9 @@ def train(
                 symbol=candles.symbol,
                 timeframe=candles.timeframe,
                 feature_fingerprint=spec.fingerprint(),
-                members=members,
+                members=[m.model_copy(update={"plugin": _plugin_of(m.family)}) for m in members],
                 ensemble=fitted.ensemble.to_json(),
+                evaluation=fitted.evidence.to_json(),
                 metrics={
                     k: {"mae": v["mae"], "hit_rate": v["hit_rate"]}
                     for k, v in fitted.metrics.items()
@@ -290,3 +396,8 @@ def train(
         registry.discard(staged)
         raise
     return TrainingReport(release, fitted.metrics, promote_to)
+
+
+def _plugin_of(family: str) -> str | None:
+    """The plugin a release records for a member (None: a built-in family)."""
+    return descriptor(family).plugin

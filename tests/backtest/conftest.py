@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,11 +40,27 @@ def seasonal_frame(
     return frame
 
 
+class TimedRun(NamedTuple):
+    """A backtest result and the wall and CPU seconds measured around the call from outside."""
+
+    result: BacktestResult
+    wall_seconds: float
+    cpu_seconds: float
+
+
 @pytest.fixture(scope="session")
-def random_walk_result() -> BacktestResult:
-    """A 2-fold backtest of a pure random walk with tiny models (models kept)."""
+def random_walk_run() -> TimedRun:
+    """A 2-fold backtest of a pure random walk with tiny models (models kept), timed."""
     candles = make_candles(synthetic_frame(N_BARS, seed=11), "RW", "5m")
-    return run_backtest(candles, tiny_plan(), BacktestSettings(folds=2), keep_models=True)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    result = run_backtest(candles, tiny_plan(), BacktestSettings(folds=2), keep_models=True)
+    return TimedRun(result, time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+@pytest.fixture(scope="session")
+def random_walk_result(random_walk_run: TimedRun) -> BacktestResult:
+    """The random-walk backtest's result."""
+    return random_walk_run.result
 
 
 @pytest.fixture(scope="session")

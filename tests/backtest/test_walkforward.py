@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ai_engine.backtest import BacktestResult, BacktestSettings, plan_folds, run_backtest
+from ai_engine.backtest.signals import REFUSED, fold_signals
 from ai_engine.data import make_candles
 from ai_engine.errors import ConfigError
 from ai_engine.features import SPEC_V1, model_inputs
@@ -142,4 +143,34 @@ def test_perturbing_bars_after_a_cutoff_changes_no_model_and_no_earlier_forecast
     after = ~before
     assert not np.array_equal(
         base.walk.forecasts["xgboost"][after], changed.walk.forecasts["xgboost"][after]
+    )
+
+
+def test_rows_below_the_quorum_are_refused_not_held(random_walk_result: BacktestResult) -> None:
+    """Rows where fewer members than the quorum give a finite forecast are REFUSED (no vote, no
+    combined forecast); a row that keeps the quorum still signals, the others are unchanged."""
+    walk = random_walk_result.walk
+    fold = walk.folds[0]
+    in_fold = walk.fold_of_row == fold.fold.index
+    rows = walk.rows[in_fold]
+    forecasts = {f: walk.forecasts[f][in_fold].copy() for f in walk.members}
+    below = np.zeros(len(rows), dtype=bool)
+    below[::3] = True
+    for family in walk.members[:2]:  # two of four members unhealthy: 2 < quorum 3
+        forecasts[family][below, 0] = np.nan
+    forecasts[walk.members[2]][1, 5] = np.inf  # one unhealthy member: the quorum still holds
+    inputs = model_inputs(synthetic_frame(900, seed=11), SPEC_V1, rows)
+    out = fold_signals(forecasts, inputs, fold.ensemble, fold.evidence, "refusals")
+
+    actions, reasons = np.asarray(out.actions, dtype=object), np.asarray(out.reasons)
+    assert REFUSED not in set(walk.actions) and fold.ensemble.min_consensus == 3
+    assert set(actions[below]) == {REFUSED} and set(reasons[below]) == {"below_quorum"}
+    assert set(np.asarray(out.healthy)[below]) == {2} and np.isnan(out.combined[below]).all()
+    assert all(out.votes[f][i] == "" for f in walk.members for i in np.flatnonzero(below))
+    assert actions[1] != REFUSED and out.healthy[1] == 3 and out.votes[walk.members[2]][1] == ""
+    untouched = ~below
+    untouched[1] = False
+    assert list(actions[untouched]) == list(walk.actions[in_fold][untouched])
+    np.testing.assert_array_equal(
+        out.combined[untouched], walk.forecasts["ensemble"][in_fold][untouched]
     )

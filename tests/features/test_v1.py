@@ -11,6 +11,7 @@ import talib
 
 from ai_engine.errors import DataValidationError, FeatureSpecMismatchError
 from ai_engine.features import SPEC_V1, compute, latest_inputs, targets, training_data
+from ai_engine.features.spec import FeatureSpec
 
 from synthetic import synthetic_frame
 
@@ -97,10 +98,45 @@ def test_too_short_history_is_a_clear_error() -> None:
         latest_inputs(synthetic_frame(150), SPEC_V1)
 
 
+SPEC_V1_FINGERPRINT = "9534d9623baff868"
+"""Recorded in every bundle trained on v1: a change here makes them all unloadable."""
+
+
 def test_fingerprint_follows_the_spec() -> None:
-    other = dataclasses.replace(SPEC_V1, names=(*SPEC_V1.names[:-1], "distance_sma_100"))
-    assert other.fingerprint() != SPEC_V1.fingerprint()
-    assert SPEC_V1.fingerprint() == dataclasses.replace(SPEC_V1).fingerprint()
+    assert SPEC_V1.fingerprint() == SPEC_V1_FINGERPRINT
+    params = dict(SPEC_V1.params)
+    changes = {
+        "version": "v1b",
+        "names": (*SPEC_V1.names[:-1], "distance_sma_100"),
+        "params": tuple({**params, "rsi": 21}.items()),
+        "lookback": 128,
+        "horizon": 6,
+        "min_history": SPEC_V1.min_history + 1,
+        "channels": (*SPEC_V1.channels, "volume"),
+    }
+    assert set(changes) == {f.name for f in dataclasses.fields(FeatureSpec)}  # every field
+    changed = {SPEC_V1.fingerprint()} | {
+        dataclasses.replace(SPEC_V1, **{name: value}).fingerprint()
+        for name, value in changes.items()
+    }
+    assert len(changed) == 1 + len(changes)  # each change gives a fingerprint of its own
+    swapped = dataclasses.replace(
+        SPEC_V1, names=(SPEC_V1.names[1], SPEC_V1.names[0], *SPEC_V1.names[2:])
+    )
+    assert swapped.fingerprint() != SPEC_V1.fingerprint()  # the order of the columns counts
+    # an equal spec built anew (from its JSON, parameters listed in another order) agrees
+    data = SPEC_V1.to_json()
+    rebuilt = FeatureSpec(
+        version=data["version"],
+        names=tuple(data["names"]),
+        params=tuple(reversed(list(data["params"].items()))),
+        lookback=data["lookback"],
+        horizon=data["horizon"],
+        min_history=data["min_history"],
+        channels=tuple(data["channels"]),
+    )
+    assert rebuilt is not SPEC_V1 and rebuilt.fingerprint() == SPEC_V1_FINGERPRINT
+    other = dataclasses.replace(SPEC_V1, names=changes["names"])
     with pytest.raises(FeatureSpecMismatchError, match="21:distance_sma_50!=distance_sma_100"):
         SPEC_V1.check_matches(other.to_json(), other.fingerprint(), "bundle")
     longer = dataclasses.replace(SPEC_V1, lookback=128)

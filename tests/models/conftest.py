@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ai_engine.models._torch_training import torch_threads
+from ai_engine.models.torch_utils import torch_threads
 
 
 @pytest.fixture(autouse=True)

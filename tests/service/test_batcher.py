@@ -13,6 +13,7 @@ import pytest
 
 from ai_engine.data import make_candles
 from ai_engine.engine import Engine
+from ai_engine.errors import BundleError
 from ai_engine.features import latest_inputs
 from ai_engine.service.batcher import ForecastBatcher
 from service.helpers import (
@@ -91,3 +92,44 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
         if line.startswith("ai_engine_batch_size_")
     }
     assert counts["ai_engine_batch_size_count"] < counts["ai_engine_batch_size_sum"]  # some > 1
+
+
+def test_one_failure_reaches_every_waiting_request_and_no_other(trained_registry: Path) -> None:
+    """A predict call that fails fails every request of its batch with that one error; the
+    requests batched for another engine in the same moment are answered, and the batcher
+    keeps working afterwards."""
+    broken, healthy = Engine.load(trained_registry), Engine.load(trained_registry)
+    member = broken.members[0]
+    assert member.bundle is not None
+    member.bundle.model.scaler_ = None  # this member's predict now raises a BundleError
+    windows = [
+        make_candles(FRAME.iloc[end - 256 : end], SYMBOL, TIMEFRAME) for end in range(450, 600, 30)
+    ]
+    sizes: list[int] = []
+    batcher = ForecastBatcher(on_batch=sizes.append)
+
+    async def all_at_once() -> list[Any]:
+        return await asyncio.gather(
+            *(
+                batcher.forecasts(engine, latest_inputs(c.frame, engine.spec))
+                for c in windows
+                for engine in (broken, healthy)
+            ),
+            return_exceptions=True,
+        )
+
+    answers = asyncio.run(all_at_once())
+    failures, answered = answers[0::2], answers[1::2]
+    assert all(isinstance(f, BundleError) for f in failures), failures
+    assert len({id(f) for f in failures}) == 1  # one predict call, its one error, five requests
+    assert f"{member.family}: predict called before fit or load" in str(failures[0])
+    assert sizes == [len(windows)]  # only the healthy engine's batch was answered
+    for candles, forecasts in zip(windows, answered, strict=True):
+        alone = healthy.forecasts(candles)
+        for a, b in zip(alone, forecasts, strict=True):  # equal up to float rounding
+            np.testing.assert_allclose(b.forecast, a.forecast, rtol=1e-5, atol=1e-7)
+
+    async def once_more() -> list[Any]:
+        return await batcher.forecasts(healthy, latest_inputs(windows[0].frame, healthy.spec))
+
+    assert len(asyncio.run(once_more())) == len(healthy.members) and sizes == [5, 1]

@@ -4,6 +4,7 @@ examples each) against an app serving a real release: never a 500, never a NaN."
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,17 @@ from service.helpers import ADMIN, running_client, settings_for
 
 MAX_EXAMPLES = 25
 
-# The schema does not depend on the registry: read it from an app that is never started.
+# The schema does not depend on the registry: read it from an app that serves none. Loading
+# the schema starts that app (and it answers schemathesis's own re-sent requests), so its
+# state store is a temporary file, not state.db in the working directory.
+_schema_state = tempfile.TemporaryDirectory(prefix="ai-engine-fuzz-", ignore_cleanup_errors=True)
 schema = schemathesis.openapi.from_asgi(
-    "/openapi.json", create_app(ServiceSettings(registry=Path("unused")))
+    "/openapi.json",
+    create_app(
+        ServiceSettings(
+            registry=Path("unused"), state_url=f"sqlite:///{_schema_state.name}/state.db"
+        )
+    ),
 )
 
 

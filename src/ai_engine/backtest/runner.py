@@ -14,18 +14,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ai_engine.backtest.edge_report import (
+    ensemble_positions,
+    ensemble_vs_zero,
+    fold_edges,
+    hold_figures,
+    interval_coverage,
+)
 from ai_engine.backtest.metrics import fold_quality, forecast_quality
+from ai_engine.backtest.signals import REFUSED
 from ai_engine.backtest.simulation import (
     Simulation,
     bars_per_year,
     performance,
-    positions_from_actions,
     positions_from_votes,
     simulate,
 )
 from ai_engine.backtest.walkforward import (
     BASELINES,
-    REFUSED,
     BacktestSettings,
     FoldProgress,
     WalkForward,
@@ -35,7 +41,7 @@ from ai_engine.bundle import library_versions
 from ai_engine.data import Candles
 from ai_engine.ensemble import vote
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
-from ai_engine.models.base import ENSEMBLE_FAMILIES
+from ai_engine.models.base import descriptor
 from ai_engine.training import TrainingPlan
 
 ACTIONS: tuple[str, ...] = ("BUY", "SELL", "HOLD", REFUSED)
@@ -60,7 +66,9 @@ def plan_json(plan: TrainingPlan, spec: FeatureSpec) -> dict[str, Any]:
         "threads": plan.threads,
         "ensemble": plan.ensemble.to_json(),
         "family_overrides": plan.families,
-        "configs": {f: plan.config_for(f, spec) for f in ENSEMBLE_FAMILIES},
+        "members": list(plan.members),
+        "plugins": list(plan.plugins),
+        "configs": {f: plan.config_for(f, spec) for f in plan.members},
     }
 
 
@@ -118,7 +126,7 @@ def trading_positions(
     step = decision_horizon - 1
     momentum = [vote(float(v), dead_band) for v in walk.forecasts["momentum"][:, step]]
     out = {
-        "ensemble": positions_from_actions(list(walk.actions), *args),
+        "ensemble": ensemble_positions(walk),
         "buy_and_hold": np.ones(len(walk.rows)),
         "momentum": positions_from_votes(momentum, *args),
     }
@@ -158,7 +166,7 @@ def run_backtest(
         name: performance(s, per_year, settings.fee, settings.slippage) for name, s in sims.items()
     }
     folds = []
-    for result, fold_figures in zip(walk.folds, per_fold, strict=True):
+    for result, fold_figures, edge in zip(walk.folds, per_fold, fold_edges(walk), strict=True):
         folds.append(
             {
                 **result.fold.to_json(frame.index),
@@ -169,6 +177,7 @@ def run_backtest(
                     for k, row in result.validation.items()
                 },
                 "test_metrics": fold_figures,
+                "edge": edge,
             }
         )
     report = {
@@ -200,7 +209,9 @@ def run_backtest(
                 "lookback": spec.lookback,
                 "min_history": spec.min_history,
             },
-            "libraries": library_versions(),
+            "libraries": library_versions(
+                tuple(lib for f in plan.members for lib in descriptor(f).libraries)
+            ),
         },
         "test_period": {
             "start": str(walk.timestamps[0]),
@@ -214,7 +225,11 @@ def run_backtest(
             **up_share(walk.actual, decision),
             **quality,
         },
-        "signals": signal_figures(walk),
+        "signals": {**signal_figures(walk), **hold_figures(walk)},
+        "edge": {
+            "ensemble_vs_zero": ensemble_vs_zero(walk),
+            "intervals": interval_coverage(walk, plan.evaluation.coverage),
+        },
         "trading": trading,
         "folds": folds,
         "wall_seconds": time.perf_counter() - started,

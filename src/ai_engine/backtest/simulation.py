@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ai_engine.data import timeframe_delta
+from ai_engine.errors import DataValidationError
 
 
 def positions_from_actions(
@@ -71,8 +72,9 @@ def simulate(positions: np.ndarray, returns: np.ndarray, fee: float, slippage: f
     positions = np.asarray(positions, dtype=float)
     returns = np.asarray(returns, dtype=float)
     if positions.shape != returns.shape or positions.ndim != 1:
-        raise ValueError(
-            f"positions {positions.shape} and returns {returns.shape} must be equal and 1-d"
+        raise DataValidationError(
+            "expected positions and returns of one equal 1-d shape, found positions "
+            f"{positions.shape} and returns {returns.shape}"
         )
     changes = np.abs(np.diff(positions, prepend=0.0))
     if len(changes):

@@ -19,6 +19,7 @@ The default test window follows scikit-learn's ``TimeSeriesSplit``: the usable r
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +28,21 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ai_engine.ensemble import EnsembleSettings, MemberForecast, combine
-from ai_engine.errors import ConfigError, ConsensusError
-from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, model_inputs, training_data
+from ai_engine.backtest.signals import FoldSignals, fold_signals
+from ai_engine.ensemble import EnsembleSettings
+from ai_engine.errors import ConfigError
+from ai_engine.evaluation import Costs, Evidence
+from ai_engine.evaluation.oof import take
+from ai_engine.features import CURRENT_SPEC, FeatureSpec, model_inputs, training_data
 from ai_engine.features.v1 import targets as forward_returns
-from ai_engine.models.base import ENSEMBLE_FAMILIES, Forecaster
-from ai_engine.training import TrainingPlan, fit_members, time_split
+from ai_engine.models.base import Forecaster, default_members
+from ai_engine.training import (
+    FittedMembers,
+    TrainingPlan,
+    fit_members,
+    plan_members,
+    time_split,
+)
 
 FoldProgress = Callable[[int, str, str], None]
 """Called as ``progress(fold_index, stage, event)``: stage is a family name or ``"forecast"``,
@@ -40,7 +50,6 @@ event ``"start"`` or ``"done"``."""
 
 HoldRule = Literal["signal", "horizon"]
 BASELINES: tuple[str, ...] = ("zero", "momentum", "train_mean")
-REFUSED = "REFUSED"
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,7 @@ class FoldResult:
     ensemble: EnsembleSettings
     validation: dict[str, dict[str, Any]]
     fit_seconds: float
+    evidence: Evidence
     models: dict[str, Forecaster] | None = None
 
 
@@ -256,7 +266,8 @@ class WalkForward:
     """Out-of-sample forecasts for every test row of every fold, on exactly the same rows.
 
     ``forecasts`` maps members, ``"ensemble"`` and the baselines to ``(T, H)`` arrays aligned
-    with ``rows`` and ``actual``. ``actions`` are BUY/SELL/HOLD (or REFUSED below the quorum).
+    with ``rows`` and ``actual``. ``actions`` are BUY/SELL/HOLD (or REFUSED below the quorum),
+    ``reasons`` why a row HOLDs, ``lower`` / ``upper`` the ensemble's interval ``(T, H)``.
     """
 
     layout: Layout
@@ -271,13 +282,10 @@ class WalkForward:
     agreeing: np.ndarray
     healthy: np.ndarray
     required: np.ndarray
-    members: tuple[str, ...] = field(default=ENSEMBLE_FAMILIES)
-
-
-def _take(inputs: ModelInputs, mask: np.ndarray) -> ModelInputs:
-    return ModelInputs(
-        inputs.tabular[mask], inputs.sequence[mask], inputs.timestamps[mask], inputs.rows[mask]
-    )
+    reasons: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    members: tuple[str, ...] = field(default_factory=default_members)
 
 
 def momentum_forecast(
@@ -299,12 +307,13 @@ def fit_fold(
     plan: TrainingPlan,
     spec: FeatureSpec,
     progress: FoldProgress | None = None,
-) -> tuple[dict[str, Forecaster], EnsembleSettings, dict[str, dict[str, Any]], np.ndarray]:
-    """Fit the fold's members on ``frame[: cutoff + 1]`` only; also return the training targets."""
+) -> tuple[FittedMembers, np.ndarray]:
+    """Fit the fold's members (inner folds and evidence included) on ``frame[: cutoff + 1]``
+    only; also return the training targets."""
     inputs, targets = training_data(frame.iloc[: fold.cutoff + 1], spec)
     keep = inputs.rows >= fold.train_start
     if int(inputs.rows[-1]) != fold.train_stop - 1 or int(keep.sum()) != fold.train_rows:
-        raise AssertionError(f"fold {fold.index}: training rows differ from the layout")
+        raise ConfigError(f"fold {fold.index}: training rows differ from the layout")
     member_progress = None
     if progress is not None:
         report = progress
@@ -312,8 +321,8 @@ def fit_fold(
         def member_progress(family: str, event: str) -> None:
             report(fold.index, family, event)
 
-    fitted = fit_members(_take(inputs, keep), targets[keep], plan, spec, member_progress)
-    return fitted.models, fitted.ensemble, fitted.metrics, targets[keep]
+    fitted = fit_members(take(inputs, keep), targets[keep], plan, spec, member_progress)
+    return fitted, targets[keep]
 
 
 def run_walkforward(
@@ -328,80 +337,53 @@ def run_walkforward(
 ) -> WalkForward:
     """Fit every fold, forecast its test rows, combine members into signals per row."""
     layout = plan_folds(len(frame), settings, spec, plan.val_fraction)
+    plan = plan_with_costs(plan, settings)
     horizon = spec.horizon
     lookback = settings.momentum_lookback or horizon
     close = frame["close"].to_numpy()
     index = pd.DatetimeIndex(frame.index)
     truth = forward_returns(close, horizon)
-    names = (*ENSEMBLE_FAMILIES, "ensemble", *BASELINES)
+    members = plan_members(plan)
+    names = (*members, "ensemble", *BASELINES)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
-    votes: dict[str, list[str]] = {family: [] for family in ENSEMBLE_FAMILIES}
-    actions: list[str] = []
-    agreeing: list[int] = []
-    healthy: list[int] = []
-    required: list[int] = []
+    signals: list[FoldSignals] = []
     results: list[FoldResult] = []
     rows_all: list[np.ndarray] = []
     fold_ids: list[np.ndarray] = []
     for fold in layout.folds:
         started = time.perf_counter()
-        models, ensemble, validation, train_targets = fit_fold(frame, fold, plan, spec, progress)
+        fitted, train_targets = fit_fold(frame, fold, plan, spec, progress)
         fit_seconds = time.perf_counter() - started
         if progress:
             progress(fold.index, "forecast", "start")
         rows = np.arange(fold.test_start, fold.test_stop)
         inputs = model_inputs(frame, spec, rows)
-        member_forecasts = {f: m.predict(inputs.of_kind(m.input_kind)) for f, m in models.items()}
+        member_forecasts = {
+            f: m.predict(inputs.of_kind(m.input_kind)) for f, m in fitted.models.items()
+        }
         for family, values in member_forecasts.items():
             parts[family].append(values)
         parts["zero"].append(np.zeros((len(rows), horizon)))
         parts["momentum"].append(momentum_forecast(close, rows, lookback, horizon))
         parts["train_mean"].append(np.repeat(train_targets.mean(axis=0)[None, :], len(rows), 0))
-        combined = np.full((len(rows), horizon), np.nan)
-        for i, row in enumerate(rows):
-            answers = [
-                MemberForecast(
-                    f,
-                    f"fold{fold.index}",
-                    v[i] if np.isfinite(v[i]).all() else None,
-                    None if np.isfinite(v[i]).all() else "forecast is not finite",
-                )
-                for f, v in member_forecasts.items()
-            ]
-            try:
-                signal = combine(
-                    answers,
-                    ensemble,
-                    symbol=symbol,
-                    timeframe=timeframe,
-                    as_of=str(index[int(row)]),
-                    release=f"fold{fold.index}",
-                )
-            except ConsensusError:
-                actions.append(REFUSED)
-                agreeing.append(0)
-                healthy.append(sum(a.healthy for a in answers))
-                required.append(ensemble.min_consensus)
-                for family in ENSEMBLE_FAMILIES:
-                    votes[family].append("")
-                continue
-            combined[i] = signal.forecast
-            actions.append(signal.action)
-            agreeing.append(signal.consensus["agreeing"])
-            healthy.append(signal.consensus["healthy"])
-            required.append(signal.consensus["required"])
-            cast = {m.family: m.vote or "" for m in signal.members}
-            for family in ENSEMBLE_FAMILIES:
-                votes[family].append(cast.get(family, ""))
-        parts["ensemble"].append(combined)
+        fold_out = fold_signals(
+            member_forecasts, inputs, fitted.ensemble, fitted.evidence, f"fold{fold.index}"
+        )
+        parts["ensemble"].append(fold_out.combined)
+        signals.append(fold_out)
         rows_all.append(rows)
         fold_ids.append(np.full(len(rows), fold.index))
         if progress:
             progress(fold.index, "forecast", "done")
+        models = fitted.models if keep_models else None
         results.append(
-            FoldResult(fold, ensemble, validation, fit_seconds, models if keep_models else None)
+            FoldResult(fold, fitted.ensemble, fitted.metrics, fit_seconds, fitted.evidence, models)
         )
     rows_cat = np.concatenate(rows_all)
+
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(f, name)) for f in signals])
+
     return WalkForward(
         layout=layout,
         folds=results,
@@ -410,9 +392,23 @@ def run_walkforward(
         timestamps=index[rows_cat],
         actual=truth[rows_cat],
         forecasts={name: np.concatenate(values) for name, values in parts.items()},
-        actions=np.asarray(actions, dtype=object),
-        votes={f: np.asarray(v, dtype=object) for f, v in votes.items()},
-        agreeing=np.asarray(agreeing),
-        healthy=np.asarray(healthy),
-        required=np.asarray(required),
+        actions=np.asarray(joined("actions"), dtype=object),
+        votes={
+            f: np.asarray([v for s in signals for v in s.votes[f]], dtype=object) for f in members
+        },
+        agreeing=joined("agreeing"),
+        healthy=joined("healthy"),
+        required=joined("required"),
+        reasons=np.asarray(joined("reasons"), dtype=object),
+        lower=joined("lower"),
+        upper=joined("upper"),
+        members=members,
     )
+
+
+def plan_with_costs(plan: TrainingPlan, settings: BacktestSettings) -> TrainingPlan:
+    """The plan whose evidence is judged with the backtest's own costs and shorting rule."""
+    evaluation = dataclasses.replace(
+        plan.evaluation, costs=Costs(settings.fee, settings.slippage), short=settings.short
+    )
+    return dataclasses.replace(plan, evaluation=evaluation)

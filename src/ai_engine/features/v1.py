@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import talib
 
+from ai_engine.errors import DataValidationError
 from ai_engine.features.spec import FeatureSpec
 
 RETURN_LAGS = (1, 2, 3, 5, 10, 20)
@@ -106,7 +107,9 @@ def targets(close: np.ndarray, horizon: int) -> np.ndarray:
 def return_windows(returns: np.ndarray, rows: np.ndarray, lookback: int) -> np.ndarray:
     """Windows of the last ``lookback`` returns ending at each row: (k,) -> (k, lookback, 1)."""
     if len(rows) and rows.min() < lookback:
-        raise ValueError(f"a window needs row >= {lookback}, found row {rows.min()}")
+        raise DataValidationError(
+            f"a window of {lookback} returns needs row >= {lookback}, found row {rows.min()}"
+        )
     view = np.lib.stride_tricks.sliding_window_view(returns, lookback)
     return view[rows - lookback + 1][:, :, None]
 

@@ -1,6 +1,7 @@
-"""The one Forecaster interface every model family implements, and the family registry.
+"""The one Forecaster interface every model family implements.
 
-A family is one module holding a ``Config`` dataclass and a ``Forecaster`` subclass. The
+A family is one module holding a ``Config`` dataclass, a ``Forecaster`` subclass and a
+``FamilyDescriptor`` it registers (see ``family.py``, re-exported here). The
 architecture is built from the config alone (``Forecaster(config)``), for training and for
 serving alike; ``fit`` learns weights and the scaler, ``save_weights`` / ``load_weights``
 move the weights in the family's native, pickle-free format.
@@ -12,7 +13,6 @@ Targets and forecasts are ``(n, horizon)`` cumulative forward log returns.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,21 +21,18 @@ from typing import Any, ClassVar, Literal, Self, TypeVar
 import numpy as np
 
 from ai_engine.errors import BundleError, ConfigError
+from ai_engine.models.family import (
+    FAMILY_MODULES,
+    FamilyDescriptor,
+    build,
+    default_members,
+    descriptor,
+    families,
+    get_family,
+    register,
+)
 
 InputKind = Literal["tabular", "sequence"]
-
-FAMILY_MODULES: dict[str, str] = {
-    "xgboost": "ai_engine.models.xgboost",
-    "lightgbm": "ai_engine.models.lightgbm",
-    "nhits": "ai_engine.models.nhits",
-    "patchtst": "ai_engine.models.patchtst",
-    "legacy-nhits": "ai_engine.models.legacy",
-    "legacy-patchtst": "ai_engine.models.legacy",
-}
-"""Where each family lives; modules are imported on first use so that importing
-``ai_engine`` stays free of torch, xgboost and lightgbm."""
-
-_REGISTRY: dict[str, type[Forecaster]] = {}
 
 ConfigT = TypeVar("ConfigT", bound="ForecasterConfig")
 
@@ -142,15 +139,14 @@ class Scaler:
 class Forecaster(ABC):
     """One model family: built from its config, fitted on (x, y), predicts ``(n, horizon)``.
 
-    Subclasses set ``family``, ``input_kind``, ``config_class`` and ``weights_files`` and
-    implement ``_fit``, ``_predict``, ``save_weights`` and ``load_weights``. ``_fit`` and
-    ``_predict`` see standardised inputs and targets divided by ``scaler_.target_scale``.
+    Subclasses set ``family``, ``input_kind`` and ``config_class`` and implement ``_fit``,
+    ``_predict``, ``save_weights`` and ``load_weights``. ``_fit`` and ``_predict`` see
+    standardised inputs and targets divided by ``scaler_.target_scale``.
     """
 
     family: ClassVar[str]
     input_kind: ClassVar[InputKind]
     config_class: ClassVar[type[ForecasterConfig]]
-    weights_files: ClassVar[tuple[str, ...]]
 
     def __init__(self, config: ForecasterConfig) -> None:
         if not isinstance(config, self.config_class):
@@ -211,7 +207,7 @@ class Forecaster(ABC):
 
     @abstractmethod
     def save_weights(self, folder: Path) -> None:
-        """Write ``weights_files`` into ``folder`` in the family's native format."""
+        """Write the descriptor's weight files into ``folder`` in the family's native format."""
 
     @abstractmethod
     def load_weights(self, folder: Path) -> None:
@@ -222,30 +218,25 @@ class Forecaster(ABC):
         return 0
 
 
-def register(cls: type[Forecaster]) -> type[Forecaster]:
-    """Class decorator: make a family available by its ``family`` name."""
-    if cls.family in _REGISTRY and _REGISTRY[cls.family] is not cls:
-        raise ConfigError(f"model family {cls.family!r} registered twice")
-    _REGISTRY[cls.family] = cls
-    return cls
+__all__ = [
+    "FAMILY_MODULES",
+    "FamilyDescriptor",
+    "Forecaster",
+    "ForecasterConfig",
+    "InputKind",
+    "Scaler",
+    "build",
+    "default_members",
+    "descriptor",
+    "families",
+    "get_family",
+    "register",
+]
 
 
-def get_family(name: str) -> type[Forecaster]:
-    """The Forecaster class of a family; an unknown name fails loudly with the known ones."""
-    if name not in _REGISTRY and name in FAMILY_MODULES:
-        importlib.import_module(FAMILY_MODULES[name])
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown model family {name!r}; expected one of {sorted(FAMILY_MODULES)}"
-        ) from None
-
-
-def build(family: str, config: dict[str, Any]) -> Forecaster:
-    """Build an unfitted forecaster of ``family`` from a config dict."""
-    cls = get_family(family)
-    return cls(cls.config_class.from_dict(config))
-
-
-ENSEMBLE_FAMILIES: tuple[str, ...] = ("xgboost", "lightgbm", "nhits", "patchtst")
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``ENSEMBLE_FAMILIES``: the default members, derived from the registry when first asked
+    (computing it imports the built-in family modules)."""
+    if name == "ENSEMBLE_FAMILIES":
+        return default_members()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -45,8 +45,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from ai_engine.errors import BundleError, ConfigError, WeightsMismatchError
-from ai_engine.models._torch_training import describe_mismatch
-from ai_engine.models.base import Forecaster, ForecasterConfig, InputKind, register
+from ai_engine.models.base import (
+    FamilyDescriptor,
+    Forecaster,
+    ForecasterConfig,
+    InputKind,
+    register,
+)
+from ai_engine.models.torch_utils import describe_mismatch
 
 WEIGHTS_FILE = "weights.safetensors"
 POOLING = ("mean", "last")
@@ -183,7 +189,6 @@ class _LegacyForecaster(Forecaster):
     """Shared plumbing: a network built from the config, weights in safetensors, no training."""
 
     input_kind: ClassVar[InputKind] = "tabular"
-    weights_files: ClassVar[tuple[str, ...]] = (WEIGHTS_FILE,)
 
     def __init__(self, config: ForecasterConfig) -> None:
         super().__init__(config)
@@ -252,7 +257,6 @@ class _LegacyForecaster(Forecaster):
         return {**values, "horizon": values["output_dim"]}
 
 
-@register
 class LegacyNHiTS(_LegacyForecaster):
     """The legacy N-HiTS, imported from an old checkpoint."""
 
@@ -268,7 +272,6 @@ class LegacyNHiTS(_LegacyForecaster):
         return LegacyNHiTSNetwork(self.config)
 
 
-@register
 class LegacyPatchTST(_LegacyForecaster):
     """The legacy PatchTST, imported from an old checkpoint."""
 
@@ -282,3 +285,18 @@ class LegacyPatchTST(_LegacyForecaster):
 
     def build_network(self) -> nn.Module:
         return LegacyPatchTSTNetwork(self.config)
+
+
+def _legacy(model_class: type[_LegacyForecaster]) -> FamilyDescriptor:
+    """Imported, never trained: not a default member; presets are empty."""
+    return FamilyDescriptor(
+        model_class=model_class,
+        weights_files=(WEIGHTS_FILE,),
+        default_weight=0.20,
+        presets={"quick": {}, "default": {}},
+        trainable=False,
+        libraries=("torch", "safetensors"),
+    )
+
+
+DESCRIPTORS = (register(_legacy(LegacyNHiTS)), register(_legacy(LegacyPatchTST)))

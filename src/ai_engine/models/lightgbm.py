@@ -1,7 +1,8 @@
 """LightGBM family: one booster per horizon over the tabular features.
 
 Inputs ``(n, n_features)``; forecasts ``(n, horizon)``. Boosters are stored in LightGBM's
-native text format, one file per horizon (``model_h01.txt`` ... ``model_h12.txt``).
+native text format, one file per horizon step (``model_h01.txt`` ... ``model_h12.txt`` for
+horizon 12; the descriptor derives the list from the config).
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
-from ai_engine.errors import WeightsMismatchError
-from ai_engine.models.base import Forecaster, ForecasterConfig, register
+from ai_engine.errors import BundleError, WeightsMismatchError
+from ai_engine.models.base import FamilyDescriptor, Forecaster, ForecasterConfig, register
 
 
 def weights_file(step: int) -> str:
     """File name of the booster for horizon ``step`` (1-based)."""
     return f"model_h{step:02d}.txt"
+
+
+def weights_files(config: LightGBMConfig) -> tuple[str, ...]:
+    """One booster file per horizon step: ``model_h01.txt`` .. ``model_h{horizon}.txt``."""
+    return tuple(weights_file(h) for h in range(1, config.horizon + 1))
 
 
 @dataclass(frozen=True)
@@ -38,14 +44,12 @@ class LightGBMConfig(ForecasterConfig):
     n_threads: int = 1
 
 
-@register
 class LightGBMForecaster(Forecaster):
     """Gradient-boosted trees (leaf-wise), one early-stopped booster per horizon."""
 
     family = "lightgbm"
     input_kind = "tabular"
     config_class = LightGBMConfig
-    weights_files = tuple(weights_file(h) for h in range(1, 13))
     config: LightGBMConfig
 
     def __init__(self, config: LightGBMConfig) -> None:
@@ -88,7 +92,11 @@ class LightGBMForecaster(Forecaster):
         self.fit_info_ = {"rounds": [b.best_iteration for b in self.boosters_]}
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        assert self.boosters_, "fit or load first"
+        if not self.boosters_:
+            raise BundleError(
+                f"{self.family}: predict expects a fitted model (call fit or load_weights first), "
+                "found none"
+            )
         threads = self.config.n_threads
         return np.column_stack(
             [
@@ -98,7 +106,10 @@ class LightGBMForecaster(Forecaster):
         )
 
     def save_weights(self, folder: Path) -> None:
-        assert self.boosters_, "fit first"
+        if not self.boosters_:
+            raise BundleError(
+                f"{self.family}: save_weights expects a fitted model (call fit first), found none"
+            )
         for step, booster in enumerate(self.boosters_, start=1):
             booster.save_model(folder / weights_file(step), num_iteration=booster.best_iteration)
 
@@ -134,3 +145,19 @@ class LightGBMForecaster(Forecaster):
 
     def parameter_count(self) -> int:
         return int(sum(b.num_trees() for b in self.boosters_))
+
+
+DESCRIPTOR = register(
+    FamilyDescriptor(
+        model_class=LightGBMForecaster,
+        weights_files=weights_files,
+        default_weight=0.30,
+        presets={
+            "quick": {"max_rounds": 150, "early_stopping_rounds": 20},
+            "default": {},
+            "tiny": {"max_rounds": 30, "early_stopping_rounds": 20},
+        },
+        member=True,
+        libraries=("lightgbm",),
+    )
+)

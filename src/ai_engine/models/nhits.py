@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ai_engine.errors import ConfigError
-from ai_engine.models._torch_training import Dropout, SequenceNetConfig, TorchSequenceForecaster
-from ai_engine.models.base import register
+from ai_engine.models.base import FamilyDescriptor, register
+from ai_engine.models.sequence import SequenceNetConfig, TorchSequenceForecaster
+from ai_engine.models.torch_utils import Dropout
 
 INTERPOLATION_MODES = ("linear", "nearest")
 
@@ -192,7 +193,6 @@ class NHiTSNetwork(nn.Module):
         return self.forward_series(series).reshape(b, c, -1).permute(0, 2, 1)
 
 
-@register
 class NHiTS(TorchSequenceForecaster):
     """The N-HiTS member of the ensemble."""
 
@@ -202,3 +202,19 @@ class NHiTS(TorchSequenceForecaster):
 
     def build_network(self) -> NHiTSNetwork:
         return NHiTSNetwork(self.config)
+
+
+DESCRIPTOR = register(
+    FamilyDescriptor(
+        model_class=NHiTS,
+        weights_files=NHiTS.weights_files,
+        default_weight=0.20,
+        presets={
+            "quick": {"max_epochs": 4, "patience": 2},
+            "default": {},
+            "tiny": {"mlp_units": [32, 32], "max_epochs": 2, "patience": 2, "batch_size": 64},
+        },
+        member=True,
+        libraries=("torch", "safetensors"),
+    )
+)

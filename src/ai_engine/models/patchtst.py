@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ai_engine.errors import ConfigError
-from ai_engine.models._torch_training import Dropout, SequenceNetConfig, TorchSequenceForecaster
-from ai_engine.models.base import register
+from ai_engine.models.base import FamilyDescriptor, register
+from ai_engine.models.sequence import SequenceNetConfig, TorchSequenceForecaster
+from ai_engine.models.torch_utils import Dropout
 
 NORMS = ("batch", "layer")
 
@@ -246,7 +247,6 @@ class PatchTSTNetwork(nn.Module):
         return y
 
 
-@register
 class PatchTST(TorchSequenceForecaster):
     """The PatchTST member of the ensemble."""
 
@@ -256,3 +256,27 @@ class PatchTST(TorchSequenceForecaster):
 
     def build_network(self) -> PatchTSTNetwork:
         return PatchTSTNetwork(self.config)
+
+
+DESCRIPTOR = register(
+    FamilyDescriptor(
+        model_class=PatchTST,
+        weights_files=PatchTST.weights_files,
+        default_weight=0.20,
+        presets={
+            "quick": {"max_epochs": 3, "patience": 2},
+            "default": {},
+            "tiny": {
+                "d_model": 16,
+                "n_heads": 2,
+                "n_layers": 1,
+                "d_ff": 32,
+                "max_epochs": 2,
+                "patience": 2,
+                "batch_size": 64,
+            },
+        },
+        member=True,
+        libraries=("torch", "safetensors"),
+    )
+)

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from ai_engine.errors import WeightsMismatchError
-from ai_engine.models.base import Forecaster, ForecasterConfig, register
+from ai_engine.errors import BundleError, WeightsMismatchError
+from ai_engine.models.base import FamilyDescriptor, Forecaster, ForecasterConfig, register
 
 WEIGHTS_FILE = "model.ubj"
 
@@ -36,14 +36,12 @@ class XGBoostConfig(ForecasterConfig):
     n_threads: int = 1
 
 
-@register
 class XGBoostForecaster(Forecaster):
     """Boosted trees, one output per horizon (``multi_strategy=one_output_per_tree``)."""
 
     family = "xgboost"
     input_kind = "tabular"
     config_class = XGBoostConfig
-    weights_files = (WEIGHTS_FILE,)
     config: XGBoostConfig
 
     def __init__(self, config: XGBoostConfig) -> None:
@@ -85,12 +83,19 @@ class XGBoostForecaster(Forecaster):
         self.fit_info_ = {"rounds": best + 1}
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
-        assert self.booster_ is not None, "fit or load first"
+        if self.booster_ is None:
+            raise BundleError(
+                f"{self.family}: predict expects a fitted model (call fit or load_weights first), "
+                "found none"
+            )
         out = self.booster_.inplace_predict(x)
         return np.asarray(out).reshape(len(x), self.horizon)
 
     def save_weights(self, folder: Path) -> None:
-        assert self.booster_ is not None, "fit first"
+        if self.booster_ is None:
+            raise BundleError(
+                f"{self.family}: save_weights expects a fitted model (call fit first), found none"
+            )
         self.booster_.save_model(folder / WEIGHTS_FILE)
 
     def load_weights(self, folder: Path) -> None:
@@ -116,3 +121,19 @@ class XGBoostForecaster(Forecaster):
         if self.booster_ is None:
             return 0
         return int(sum(len(tree.splitlines()) for tree in self.booster_.get_dump()))
+
+
+DESCRIPTOR = register(
+    FamilyDescriptor(
+        model_class=XGBoostForecaster,
+        weights_files=(WEIGHTS_FILE,),
+        default_weight=0.30,
+        presets={
+            "quick": {"max_rounds": 150, "early_stopping_rounds": 20},
+            "default": {},
+            "tiny": {"max_rounds": 30, "early_stopping_rounds": 20},
+        },
+        member=True,
+        libraries=("xgboost",),
+    )
+)

@@ -16,13 +16,21 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 import ai_engine
-from ai_engine.errors import AIEngineError, ConsensusError, DataValidationError
+from ai_engine.errors import (
+    AIEngineError,
+    ConsensusError,
+    DataValidationError,
+    EngineUnavailable,
+    InputError,
+    NotFound,
+    PromotionRefused,
+)
 from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.deps import ServiceState
-from ai_engine.service.holder import EngineHolder, EngineUnavailable, NotFound, PromotionRefused
-from ai_engine.service.inference import InputError
+from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import (
     LOGGER_NAME,
     UVICORN_LOG_CONFIG,
@@ -31,6 +39,7 @@ from ai_engine.service.observability import (
     configure_logging,
 )
 from ai_engine.service.routes import health, metrics, models, oip, signal
+from ai_engine.service.safety import install_safety
 from ai_engine.service.settings import ServiceSettings
 
 log = logging.getLogger(LOGGER_NAME)
@@ -48,9 +57,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        safety.start()  # the ESS is read before anything is served; an unusable store fails
         holder.start(settings.watch_interval_s)
         yield
         holder.stop()
+        safety.stop()
 
     app = FastAPI(
         title="quantum-ai-engine",
@@ -62,6 +73,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.service = ServiceState(settings, holder, service_metrics, batcher)
     for module in (signal, models, health, oip, metrics):
         app.include_router(module.router)
+    safety = install_safety(app, settings, service_metrics, holder)
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=service_metrics,
@@ -142,7 +154,20 @@ def _add_error_handlers(app: FastAPI, service_metrics: Metrics) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        return _error(request, exc.status_code, str(exc.detail), headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:  # Starlette lists the first route's methods only
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return _error(request, exc.status_code, str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on the request's path (GET and POST /v1/account are two)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
 
 
 def serve(
@@ -167,6 +192,10 @@ def serve(
             "AI_ENGINE_LOG_LEVEL": settings.log_level,
         }
     )
+    if settings.state_url:
+        os.environ["AI_ENGINE_STATE_URL"] = settings.state_url
+    if settings.safety_config:
+        os.environ["AI_ENGINE_SAFETY_CONFIG"] = str(settings.safety_config)
     uvicorn.run(
         "ai_engine.service.app:create_app",
         factory=True,

@@ -48,8 +48,8 @@ async def engine_for(request: Request, service: ServiceState, release: str | Non
     """The engine for this request (served or pinned), noted on the request for the log line."""
     engine = service.holder.cached_engine(release)
     if engine is None:  # a pinned release not seen yet: resolve and load it off the event loop
-        engine = await run_in_threadpool(service.holder.engine_for, release or "")
-    assert engine is not None
+        loaded: Engine = await run_in_threadpool(service.holder.engine_for, release or "")
+        engine = loaded
     request.state.release = engine.release.id
     return engine
 

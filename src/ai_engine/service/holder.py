@@ -22,23 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from ai_engine.engine import Engine
-from ai_engine.errors import AIEngineError, ConsensusError, RegistryError
+from ai_engine.errors import (
+    AIEngineError,
+    ConsensusError,
+    EngineUnavailable,
+    NotFound,
+    PromotionRefused,
+    RegistryError,
+)
 from ai_engine.registry import Registry
 from ai_engine.service.observability import LOGGER_NAME, Metrics
 
 log = logging.getLogger(LOGGER_NAME)
-
-
-class EngineUnavailable(AIEngineError):
-    """No release is loaded (yet); the message says why."""
-
-
-class NotFound(AIEngineError):
-    """A requested release, alias or model does not exist."""
-
-
-class PromotionRefused(AIEngineError):
-    """A release that failed verification is not promoted; the alias is left unchanged."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +71,8 @@ class EngineHolder:
         self.pinned_cache = pinned_cache
         self.last_reload: ReloadOutcome | None = None
         self.loaded_at: str | None = None
+        self.alias_checks = 0
+        """How many times ``check_alias`` has looked at the alias (the watcher's heartbeat)."""
         self._engine: Engine | None = None
         self._error = f"loading {reference!r} from registry {self.root}"
         self._failed_target: str | None = None
@@ -274,6 +271,7 @@ class EngineHolder:
 
     def check_alias(self) -> ReloadOutcome | None:
         """Reload when the watched alias points at another release than the one served."""
+        self.alias_checks += 1
         try:
             registry = Registry(self.root)
             if not (registry.aliases_dir / f"{self.reference}.json").is_file():

@@ -7,6 +7,7 @@ of the request is taken apart and the service's own limits are checked.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -14,22 +15,13 @@ import numpy as np
 from ai_engine.data import Candles, ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.ensemble import MemberForecast
-from ai_engine.errors import DataValidationError
+from ai_engine.errors import DataValidationError, EngineUnavailable, InputError
 from ai_engine.features import latest_inputs
 from ai_engine.service.batcher import ForecastBatcher
-from ai_engine.service.holder import EngineUnavailable
 from ai_engine.service.schemas import CandlesIn, V2InferRequest
 
 COLUMN_NAMES = ("date", "open", "high", "low", "close", "volume")
 WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
-
-
-class InputError(DataValidationError):
-    """Bad input found by the service itself; ``loc`` names the field (as pydantic does)."""
-
-    def __init__(self, loc: list[str | int], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
 
 
 def columns_of(body: CandlesIn) -> tuple[dict[str, list[Any]], list[str | int]]:
@@ -86,10 +78,16 @@ async def member_forecasts(
     return await batcher.forecasts(engine, latest_inputs(candles.frame, engine.spec))
 
 
-async def signal_json(batcher: ForecastBatcher, engine: Engine, candles: Candles) -> dict[str, Any]:
-    """The Signal as JSON; ConsensusError below the quorum."""
-    forecasts = await member_forecasts(batcher, engine, candles)
-    return engine.signal_from(candles, forecasts).to_json()
+async def signal_json(
+    batcher: ForecastBatcher, engine: Engine, candles: Candles, stale_check: bool = True
+) -> dict[str, Any]:
+    """The Signal as JSON; ConsensusError below the quorum. ``stale_check``: judge the last
+    candle's age against the wall clock (HOLD ``stale_data`` when older than two bars)."""
+    engine.check_consensus()
+    inputs = latest_inputs(candles.frame, engine.spec)
+    forecasts = await batcher.forecasts(engine, inputs)
+    now = datetime.now(UTC) if stale_check else None
+    return engine.signal_from(candles, forecasts, inputs, now).to_json()
 
 
 async def forecast_json(

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 HARD_MAX_CANDLES = 1_000_000
@@ -54,7 +55,11 @@ class CandleColumns(BaseModel):
     def _equal_lengths(self) -> CandleColumns:
         lengths = {k: len(getattr(self, k)) for k in ("t", "o", "h", "l", "c", "v")}
         if len(set(lengths.values())) != 1:
-            raise ValueError(f"columns must have equal lengths, found {lengths}")
+            raise PydanticCustomError(
+                "unequal_columns",
+                "columns must have equal lengths, found {lengths}",
+                {"lengths": str(lengths)},
+            )
         return self
 
 
@@ -97,7 +102,9 @@ class CandlesIn(BaseModel):
     @model_validator(mode="after")
     def _one_layout(self) -> CandlesIn:
         if (self.candles is None) == (self.columns is None):
-            raise ValueError("give exactly one of 'candles' (rows) or 'columns'")
+            raise PydanticCustomError(
+                "candle_layout", "give exactly one of 'candles' (rows) or 'columns'"
+            )
         return self
 
 
@@ -116,12 +123,16 @@ class ErrorOut(BaseModel):
 
 
 class Consensus(BaseModel):
+    """How many votes the action needed, how many agreed with it, how many members voted."""
+
     required: int
     agreeing: int
     healthy: int
 
 
 class MemberVoteOut(BaseModel):
+    """One member's forecast, renormalised weight and vote (null while unhealthy)."""
+
     family: str
     version: str
     forecast: list[float] | None
@@ -145,9 +156,29 @@ class SignalOut(BaseModel):
     release: str
     consensus: Consensus
     members: list[MemberVoteOut]
+    reason: str | None = Field(
+        description="why the action is HOLD: no_edge, below_cost, no_consensus, ood_input, "
+        "stale_data, straddles_zero; null for BUY and SELL"
+    )
+    forecast_lower: list[float] = Field(
+        description="conformal lower bound per horizon step (empty when the release has none)"
+    )
+    forecast_upper: list[float] = Field(
+        description="conformal upper bound per horizon step (empty when the release has none)"
+    )
+    edge: dict[str, Any] = Field(
+        description="the release's out-of-fold edge verdict: enabled, horizon, method, p_value, "
+        "oos_r2 (empty for releases made before it)"
+    )
+    decision: dict[str, Any] = Field(
+        description="the cost-aware position rule: entry_threshold, exit_threshold, "
+        "min_hold_bars (empty for releases made before it)"
+    )
 
 
 class MemberForecastOut(BaseModel):
+    """One member's forecast (null while unhealthy) and its renormalised weight."""
+
     family: str
     version: str
     forecast: list[float] | None
@@ -169,6 +200,8 @@ class ForecastOut(BaseModel):
 
 
 class MemberOut(BaseModel):
+    """One member of the served release: loaded healthy, or why not."""
+
     family: str
     version: str
     healthy: bool
@@ -177,6 +210,8 @@ class MemberOut(BaseModel):
 
 
 class ServedRelease(BaseModel):
+    """The served release (``release`` is its id), its readiness and its members."""
+
     release: str
     model_set: str
     symbol: str
@@ -192,6 +227,8 @@ class ServedRelease(BaseModel):
 
 
 class ReloadOut(BaseModel):
+    """What one reload attempt did (the holder's ReloadOutcome)."""
+
     ok: bool
     swapped: bool
     trigger: str

@@ -8,10 +8,13 @@
 - ``AI_ENGINE_LOG_LEVEL`` (INFO): level of the JSON log lines
 - ``AI_ENGINE_THREADS`` (1): compute threads per process (OpenMP, PyTorch); one request's
   batch of one row gains nothing from more, and spinning threads starve the other workers
+- ``AI_ENGINE_STATE_URL`` (``sqlite:///<beside the registry>/state.db``): the safety state store
+- ``AI_ENGINE_SAFETY_CONFIG`` (``safety.toml`` beside the registry, if any): limits and triggers
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +42,11 @@ class ServiceSettings:
     pinned_cache: int = 4
     log_level: str = "INFO"
     threads: int = 1
+    state_url: str | None = None
+    safety_config: Path | None = None
+    stale_check: bool = True
+    """HOLD with reason ``stale_data`` when the last candle is older than two bars by the
+    wall clock (AI_ENGINE_STALE_CHECK=0 turns it off, e.g. to replay history)."""
 
     def __post_init__(self) -> None:
         if self.max_candles < 1:
@@ -69,6 +77,11 @@ class ServiceSettings:
             watch_interval_s=_number(env, "AI_ENGINE_WATCH_INTERVAL", 2.0, float),
             log_level=env.get("AI_ENGINE_LOG_LEVEL", "INFO").upper(),
             threads=_number(env, "AI_ENGINE_THREADS", 1, int),
+            state_url=env.get("AI_ENGINE_STATE_URL") or None,
+            safety_config=Path(env["AI_ENGINE_SAFETY_CONFIG"])
+            if env.get("AI_ENGINE_SAFETY_CONFIG")
+            else None,
+            stale_check=_flag(env, "AI_ENGINE_STALE_CHECK", True),
         )
 
 
@@ -77,8 +90,20 @@ def _number(env: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:
     if raw is None or raw == "":
         return default
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
+        value = None
+    if value is None or not math.isfinite(value):
         raise ConfigError(
-            f"{name} must be a{'n integer' if kind is int else ' number'}, found {raw!r}"
-        ) from None
+            f"{name} must be a{'n integer' if kind is int else ' finite number'}, found {raw!r}"
+        )
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("0", "1", "true", "false"):
+        raise ConfigError(f"{name} must be 0, 1, true or false, found {raw!r}")
+    return raw in ("1", "true")

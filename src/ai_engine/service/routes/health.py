@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 
 from ai_engine.service.deps import Service
 from ai_engine.service.schemas import HealthOut
@@ -18,12 +17,12 @@ async def live() -> HealthOut:
 
 
 @router.get("/ready", response_model=HealthOut, responses={503: {"model": HealthOut}})
-async def ready(service: Service) -> JSONResponse:
+async def ready(service: Service, response: Response) -> HealthOut:
     """200 only while the served release reaches consensus; 503 with the reason otherwise."""
     is_ready, reason = service.holder.readiness()
-    body = HealthOut(
+    response.status_code = 200 if is_ready else 503
+    return HealthOut(
         status="ready" if is_ready else "not ready",
         release=service.holder.release_id,
         reason=reason,
     )
-    return JSONResponse(body.model_dump(), status_code=200 if is_ready else 503)

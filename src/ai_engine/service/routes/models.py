@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from ai_engine.engine import Engine
@@ -79,10 +78,11 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
         },
     },
 )
-async def reload(service: Service) -> JSONResponse:
+async def reload(service: Service, response: Response) -> dict[str, Any]:
     """Load and verify the served alias's release off the request path, then swap it in."""
     outcome = await run_in_threadpool(service.holder.reload, "api")
-    return JSONResponse(outcome.to_json(), status_code=200 if outcome.ok else 409)
+    response.status_code = 200 if outcome.ok else 409
+    return outcome.to_json()
 
 
 @router.post(

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
 
 import ai_engine
 from ai_engine.engine import Engine
+from ai_engine.errors import EngineUnavailable, NotFound
 from ai_engine.service.deps import Service, engine_for
-from ai_engine.service.holder import NotFound
 from ai_engine.service.inference import (
     oip_columns,
     oip_ensemble_outputs,
@@ -66,16 +65,16 @@ async def live() -> dict[str, bool]:
 
 
 @router.get("/health/ready", response_model=V2Ready, responses={503: {"model": V2Error}})
-async def ready(service: Service) -> JSONResponse:
+async def ready(service: Service) -> dict[str, bool]:
     """200 while the served release reaches consensus, 503 with the reason otherwise."""
     is_ready, reason = service.holder.readiness()
     if not is_ready:
-        return JSONResponse({"error": reason}, status_code=503)
-    return JSONResponse({"ready": True})
+        raise EngineUnavailable(reason)
+    return {"ready": True}
 
 
 @router.get("/models/{name}/ready", response_model=V2Ready, responses=ERRORS)
-async def model_ready(service: Service, name: str = ModelName) -> JSONResponse:
+async def model_ready(service: Service, name: str = ModelName) -> dict[str, bool]:
     """A member: 200 when it loaded healthy. ``ensemble``: 200 while it reaches consensus."""
     engine = service.holder.require()
     _check_name(engine, name)
@@ -85,8 +84,8 @@ async def model_ready(service: Service, name: str = ModelName) -> JSONResponse:
         member = next(m for m in engine.members if m.family == name)
         is_ready, reason = member.healthy, f"model {name!r} is unhealthy: {member.reason}"
     if not is_ready:
-        return JSONResponse({"error": reason}, status_code=503)
-    return JSONResponse({"ready": True})
+        raise EngineUnavailable(reason)
+    return {"ready": True}
 
 
 @router.get("/models/{name}", response_model=V2ModelMetadata, responses=ERRORS)
@@ -124,7 +123,7 @@ async def model_metadata(service: Service, name: str = ModelName) -> dict[str, A
 @router.post("/models/{name}/infer", response_model=V2InferResponse, responses=ERRORS)
 async def infer(
     body: V2InferRequest, request: Request, service: Service, name: str = ModelName
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Forecast of a member, or the ensemble's signal as tensors, for the last candle."""
     engine = await engine_for(request, service, None)
     _check_name(engine, name)
@@ -140,15 +139,13 @@ async def infer(
     else:
         outputs = await oip_member_outputs(service.batcher, engine, name, candles)
         version = next(m.version for m in engine.members if m.family == name)
-    return JSONResponse(
-        {
-            "model_name": name,
-            "model_version": version,
-            "id": body.id,
-            "parameters": {
-                "release": engine.release.id,
-                "as_of": candles.frame.index[-1].isoformat(),
-            },
-            "outputs": select_outputs(outputs, body),
-        }
-    )
+    return {
+        "model_name": name,
+        "model_version": version,
+        "id": body.id,
+        "parameters": {
+            "release": engine.release.id,
+            "as_of": candles.frame.index[-1].isoformat(),
+        },
+        "outputs": select_outputs(outputs, body),
+    }

@@ -1,9 +1,14 @@
-"""POST /v1/signal and /v1/forecast: candles in, the ensemble's answer for the last candle out."""
+"""POST /v1/signal and /v1/forecast: candles in, the ensemble's answer for the last candle out.
+
+Routes return plain dicts; FastAPI validates them against ``response_model`` and serialises them
+in pydantic's core, so the OpenAPI schema is the one every answer passes.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 
 from ai_engine.service.deps import ReleaseQuery, Service, engine_for
 from ai_engine.service.inference import columns_of, forecast_json, signal_json, validated_candles
@@ -22,24 +27,24 @@ ERRORS: dict[int | str, dict[str, object]] = {
 @router.post("/signal", response_model=SignalOut, responses=ERRORS)
 async def post_signal(
     body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
-) -> JSONResponse:
+) -> dict[str, Any]:
     """BUY / SELL / HOLD for the last candle, with every member's forecast and vote."""
     engine = await engine_for(request, service, release)
     candles = validated_candles(
         *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
     )
-    signal = await signal_json(service.batcher, engine, candles)
+    signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
     service.metrics.signals.labels(signal["action"]).inc()
-    return JSONResponse(signal)
+    return signal
 
 
 @router.post("/forecast", response_model=ForecastOut, responses=ERRORS)
 async def post_forecast(
     body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
-) -> JSONResponse:
+) -> dict[str, Any]:
     """Every member's 12-step forecast and the weighted forecast, without a decision."""
     engine = await engine_for(request, service, release)
     candles = validated_candles(
         *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
     )
-    return JSONResponse(await forecast_json(service.batcher, engine, candles))
+    return await forecast_json(service.batcher, engine, candles)

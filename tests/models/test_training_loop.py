@@ -1,26 +1,25 @@
-"""The shared training loop: seeding, early stopping, schedules, strict safetensors I/O."""
+"""The one training loop: seeding, early stopping, schedules, precision, unified settings."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import save_file
 from torch import nn
 
-from ai_engine.errors import WeightsMismatchError
-from ai_engine.models._torch_training import (
-    Dropout,
+from ai_engine.errors import ConfigError
+from ai_engine.models.nhits import NHiTSConfig
+from ai_engine.models.patchtst import PatchTSTConfig
+from ai_engine.models.sequence import SequenceNetConfig
+from ai_engine.models.torch_utils import set_seed
+from ai_engine.models.training_loop import (
     EvalReport,
+    TrainHyperparameters,
     TrainResult,
     TrainSettings,
-    load_weights_strict,
-    save_weights,
-    set_seed,
     train_network,
 )
 
@@ -117,61 +116,55 @@ def test_step_schedule_halves_lr_decays_times() -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="loss"):
+    with pytest.raises(ConfigError, match="loss must be 'mse' or 'mae', found 'huber'"):
         TrainSettings(loss="huber")  # type: ignore[arg-type, unused-ignore]
 
 
-def test_safetensors_round_trip(tmp_path: Path) -> None:
-    a, b = _net(1), _net(2)
-    save_weights(a, tmp_path / "w.safetensors")
-    load_weights_strict(b, tmp_path / "w.safetensors", {"width": 16})
-    for key, value in a.state_dict().items():
-        assert torch.equal(value, b.state_dict()[key])
+def _training_forward_dtypes(precision: str) -> tuple[set[torch.dtype], nn.Module, TrainResult]:
+    """Train briefly; the dtypes the first layer produced in training-mode forward passes."""
+    x, y = _data()
+    net = _net(0)
+    seen: set[torch.dtype] = set()
 
+    def record(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        if module.training:
+            seen.add(output.dtype)
 
-def test_strict_load_names_missing_unexpected_keys_shapes_and_config(tmp_path: Path) -> None:
-    state = {k: v.clone() for k, v in _net().state_dict().items()}
-    state["0.extra"] = state.pop("3.bias")
-    state["0.weight"] = torch.zeros(5, 8)
-    save_file(state, str(tmp_path / "w.safetensors"))
-    with pytest.raises(WeightsMismatchError) as info:
-        load_weights_strict(_net(), tmp_path / "w.safetensors", {"width": 16, "depth": 2})
-    message = str(info.value)
-    assert "\n" not in message
-    assert "missing keys ['3.bias']" in message
-    assert "unexpected keys ['0.extra']" in message
-    assert "0.weight: expected (16, 8), found (5, 8)" in message
-    assert "'width': 16" in message
-
-
-def test_missing_or_corrupt_file_is_a_weights_mismatch(tmp_path: Path) -> None:
-    with pytest.raises(WeightsMismatchError, match="not found"):
-        load_weights_strict(_net(), tmp_path / "absent.safetensors", {})
-    (tmp_path / "bad.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(WeightsMismatchError, match="not readable"):
-        load_weights_strict(_net(), tmp_path / "bad.safetensors", {})
-
-
-def test_fast_dropout_matches_inverted_dropout_semantics() -> None:
-    drop = Dropout(0.3).train()
-    x = torch.ones(200_000, requires_grad=True)
-    torch.manual_seed(5)
-    out = drop(x)
-    kept = out != 0
-    assert float(kept.float().mean()) == pytest.approx(0.7, abs=0.005)
-    assert torch.allclose(out[kept], torch.full_like(out[kept], 1 / 0.7))
-    out.sum().backward()
-    assert x.grad is not None and torch.equal(x.grad, out.detach())
-    torch.manual_seed(5)
-    assert torch.equal(drop(x), out)  # seeded: the same mask again
-    assert torch.equal(drop.eval()(x), x)
-    assert torch.equal(Dropout(0.0).train()(x), x)
-    assert not list(drop.state_dict())
+    net[0].register_forward_hook(record)
+    settings = TrainSettings(batch_size=16, max_epochs=2, patience=10, precision=precision)
+    result = train_network(net, x[:64], y[:64], x[64:], y[64:], settings)
+    return seen, net, result
 
 
 def test_bf16_autocast_is_opt_in_and_keeps_float32_weights() -> None:
-    net, result = _train(seed=0, precision="bf16")
+    seen, net, result = _training_forward_dtypes("bf16")
+    assert seen == {torch.bfloat16}  # the training forward passes ran under bf16 autocast
     assert np.isfinite(result.best_val_loss)
     assert all(p.dtype == torch.float32 for p in net.parameters())
-    with pytest.raises(ValueError, match="precision"):
-        TrainSettings(precision="fp16")  # type: ignore[arg-type, unused-ignore]
+    assert _training_forward_dtypes("fp32")[0] == {torch.float32}  # off by default
+    assert TrainSettings().precision == "fp32"
+    with pytest.raises(ConfigError, match="precision must be 'fp32' or 'bf16', found 'fp16'"):
+        TrainSettings(precision="fp16")
+
+
+def test_training_fields_are_declared_once_and_reach_the_loop() -> None:
+    shared = {f.name for f in dataclasses.fields(TrainHyperparameters)}
+    assert shared <= {f.name for f in dataclasses.fields(SequenceNetConfig)}
+    assert not shared & set(TrainSettings.__dataclass_fields__) - set(
+        TrainHyperparameters.__dataclass_fields__
+    )
+    for config in (
+        NHiTSConfig(learning_rate=0.02, batch_size=7, max_epochs=3, patience=2, seed=9),
+        PatchTSTConfig(precision="bf16", lr_schedule="step", loss="mae", seed=4),
+    ):
+        settings = config.train_settings()
+        for name in shared:
+            assert getattr(settings, name) == getattr(config, name), name
+        assert settings.seed == config.seed
+    assert NHiTSConfig().train_settings().loss == "mae"
+    assert PatchTSTConfig().train_settings().lr_schedule == "patchtst"
+
+
+def test_bad_training_field_in_a_family_config_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"NHiTSConfig: batch_size, max_epochs and patience"):
+        NHiTSConfig(patience=0)

@@ -1,0 +1,5 @@
+"""``python -m ai_engine.cli``."""
+
+from ai_engine.cli import main
+
+main()

@@ -1,0 +1,96 @@
+"""Shared pieces of the ``ai-engine`` command line: the Typer apps, consoles, options, ``main``.
+
+Every engine error is caught once, in ``main``, and printed as one line (``--debug`` shows the
+traceback instead). Command modules print through ``common.out`` / ``common.err`` (looked up at
+call time, so tests can swap the consoles).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ai_engine.errors import AIEngineError
+
+app = typer.Typer(
+    help="quantum-ai-engine: four forecasters, one consensus signal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(
+    help="Releases, aliases, bundles and model families.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+state = {"debug": bool(os.environ.get("AI_ENGINE_DEBUG"))}
+
+RegistryOption = Annotated[
+    Path, typer.Option("--registry", envvar="AI_ENGINE_REGISTRY", help="Registry folder.")
+]
+DEFAULT_REGISTRY = Path("registry")
+PluginOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin", help="A .py file or module that registers model families (repeatable)."
+    ),
+]
+MembersOption = Annotated[
+    str | None,
+    typer.Option(
+        "--members", help="Comma-separated families of the release (default: the built-in four)."
+    ),
+]
+PresetOption = Annotated[
+    str, typer.Option(help="quick, default, or tiny (a seconds-long smoke test).")
+]
+
+
+def member_list(members: str | None) -> list[str] | None:
+    """``--members a,b,c`` as a list (None when not given)."""
+    if members is None:
+        return None
+    return [m.strip() for m in members.split(",") if m.strip()]
+
+
+@app.callback()
+def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    """Global options."""
+    state["debug"] = state["debug"] or debug
+
+
+def progress() -> Progress:
+    """A progress bar on stderr."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def echo(lines: list[str]) -> None:
+    """Plain lines on stdout (no rich markup: names like [production] stay as they are)."""
+    for line in lines:
+        typer.echo(line)
+
+
+def main() -> None:
+    """Entry point: run the app; print engine errors as one line and exit 1."""
+    try:
+        app()
+    except AIEngineError as exc:
+        if state["debug"]:
+            raise
+        err.print(f"[red]error:[/] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)

@@ -1,0 +1,254 @@
+"""Forecasting commands: ``train``, ``signal``, ``demo`` and ``backtest``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ai_engine.cli import common
+from ai_engine.cli.common import (
+    DEFAULT_REGISTRY,
+    MembersOption,
+    PluginOption,
+    PresetOption,
+    RegistryOption,
+    app,
+    member_list,
+    progress,
+)
+
+
+def _train_with_progress(candles: Any, registry: Any, plan: Any, promote_to: str | None) -> Any:
+    from ai_engine.training import train
+
+    with progress() as bar:
+        task = bar.add_task("training", total=len(plan.members))
+
+        def report(family: str, event: str) -> None:
+            if event == "start":
+                bar.update(task, description=f"training {family}")
+            else:
+                bar.advance(task)
+
+        report_ = train(candles, registry, plan, promote_to, report)
+        bar.update(task, description="trained")
+    return report_
+
+
+def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
+    table = Table(title=title)
+    for column in ("model", "val MAE", "MAE / zero", "RMSE", "hit rate"):
+        table.add_column(column, justify="right" if column != "model" else "left")
+    zero = metrics["zero_forecast"]["mae"]
+    for name, row in metrics.items():
+        hit = "-" if name == "zero_forecast" else f"{row['hit_rate']:.3f}"  # no direction
+        table.add_row(
+            name, f"{row['mae']:.6f}", f"{row['mae'] / zero:.3f}", f"{row['rmse']:.6f}", hit
+        )
+    return table
+
+
+@app.command("train")
+def train_command(
+    data: Annotated[
+        Path, typer.Option("--data", help="Candle file (csv, parquet, feather, json).")
+    ],
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol (default: from the file name).")
+    ] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Timeframe like 5m, 1h, 1d.")] = None,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    preset: PresetOption = "default",
+    config: Annotated[Path | None, typer.Option(help="JSON/TOML overrides.")] = None,
+    promote: Annotated[bool, typer.Option("--promote", help="Point production at it.")] = False,
+    plugin: PluginOption = None,
+    members: MembersOption = None,
+) -> None:
+    """Train the members (default: the built-in four), publish their bundles and a release."""
+    from ai_engine.data import load_candles
+    from ai_engine.registry import Registry
+    from ai_engine.training import make_plan
+
+    plan = make_plan(preset, config, plugin or (), member_list(members))
+    reg = Registry(registry)
+    candles = load_candles(data, symbol, timeframe)
+    for warning in candles.warnings:
+        common.err.print(f"[yellow]warning:[/] {warning}")
+    report = _train_with_progress(candles, reg, plan, "production" if promote else None)
+    title = f"validation metrics, release {report.release.id}"
+    common.out.print(_metrics_table(report.metrics, title))
+    from ai_engine.evaluation.evidence import edge_line
+
+    common.out.print(edge_line(report.release.evaluation.get("edge", {})))
+    promoted = " and promoted to production" if promote else ""
+    common.out.print(f"published release [bold]{report.release.id}[/] in {reg.root}{promoted}")
+
+
+def _signal_table(signal: Any) -> Table:
+    table = Table(title=f"{signal.symbol} {signal.timeframe} as of {signal.as_of}")
+    for column in ("member", "version", "healthy", "weight", f"forecast h{signal.horizon}", "vote"):
+        table.add_column(column)
+    for m in signal.members:
+        value = "-" if m.forecast is None else f"{m.forecast[signal.horizon - 1]:+.5f}"
+        table.add_row(
+            m.family,
+            m.version,
+            "yes" if m.healthy else f"no: {m.reason}",
+            f"{m.weight:.3f}",
+            value,
+            m.vote or "-",
+        )
+    return table
+
+
+def _print_signal(signal: Any) -> None:
+    common.out.print(_signal_table(signal))
+    consensus = signal.consensus
+    side = "UP" if signal.expected_return > 0 else "DOWN"
+    why = f" ({signal.reason})" if signal.reason else ""
+    common.out.print(
+        f"[bold]{signal.action}[/]{why} confidence {signal.confidence:.2f}, expected return "
+        f"{signal.expected_return:+.5f} over {signal.horizon} bars; "
+        f"{consensus['agreeing']} of {consensus['healthy']} agree {side} "
+        f"({consensus['required']} required); release {signal.release}"
+    )
+    from ai_engine.evaluation.evidence import edge_line
+
+    common.out.print(edge_line(signal.edge))
+
+
+@app.command("signal")
+def signal_command(
+    data: Annotated[
+        Path, typer.Option("--data", help="Candle file; the signal is for its last bar.")
+    ],
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    release: Annotated[str, typer.Option(help="Release id or alias.")] = "production",
+    symbol: Annotated[
+        str | None, typer.Option(help="Symbol (default: from the file name).")
+    ] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Timeframe like 5m, 1h, 1d.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The signal for the latest bar of a candle file."""
+    from ai_engine.data import ValidationSettings, load_candles
+    from ai_engine.engine import Engine
+
+    engine = Engine.load(registry, release)
+    settings = ValidationSettings(min_rows=engine.required_candles)
+    candles = load_candles(data, symbol, timeframe, settings)
+    signal = engine.signal(candles)
+    if as_json:
+        sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
+    else:
+        _print_signal(signal)
+
+
+@app.command("demo")
+def demo_command(
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    preset: PresetOption = "default",
+) -> None:
+    """Train on S&P 500 daily candles (shipped by `arch`), promote, load, print the signal."""
+    from ai_engine.data import demo_candles
+    from ai_engine.engine import Engine
+    from ai_engine.registry import Registry
+    from ai_engine.training import make_plan
+
+    candles = demo_candles()
+    common.out.print(
+        f"S&P 500 daily candles from the arch package: {len(candles.frame)} bars, "
+        f"{candles.frame.index[0].date()} .. {candles.frame.index[-1].date()}"
+    )
+    report = _train_with_progress(candles, Registry(registry), make_plan(preset), "production")
+    title = f"validation metrics, release {report.release.id}"
+    common.out.print(_metrics_table(report.metrics, title))
+    from ai_engine.evaluation.evidence import edge_line
+
+    common.out.print(edge_line(report.release.evaluation.get("edge", {})))
+    engine = Engine.load(registry, "production")
+    common.out.print(
+        f"loaded release {engine.release.id} from {registry} in a fresh Engine: "
+        f"{engine.healthy_count}/{len(engine.members)} members healthy"
+    )
+    _print_signal(engine.signal(candles))
+
+
+DEFAULT_REPORT = Path("backtest-report")
+
+
+@app.command("backtest")
+def backtest_command(
+    data: Annotated[Path | None, typer.Option("--data", help="Candle file (or --demo).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="S&P 500 daily candles from arch.")] = False,
+    symbol: Annotated[str | None, typer.Option(help="Symbol (default: file name).")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="Timeframe like 5m, 1h, 1d.")] = None,
+    preset: PresetOption = "default",
+    config: Annotated[Path | None, typer.Option(help="JSON/TOML training overrides.")] = None,
+    plugin: PluginOption = None,
+    members: MembersOption = None,
+    weighting: Annotated[str | None, typer.Option(help="fixed or validation (overrides).")] = None,
+    folds: Annotated[int, typer.Option(help="Walk-forward folds.")] = 5,
+    train_bars: Annotated[int | None, typer.Option(help="Rolling training window (rows).")] = None,
+    expanding: Annotated[bool, typer.Option(help="Expanding training window (default).")] = False,
+    test_bars: Annotated[int | None, typer.Option(help="Test bars per fold.")] = None,
+    gap: Annotated[int | None, typer.Option(help="Bars between training targets and test.")] = None,
+    fee: Annotated[float, typer.Option(help="Fee per unit traded (0.001 = 0.1%).")] = 0.001,
+    slippage: Annotated[float, typer.Option(help="Slippage per unit traded.")] = 0.0005,
+    short: Annotated[bool, typer.Option("--short/--no-short", help="SELL goes short.")] = True,
+    hold: Annotated[str, typer.Option(help="signal (follow each bar) or horizon.")] = "signal",
+    out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = DEFAULT_REPORT,
+) -> None:
+    """Walk-forward backtest: train per fold, forecast, score, simulate trading, write a report."""
+    import dataclasses
+
+    from ai_engine.backtest import BacktestSettings, run_backtest
+    from ai_engine.backtest.report import summary_tables, write_report
+    from ai_engine.data import demo_candles, load_candles
+    from ai_engine.errors import ConfigError
+    from ai_engine.training import make_plan
+
+    if (data is None) == (not demo):
+        raise ConfigError("give exactly one of --data FILE and --demo")
+    if expanding and train_bars is not None:
+        raise ConfigError("--expanding and --train-bars exclude each other (rolling window)")
+    settings = BacktestSettings(
+        folds=folds,
+        test_bars=test_bars,
+        train_bars=train_bars,
+        gap=gap,
+        fee=fee,
+        slippage=slippage,
+        short=short,
+        hold=hold,  # type: ignore[arg-type]  # BacktestSettings validates it
+    )
+    plan = make_plan(preset, config, plugin or (), member_list(members))
+    if weighting is not None:
+        plan = dataclasses.replace(plan, weighting=weighting)  # type: ignore[arg-type]
+    candles = demo_candles() if data is None else load_candles(data, symbol, timeframe)
+    for warning in candles.warnings:
+        common.err.print(f"[yellow]warning:[/] {warning}")
+    with progress() as bar:
+        task = bar.add_task("backtest", total=folds * (len(plan.members) + 1))
+
+        def report(fold: int, stage: str, event: str) -> None:
+            if event == "start":
+                verb = "forecasting" if stage == "forecast" else f"training {stage}"
+                bar.update(task, description=f"fold {fold + 1}/{folds}: {verb}")
+            else:
+                bar.advance(task)
+
+        result = run_backtest(candles, plan, settings, progress=report)
+        bar.update(task, description="backtest done")
+    for table in summary_tables(result.report):
+        common.out.print(table)
+    paths = write_report(result, out_dir)
+    common.out.print(
+        f"wrote {paths['json']}, {paths['html']} and {paths['csv']} "
+        f"in {result.report['wall_seconds']:.0f} s"
+    )

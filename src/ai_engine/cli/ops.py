@@ -1,0 +1,133 @@
+"""Operations commands: ``doctor``, ``inspect``, ``import-legacy`` and ``serve``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ai_engine.cli.common import DEFAULT_REGISTRY, RegistryOption, app, echo
+from ai_engine.cli.safety import SafetyConfigOption, StateUrlOption
+from ai_engine.errors import AIEngineError
+
+
+@app.command("doctor")
+def doctor_command(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
+    """Check every release and bundle: exit 0 production OK, 1 no consensus, 2 unusable."""
+    from ai_engine.doctor import EXIT_UNUSABLE, diagnose
+
+    try:
+        report = diagnose(registry)
+    except (AIEngineError, OSError) as exc:
+        typer.echo(f"registry {registry} unusable: {type(exc).__name__}: {exc} (exit 2)")
+        raise typer.Exit(EXIT_UNUSABLE) from exc
+    echo(report.lines())
+    raise typer.Exit(report.exit_code)
+
+
+LookbackOption = Annotated[
+    int | None, typer.Option(help="Legacy PatchTST input length (not in the weights).")
+]
+HeadsOption = Annotated[int | None, typer.Option(help="Legacy PatchTST attention heads.")]
+StrideOption = Annotated[int | None, typer.Option(help="Legacy PatchTST patch stride.")]
+PoolingOption = Annotated[str | None, typer.Option(help="Legacy PatchTST pooling: mean or last.")]
+
+
+@app.command("inspect")
+def inspect_command(
+    file: Annotated[Path, typer.Argument(help="Legacy PyTorch checkpoint (.pt/.pth).")],
+    lookback: LookbackOption = None,
+    n_heads: HeadsOption = None,
+    stride: StrideOption = None,
+    pooling: PoolingOption = None,
+) -> None:
+    """Read a legacy checkpoint safely (weights only) and print the architecture it implies."""
+    from ai_engine.legacy_import import inspect_checkpoint
+
+    echo(
+        inspect_checkpoint(
+            file, lookback=lookback, n_heads=n_heads, stride=stride, pooling=pooling
+        ).lines()
+    )
+
+
+@app.command("import-legacy")
+def import_legacy_command(
+    file: Annotated[Path, typer.Argument(help="Legacy checkpoint (.pt/.pth) or pickle (.pkl).")],
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    trust_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--trust-pickle", help="Allow unpickling .pkl models/scalers (runs their code)."
+        ),
+    ] = False,
+    scaler: Annotated[Path | None, typer.Option(help="Input scaler (.json, or .pkl).")] = None,
+    no_scaler: Annotated[
+        bool, typer.Option("--no-scaler", help="The model takes its inputs unscaled.")
+    ] = False,
+    lookback: LookbackOption = None,
+    n_heads: HeadsOption = None,
+    stride: StrideOption = None,
+    pooling: PoolingOption = None,
+) -> None:
+    """Convert a legacy checkpoint into a bundle under bundles/imported/ (strictly loaded)."""
+    from ai_engine.legacy_import import import_legacy
+
+    result = import_legacy(
+        file,
+        registry,
+        trust_pickle=trust_pickle,
+        scaler=scaler,
+        no_scaler=no_scaler,
+        lookback=lookback,
+        n_heads=n_heads,
+        stride=stride,
+        pooling=pooling,
+    )
+    echo(result.lines())
+
+
+@app.command("serve")
+def serve_command(
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    release: Annotated[
+        str, typer.Option(envvar="AI_ENGINE_RELEASE", help="Alias (watched) or release id.")
+    ] = "production",
+    host: Annotated[str, typer.Option(envvar="AI_ENGINE_HOST", help="Address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="AI_ENGINE_PORT", help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Processes; each loads the release.")] = 1,
+    max_candles: Annotated[
+        int, typer.Option(envvar="AI_ENGINE_MAX_CANDLES", help="Most candles per request.")
+    ] = 10_000,
+    watch_interval: Annotated[
+        float,
+        typer.Option(
+            envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off."
+        ),
+    ] = 2.0,
+    log_level: Annotated[
+        str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")
+    ] = "INFO",
+    threads: Annotated[
+        int, typer.Option(envvar="AI_ENGINE_THREADS", help="Compute threads per process.")
+    ] = 1,
+    state_url: StateUrlOption = None,
+    safety_config: SafetyConfigOption = None,
+) -> None:
+    """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN."""
+    from ai_engine.service import ServiceSettings, serve
+
+    settings = ServiceSettings(
+        registry=registry,
+        release=release,
+        max_candles=max_candles,
+        admin_token=os.environ.get("AI_ENGINE_ADMIN_TOKEN") or None,
+        watch_interval_s=watch_interval,
+        log_level=log_level.upper(),
+        threads=threads,
+        state_url=state_url,
+        safety_config=safety_config,
+    )
+    serve(settings, host, port, workers)

@@ -1,0 +1,150 @@
+"""The Forecaster side shared by the PyTorch sequence families (N-HiTS, PatchTST).
+
+``SequenceNetConfig`` is the base of their configs: the input window (``lookback`` bars of
+``channels`` series) plus the training hyperparameters of ``TrainHyperparameters``.
+``TorchSequenceForecaster`` holds what the families share as forecasters: seeded network
+building, fitting on per-step increments of the cumulative target with ``train_network``, the
+single-row fast predict path and the safetensors weights file. A family subclasses both and
+implements ``build_network``.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ai_engine.errors import BundleError, ConfigError
+from ai_engine.models.base import Forecaster, ForecasterConfig, InputKind
+from ai_engine.models.torch_utils import load_weights_strict, save_weights
+from ai_engine.models.training_loop import (
+    EvalReport,
+    TrainHyperparameters,
+    TrainSettings,
+    train_network,
+)
+
+__all__ = ["FirstChannel", "SequenceNetConfig", "TorchSequenceForecaster"]
+
+
+@dataclass(frozen=True)
+class SequenceNetConfig(TrainHyperparameters, ForecasterConfig):
+    """Fields every PyTorch sequence family has: the input window and the training fields.
+
+    The training fields (``learning_rate``, ``batch_size``, ``max_epochs``, ``patience``,
+    ``loss``, ``lr_schedule``, ``precision``) and their defaults are ``TrainHyperparameters``'s;
+    ``seed`` is ``ForecasterConfig``'s. A bad value raises ``ConfigError``.
+    """
+
+    lookback: int = 96
+    channels: int = 1
+
+    def __post_init__(self) -> None:
+        if self.horizon < 1 or self.lookback < 1 or self.channels < 1:
+            raise ConfigError(
+                f"{type(self).__qualname__}: horizon, lookback and channels must be >= 1, found "
+                f"{self.horizon}, {self.lookback}, {self.channels}"
+            )
+        try:
+            super().__post_init__()
+        except ConfigError as exc:
+            raise ConfigError(f"{type(self).__qualname__}: {exc}") from exc
+
+    def train_settings(self) -> TrainSettings:
+        """The ``TrainSettings`` these hyperparameters describe (seeded with ``seed``)."""
+        return TrainSettings.from_hyperparameters(self, seed=self.seed)
+
+
+class TorchSequenceForecaster(Forecaster):
+    """Forecaster plumbing shared by N-HiTS and PatchTST.
+
+    The network maps ``(batch, lookback, channels) -> (batch, horizon, channels)``, each channel
+    forecast as its own series with shared weights. Channel 0 is the traded series: the
+    forecaster's output is channel 0's forecast.
+
+    Target: the network forecasts the per-step increments of the scaled cumulative target,
+    ``np.diff(y, prepend=0)`` (the future per-bar returns, the same kind of series as its input,
+    as in both papers); the forecaster returns their running sum, the cumulative forward return.
+    """
+
+    input_kind: ClassVar[InputKind] = "sequence"
+    weights_files: ClassVar[tuple[str, ...]] = ("weights.safetensors",)
+    config: SequenceNetConfig
+
+    def __init__(self, config: ForecasterConfig) -> None:
+        super().__init__(config)
+        self.network_: nn.Module | None = None
+        self.on_eval: Callable[[EvalReport], None] | None = None
+        """Optional progress callback, called after every validation check during ``fit``."""
+
+    @abstractmethod
+    def build_network(self) -> nn.Module:
+        """A freshly initialised network for ``self.config``."""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.config.lookback, self.config.channels)
+
+    def _seeded_network(self) -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config.seed)
+            network = self.build_network()
+        return network.eval()
+
+    def _network(self) -> nn.Module:
+        if self.network_ is None:
+            raise BundleError(f"{self.family}: no weights yet (call fit or load_weights first)")
+        return self.network_
+
+    def _fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray, y_val: np.ndarray) -> None:
+        network = self._seeded_network()
+        steps = np.diff(y, axis=1, prepend=0.0).astype(np.float32)
+        steps_val = np.diff(y_val, axis=1, prepend=0.0).astype(np.float32)
+        with torch.random.fork_rng(devices=[]):
+            result = train_network(
+                FirstChannel(network),
+                x,
+                steps,
+                x_val,
+                steps_val,
+                self.config.train_settings(),
+                on_eval=self.on_eval,
+            )
+        self.network_ = network.eval()
+        self.fit_info_ = {**result.to_dict(), "target": "per-step increments, summed"}
+
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        network = self._network()
+        with torch.inference_mode():
+            steps = network(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))[..., 0]
+            return torch.cumsum(steps, dim=1).numpy()
+
+    def save_weights(self, folder: Path) -> None:
+        save_weights(self._network(), Path(folder) / self.weights_files[0])
+
+    def load_weights(self, folder: Path) -> None:
+        network = self._seeded_network()
+        load_weights_strict(network, Path(folder) / self.weights_files[0], self.config.to_dict())
+        self.network_ = network.eval()
+
+    def parameter_count(self) -> int:
+        network = self.network_ if self.network_ is not None else self._seeded_network()
+        return sum(p.numel() for p in network.parameters())
+
+
+class FirstChannel(nn.Module):
+    """Training view of a channel-independent network: ``(b, L, c) -> (b, H)`` of channel 0."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.network(x)
+        return out[..., 0]

@@ -1,0 +1,392 @@
+"""The safety desk: account, fills, proposals and the emergency stop over one state store.
+
+Every public write is one transaction: inputs are checked first (SafetyInputError names the
+field, nothing is written), then the ESS row is locked, the rows written and the automatic
+triggers that the write can fire (drawdown, losing trades) evaluated, all before the commit.
+Transitions are handed to ``on_transition`` after the commit (for metrics).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ai_engine.errors import SafetyInputError
+from ai_engine.safety import ess, ledger, monitor
+from ai_engine.safety import tables as t
+from ai_engine.safety.config import SafetyConfig
+from ai_engine.safety.governance import Book, ess_gate, govern, is_adding, status_of
+from ai_engine.safety.sizing import size
+from ai_engine.safety.store import StateStore
+
+MAX_POSITION_INPUT = 100.0
+
+
+@dataclass(frozen=True)
+class ProposalInput:
+    """A proposal's inputs besides the signal."""
+
+    symbol: str
+    timeframe: str
+    equity: float
+    position: float | None = None
+    price: float | None = None
+
+
+class SafetyDesk:
+    """Risk proposals, portfolio governance and the emergency stop, persisted in ``store``."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        config: SafetyConfig,
+        known_symbols: Callable[[], Iterable[str]] = tuple,
+        clock: Callable[[], float] = time.time,
+        on_transition: Callable[[ess.Transition], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.known_symbols = known_symbols
+        self.clock = clock
+        self.on_transition = on_transition
+        self._quorum_lost_since: float | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def start(self) -> ess.EssStatus:
+        """Migrate the store, create the ESS row at first start, return the stored ESS."""
+        self.store.upgrade()
+        with self.store.write() as conn:
+            created = ess.ensure(conn, self.config.ess.initial_state, self.clock())
+            status = ess.read(conn)
+        self._notify([created])
+        return status
+
+    # ---- emergency stop ------------------------------------------------------------------
+    def ess_status(self) -> ess.EssStatus:
+        with self.store.read() as conn:
+            return ess.read(conn)
+
+    def ess_history(self, limit: int = 50) -> list[ess.Transition]:
+        with self.store.read() as conn:
+            return ess.history(conn, limit)
+
+    def trip(self, reason: str, actor: str, state: str = "HALTED") -> ess.EssStatus:
+        """Manual trip to HALTED or REDUCING (no change when already as severe)."""
+        _text("reason", reason)
+        if state not in ("HALTED", "REDUCING"):
+            raise SafetyInputError(
+                ["body", "state"], f"state: expected HALTED or REDUCING, found {state!r}"
+            )
+        return self._move(state, "manual", reason, actor)
+
+    def reset(self, reason: str, actor: str) -> ess.EssStatus:
+        """Back to ACTIVE; the drawdown high-water mark and the trigger windows restart now."""
+        _text("reason", reason)
+        now = self.clock()
+        with self.store.write() as conn:
+            current = ess.read(conn, self.store.lock_ess(conn))
+            moved = ess.move(conn, current, "ACTIVE", "reset", reason, actor, now)
+            last = ledger.latest_snapshot(conn)
+            if last is not None:
+                ledger.add_snapshot(conn, last.equity, "ess_reset", now, rebase=True)
+            status = ess.read(conn)
+        self._quorum_lost_since = None
+        self._notify([moved])
+        return status
+
+    def _move(self, state: str, trigger: str, reason: str, actor: str) -> ess.EssStatus:
+        with self.store.write() as conn:
+            current = ess.read(conn, self.store.lock_ess(conn))
+            moved = ess.move(conn, current, state, trigger, reason, actor, self.clock())
+            status = ess.read(conn)
+        self._notify([moved])
+        return status
+
+    # ---- account and fills ---------------------------------------------------------------
+    def report_account(self, equity: float) -> dict[str, Any]:
+        """Append the bot's equity to the curve; may trip the drawdown trigger."""
+        _positive("equity", equity)
+        now = self.clock()
+        with self.store.write() as conn:
+            current = ess.read(conn, self.store.lock_ess(conn))
+            snapshot = ledger.add_snapshot(conn, equity, "account", now)
+            moved = self._drawdown_trigger(conn, current, snapshot, now)
+            result = self._account_json(conn)
+        self._notify([moved])
+        return result
+
+    def account(self) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return self._account_json(conn)
+
+    def report_fill(self, fill: ledger.FillInput) -> dict[str, Any]:
+        """Book a fill; the realised P&L moves the equity; may trip drawdown or losing trades."""
+        self._check_symbol(fill.symbol)
+        if fill.side not in ("BUY", "SELL"):
+            raise SafetyInputError(
+                ["body", "side"], f"side: expected BUY or SELL, found {fill.side!r}"
+            )
+        _positive("quantity", fill.quantity)
+        _positive("price", fill.price)
+        if not (math.isfinite(fill.fee) and fill.fee >= 0):
+            raise SafetyInputError(
+                ["body", "fee"], f"fee: expected a finite number >= 0, found {fill.fee}"
+            )
+        now = self.clock()
+        with self.store.write() as conn:
+            current = ess.read(conn, self.store.lock_ess(conn))
+            position, pnl = ledger.apply_fill(conn, fill, now)
+            moves: list[ess.Transition | None] = []
+            last = ledger.latest_snapshot(conn)
+            if last is not None and (pnl != 0.0 or fill.fee != 0.0):
+                snapshot = ledger.add_snapshot(conn, last.equity + pnl - fill.fee, "fill", now)
+                moves.append(self._drawdown_trigger(conn, current, snapshot, now))
+                current = ess.read(conn)
+            moves.append(self._losing_trigger(conn, current, now))
+            equity = ledger.latest_snapshot(conn)
+            result = {
+                "position": ledger.position_json(position, equity.equity if equity else None),
+                "realized_pnl": pnl,
+                "account": self._account_json(conn),
+            }
+        self._notify(moves)
+        return result
+
+    def fills(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self.store.read() as conn:
+            return ledger.recent_fills(conn, limit)
+
+    def _account_json(self, conn: sa.Connection) -> dict[str, Any]:
+        last = ledger.latest_snapshot(conn)
+        equity = last.equity if last else None
+        return {
+            "snapshot": last.to_json() if last else None,
+            "positions": [ledger.position_json(r, equity) for r in ledger.open_positions(conn)],
+            "curve": [s.to_json() for s in ledger.equity_curve(conn, 20)],
+        }
+
+    def _drawdown_trigger(
+        self, conn: sa.Connection, current: ess.EssStatus, snapshot: ledger.Snapshot, now: float
+    ) -> ess.Transition | None:
+        limit = self.config.ess.max_drawdown
+        if limit <= 0 or snapshot.drawdown < limit:
+            return None
+        reason = (
+            f"drawdown {snapshot.drawdown:.2%} from the high-water mark {snapshot.hwm:.2f} "
+            f"(equity {snapshot.equity:.2f}) reached ess.max_drawdown {limit:.2%}"
+        )
+        return ess.move(conn, current, "HALTED", "drawdown", reason, "engine", now)
+
+    def _losing_trigger(
+        self, conn: sa.Connection, current: ess.EssStatus, now: float
+    ) -> ess.Transition | None:
+        n = self.config.ess.losing_trades
+        if n <= 0:
+            return None
+        since = max(current.reset_at, now - self.config.ess.losing_window_s)
+        streak = ledger.losing_streak(conn, since)
+        if streak < n:
+            return None
+        reason = (
+            f"{streak} consecutive losing trades within {self.config.ess.losing_window_s:.0f} s "
+            f"(ess.losing_trades {n})"
+        )
+        return ess.move(conn, current, "HALTED", "losing_trades", reason, "engine", now)
+
+    # ---- proposals -----------------------------------------------------------------------
+    def propose(self, request: ProposalInput, signal: dict[str, Any]) -> dict[str, Any]:
+        """Size ``signal``, govern it against the limits and the ESS, audit it, return it."""
+        self._check_proposal(request, signal)
+        sizing = size(signal, self.config.sizing)
+        now = self.clock()
+        as_of = _epoch(signal.get("as_of"))
+        with self.store.write() as conn:
+            status_row = ess.read(conn, self.store.lock_ess(conn))
+            snapshot = ledger.latest_snapshot(conn)
+            others: dict[str, float] = {}
+            stored_current = 0.0
+            for row in ledger.open_positions(conn):
+                fraction = row.quantity * row.last_price / request.equity
+                if row.symbol == request.symbol:
+                    stored_current += fraction
+                else:
+                    others[row.symbol] = others.get(row.symbol, 0.0) + fraction
+            current = stored_current if request.position is None else request.position
+            changes = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(t.proposals)
+                .where(t.proposals.c.at >= now - 60.0, t.proposals.c.adding.is_(True))
+            ).scalar_one()
+            book = Book(current, others, request.equity, int(changes))
+            target, steps = govern(sizing.target, book, self.config.limits)
+            target, gate = ess_gate(target, current, status_row.state)
+            adjustments = [*sizing.adjustments, *steps, *([gate] if gate else [])]
+            adding = is_adding(target, current)
+            status = status_of(sizing.target, target, current)
+            inputs = {
+                "symbol": request.symbol,
+                "timeframe": request.timeframe,
+                "equity": request.equity,
+                "position": request.position,
+                "stored_position": stored_current,
+                "price": request.price,
+                "account_equity": snapshot.equity if snapshot else None,
+            }
+            proposal_id: int = conn.execute(
+                sa.insert(t.proposals)
+                .values(
+                    at=now,
+                    symbol=request.symbol,
+                    timeframe=request.timeframe,
+                    release=str(signal.get("release", "")),
+                    equity=request.equity,
+                    current=current,
+                    raw_target=sizing.target,
+                    target=target,
+                    status=status,
+                    adding=adding,
+                    ess_state=status_row.state,
+                    inputs=inputs,
+                    signal=signal,
+                    adjustments=[a.to_json() for a in adjustments],
+                )
+                .returning(t.proposals.c.id)
+            ).scalar_one()
+            if as_of is not None:
+                monitor.seen(conn, request.symbol, request.timeframe, as_of, now)
+            if request.price is not None:
+                ledger.mark(conn, request.symbol, request.price, now)
+        exits = _exits(sizing, target, request.price, now)
+        return {
+            "id": int(proposal_id),
+            "at": ess.iso(now),
+            "symbol": request.symbol,
+            "timeframe": request.timeframe,
+            "release": signal.get("release"),
+            "action": signal.get("action"),
+            "equity": request.equity,
+            "current": current,
+            "raw_target": sizing.target,
+            "target": target,
+            "delta": target - current,
+            "notional": (target - current) * request.equity,
+            "status": status,
+            "reasons": [a.code for a in adjustments],
+            "adjustments": [a.to_json() for a in adjustments],
+            "ess_state": status_row.state,
+            "annual_vol": sizing.annual_vol,
+            **exits,
+        }
+
+    def _check_proposal(self, request: ProposalInput, signal: dict[str, Any]) -> None:
+        self._check_symbol(request.symbol)
+        _positive("equity", request.equity)
+        if request.position is not None and not (
+            math.isfinite(request.position) and abs(request.position) <= MAX_POSITION_INPUT
+        ):
+            raise SafetyInputError(
+                ["body", "position"],
+                f"position: expected a finite fraction of equity within ±{MAX_POSITION_INPUT}, "
+                f"found {request.position}",
+            )
+        if request.price is not None:
+            _positive("price", request.price)
+        for name in ("symbol", "timeframe"):
+            if signal.get(name) != getattr(request, name):
+                raise SafetyInputError(
+                    ["body", "signal", name],
+                    f"signal.{name}: the signal is for {signal.get(name)!r}, the proposal for "
+                    f"{getattr(request, name)!r}",
+                )
+
+    def _check_symbol(self, symbol: str) -> None:
+        known = set(self.config.limits.symbols) or set(self.known_symbols())
+        if symbol not in known:
+            raise SafetyInputError(
+                ["body", "symbol"],
+                f"symbol: unknown symbol {symbol!r}; expected one of {sorted(known)} "
+                f"(limits.symbols, or the served release's symbol)",
+            )
+
+    # ---- freshness and the periodic triggers -----------------------------------------------
+    def freshness(self) -> list[dict[str, Any]]:
+        """Per symbol: the newest candle seen, when it arrived, and whether it is stale."""
+        with self.store.read() as conn:
+            return monitor.freshness(conn, self.clock(), self.config.ess.stale_candles_s)
+
+    def check_monitors(self, quorum_ok: bool, quorum_reason: str) -> ess.EssStatus:
+        """The service's periodic check: release below quorum too long, candles stale too long.
+
+        Reads first; only a trigger that fires takes the write lock (and is checked again).
+        """
+        now = self.clock()
+        if quorum_ok:
+            self._quorum_lost_since = None
+        elif self._quorum_lost_since is None:
+            self._quorum_lost_since = now
+        since = self._quorum_lost_since
+        with self.store.read() as conn:
+            current = ess.read(conn)
+            fire = monitor.due(conn, current, now, self.config.ess, since, quorum_reason)
+        if fire is None:
+            return current
+        with self.store.write() as conn:
+            current = ess.read(conn, self.store.lock_ess(conn))
+            fire = monitor.due(conn, current, now, self.config.ess, since, quorum_reason)
+            moved = (
+                None if fire is None else ess.move(conn, current, "REDUCING", *fire, "engine", now)
+            )
+            status = ess.read(conn)
+        self._notify([moved])
+        return status
+
+    def _notify(self, moves: Iterable[ess.Transition | None]) -> None:
+        if self.on_transition is None:
+            return
+        for move in moves:
+            if move is not None:
+                self.on_transition(move)
+
+
+def _exits(sizing: Any, target: float, price: float | None, now: float) -> dict[str, Any]:
+    active = abs(target) > 0
+    stop = sizing.stop_loss_return if active else None
+    take = sizing.take_profit_return if active else None
+    return {
+        "horizon": sizing.horizon,
+        "stop_loss_return": stop,
+        "take_profit_return": take,
+        "stop_loss": None if stop is None or price is None else price * math.exp(stop),
+        "take_profit": None if take is None or price is None else price * math.exp(take),
+        "max_holding_bars": sizing.max_holding_bars,
+        "max_holding_until": ess.iso(now + sizing.max_holding_s) if active else None,
+    }
+
+
+def _epoch(value: Any) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not (math.isfinite(value) and value > 0):
+        raise SafetyInputError(
+            ["body", name], f"{name}: expected a finite number > 0, found {value}"
+        )
+
+
+def _text(name: str, value: str) -> None:
+    if not value or not value.strip() or len(value) > 1000:
+        raise SafetyInputError(
+            ["body", name], f"{name}: expected 1 to 1000 characters of text, found {value!r}"
+        )

@@ -1,0 +1,54 @@
+"""POST /v1/risk/proposal: a signal (made here from candles, or given) and the account in,
+a target position with its exits and reason codes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from ai_engine.safety import ProposalInput
+from ai_engine.service.deps import ReleaseQuery, Service, engine_for
+from ai_engine.service.inference import columns_of, signal_json, validated_candles
+from ai_engine.service.routes.signal import ERRORS
+from ai_engine.service.safety import Safety
+from ai_engine.service.safety_schemas import ProposalIn, ProposalOut
+from ai_engine.service.schemas import CandlesIn
+
+router = APIRouter(prefix="/v1/risk", tags=["safety"])
+
+
+@router.post("/proposal", response_model=ProposalOut, responses=ERRORS)
+async def post_proposal(
+    body: ProposalIn,
+    request: Request,
+    service: Service,
+    safety: Safety,
+    release: ReleaseQuery = None,
+) -> dict[str, Any]:
+    """Size the signal (volatility targeting), apply the limits and the ESS, audit it."""
+    price = body.price
+    if body.signal is not None:
+        signal = body.signal.model_dump()
+    else:
+        engine = await engine_for(request, service, release)
+        candles_in = CandlesIn(
+            symbol=body.symbol, timeframe=body.timeframe, candles=body.candles, columns=body.columns
+        )
+        candles = validated_candles(
+            *columns_of(candles_in),
+            body.symbol,
+            body.timeframe,
+            engine,
+            service.settings.max_candles,
+        )
+        signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
+        service.metrics.signals.labels(signal["action"]).inc()
+        price = price if price is not None else float(candles.close[-1])
+    request_ = ProposalInput(body.symbol, body.timeframe, body.equity, body.position, price)
+    proposal = await run_in_threadpool(safety.desk.propose, request_, signal)
+    safety.metrics.proposals.labels(proposal["status"]).inc()
+    for code in proposal["reasons"]:
+        safety.metrics.adjustments.labels(code).inc()
+    return proposal

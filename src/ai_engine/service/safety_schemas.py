@@ -1,0 +1,247 @@
+"""Request and response bodies of the safety routes (account, fills, risk, ESS, limits, status).
+
+Every number must be finite (NaN and Infinity are 422 naming the field); equity, prices and
+quantities must be > 0. See docs/safety.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ai_engine.service.schemas import CandleColumns, CandleRow, Symbol, Timeframe
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]
+Reason = Annotated[str, Field(min_length=1, max_length=1000)]
+Actor = Annotated[str, Field(min_length=1, max_length=128)]
+EssState = Literal["ACTIVE", "REDUCING", "HALTED"]
+Bound = Annotated[list[FiniteFloat], Field(max_length=1000)]
+
+
+class AccountIn(BaseModel):
+    """The bot's account equity now (quote currency)."""
+
+    model_config = ConfigDict(extra="forbid")
+    equity: Positive
+
+
+class FillIn(BaseModel):
+    """One fill; ``position_id`` (optional) must name an open position of the same symbol."""
+
+    model_config = ConfigDict(extra="forbid")
+    symbol: Symbol
+    side: Literal["BUY", "SELL"]
+    quantity: Positive
+    price: Positive
+    fee: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    position_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    owner: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = "engine"
+
+
+class SignalIn(BaseModel):
+    """A signal already made (the answer of /v1/signal); members and consensus are optional."""
+
+    model_config = ConfigDict(extra="ignore")
+    symbol: Symbol
+    timeframe: Timeframe
+    as_of: Annotated[str, Field(max_length=40)] = ""
+    horizon: Annotated[int, Field(ge=1, le=1000)]
+    action: Literal["BUY", "SELL", "HOLD"]
+    confidence: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+    expected_return: FiniteFloat = 0.0
+    forecast: Bound = []
+    forecast_lower: Bound = []
+    forecast_upper: Bound = []
+    release: Annotated[str, Field(max_length=128)] = ""
+    reason: Annotated[str, Field(max_length=64)] | None = None
+    edge: dict[str, Any] = {}
+    decision: dict[str, Any] = {}
+
+
+class ProposalIn(BaseModel):
+    """Flat: the symbol, the candles (as for /v1/signal) or a signal, the equity, the position.
+
+    Give exactly one of ``candles``, ``columns`` and ``signal``. ``position`` is the current
+    signed fraction of equity (default: from the state store's positions); ``price`` marks the
+    positions and turns the stop-loss / take-profit returns into prices (default: last close).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    symbol: Symbol
+    timeframe: Timeframe
+    candles: list[CandleRow] | None = Field(default=None, max_length=1_000_000)
+    columns: CandleColumns | None = None
+    signal: SignalIn | None = None
+    equity: Positive
+    position: Fraction | None = None
+    price: Positive | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProposalIn:
+        given = [n for n in ("candles", "columns", "signal") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise PydanticCustomError(
+                "proposal_source",
+                "give exactly one of 'candles', 'columns' or 'signal', found {given}",
+                {"given": str(given)},
+            )
+        return self
+
+
+class AdjustmentOut(BaseModel):
+    code: str
+    before: float
+    after: float
+    message: str
+
+
+class ProposalOut(BaseModel):
+    """The target position (signed fraction of equity) and every adjustment's reason code."""
+
+    id: int
+    at: str
+    symbol: str
+    timeframe: str
+    release: str | None
+    action: str | None
+    equity: float
+    current: float
+    raw_target: float
+    target: float
+    delta: float
+    notional: float
+    status: Literal["approved", "clipped", "denied"]
+    reasons: list[str]
+    adjustments: list[AdjustmentOut]
+    ess_state: EssState
+    annual_vol: float | None
+    horizon: int
+    stop_loss_return: float | None
+    take_profit_return: float | None
+    stop_loss: float | None
+    take_profit: float | None
+    max_holding_bars: int
+    max_holding_until: str | None
+
+
+class SnapshotOut(BaseModel):
+    at: str
+    equity: float
+    hwm: float
+    drawdown: float
+    source: str
+
+
+class PositionOut(BaseModel):
+    id: str
+    owner: str
+    symbol: str
+    quantity: float
+    avg_price: float
+    last_price: float
+    fraction: float | None
+    realized_pnl: float
+    opened_at: str
+    closed_at: str | None
+
+
+class AccountOut(BaseModel):
+    """The latest equity snapshot, the open positions and the newest points of the curve."""
+
+    snapshot: SnapshotOut | None
+    positions: list[PositionOut]
+    curve: list[SnapshotOut]
+
+
+class FillRecordOut(BaseModel):
+    id: int
+    at: str
+    position_id: str
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    fee: float
+    realized_pnl: float
+
+
+class FillOut(BaseModel):
+    position: PositionOut
+    realized_pnl: float
+    account: AccountOut
+
+
+class FillsOut(BaseModel):
+    fills: list[FillRecordOut]
+
+
+class EssTripIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+    state: Literal["HALTED", "REDUCING"] = "HALTED"
+    actor: Actor = "api"
+
+
+class EssResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Reason
+    actor: Actor = "api"
+
+
+class TransitionOut(BaseModel):
+    at: str
+    from_state: EssState | None
+    to_state: EssState
+    trigger: str
+    reason: str
+    actor: str
+
+
+class EssOut(BaseModel):
+    """The emergency stop: state, since when, why, by whom, and the newest transitions."""
+
+    state: EssState
+    since: str
+    reason: str
+    actor: str
+    trigger: str
+    reset_at: str
+    transitions: list[TransitionOut] = []
+
+
+class LimitsOut(BaseModel):
+    """The configured sizing, governance limits and ESS triggers."""
+
+    sizing: dict[str, Any]
+    limits: dict[str, Any]
+    ess: dict[str, Any]
+
+
+class FreshnessOut(BaseModel):
+    symbol: str
+    timeframe: str
+    last_candle_at: str
+    received_at: str
+    age_s: float
+    stale: bool
+
+
+class ReleaseStatusOut(BaseModel):
+    release: str | None
+    ready: bool
+    reason: str
+    edge: dict[str, Any] | None
+
+
+class StatusOut(BaseModel):
+    """Why something trades or not, in one call."""
+
+    trading: bool
+    why: list[str]
+    ess: EssOut
+    release: ReleaseStatusOut
+    freshness: list[FreshnessOut]

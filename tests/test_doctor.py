@@ -35,7 +35,10 @@ def test_a_healthy_registry_exits_0_with_one_line_per_model(registry: Registry) 
         lines[1] == f"release {release} [production]: 4/4 models healthy, quorum 3: can reach "
         f"consensus"
     )
-    assert [line.split()[:2] for line in lines[2:6]] == [
+    edge = registry.resolve("production").evaluation["edge"]
+    # the verdict is a line of its own; without an edge it is a warning, the exit stays 0
+    assert lines[2].strip().startswith("edge at h=" if edge["enabled"] else "warning: signals")
+    assert [line.split()[:2] for line in lines[3:7]] == [
         ["OK", "xgboost"],
         ["OK", "lightgbm"],
         ["OK", "nhits"],

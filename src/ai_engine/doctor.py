@@ -59,6 +59,8 @@ class ReleaseCheck:
     quorum: int
     consensus_reason: str | None
     """None when the release can reach consensus, else why not."""
+    edge: dict[str, Any] = field(default_factory=dict)
+    """The release's out-of-fold edge verdict (``release.evaluation["edge"]``)."""
 
     @property
     def healthy(self) -> int:
@@ -76,8 +78,15 @@ class ReleaseCheck:
             f"healthy, quorum {self.quorum}: {verdict}"
         )
 
+    def edge_line(self) -> str:
+        """The verdict; without an edge a warning (the release serves, and always HOLDs)."""
+        from ai_engine.evaluation.evidence import edge_line
+
+        warning = "" if self.edge.get("enabled") else "warning: signals always HOLD: "
+        return f"  {warning}{edge_line(self.edge)}"
+
     def lines(self) -> list[str]:
-        return [self.header(), *(m.line() for m in self.models)]
+        return [self.header(), self.edge_line(), *(m.line() for m in self.models)]
 
 
 @dataclass
@@ -146,7 +155,8 @@ def verify_release(
         reason = str(exc)
     except AIEngineError as exc:  # ensemble settings that do not parse
         quorum, reason = 0, f"{type(exc).__name__}: {exc}"
-    return ReleaseCheck(release.id, aliases, checks, quorum, reason)
+    edge = release.evaluation.get("edge", {})
+    return ReleaseCheck(release.id, aliases, checks, quorum, reason, edge)
 
 
 def verify(

@@ -22,7 +22,7 @@ from ai_engine.bundle import BundleInfo, save_bundle
 from ai_engine.data import Candles
 from ai_engine.ensemble import EnsembleSettings, weights_from_validation_error
 from ai_engine.errors import ConfigError
-from ai_engine.evaluation import EvaluationSettings, Evidence, evaluate, out_of_fold
+from ai_engine.evaluation import Costs, EvaluationSettings, Evidence, evaluate, out_of_fold
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, training_data
 from ai_engine.models.base import Forecaster, build, get_family
 from ai_engine.models.family import (
@@ -153,6 +153,8 @@ def make_plan(
         "threads",
         "plugins",
         "members",
+        "evaluation",
+        "combination",
     }
     if unknown := sorted(set(data) - known):
         raise ConfigError(
@@ -177,11 +179,37 @@ def make_plan(
         plugins=tuple(dict.fromkeys(all_plugins)),
         families=families,
         ensemble=ensemble,
+        evaluation=evaluation_settings(data, config_file),
         **{k: data[k] for k in ("weighting", "val_fraction", "seed", "threads") if k in data},
     )
     for family in plan.members:  # validate every override against the family's Config now
         get_family(family).config_class.from_dict(plan.config_for(family, CURRENT_SPEC))
     return plan
+
+
+def evaluation_settings(data: dict[str, Any], source: str | Path | None) -> EvaluationSettings:
+    """The ``[evaluation]`` table (and a top-level ``combination``) as settings; ``fee`` and
+    ``slippage`` become the release's costs."""
+    table = data.get("evaluation", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: 'evaluation' must be a table, found {type(table).__name__}")
+    values = {**table, **({"combination": data["combination"]} if "combination" in data else {})}
+    known = {f.name for f in dataclasses.fields(EvaluationSettings)} - {"costs"}
+    if unknown := sorted(set(values) - known - {"fee", "slippage"}):
+        raise ConfigError(
+            f"{source}: unknown evaluation setting(s) {unknown}; expected some of "
+            f"{sorted(known | {'fee', 'slippage'})}"
+        )
+    default = Costs()
+    costs = Costs(
+        float(values.pop("fee", default.fee)), float(values.pop("slippage", default.slippage))
+    )
+    if "margins" in values:
+        values["margins"] = tuple(values["margins"])
+    try:
+        return EvaluationSettings(costs=costs, **values)
+    except TypeError as exc:
+        raise ConfigError(f"{source}: evaluation settings: {exc}") from exc
 
 
 def _names(data: dict[str, Any], key: str, source: str | Path | None) -> list[str]:

@@ -24,7 +24,12 @@ from ai_engine.ensemble import (
     combine,
 )
 from ai_engine.registry import Release
+from ai_engine.safety.config import EssConfig, LimitsConfig, SafetyConfig, SizingConfig
+from ai_engine.safety.ess import EssStatus, Transition
+from ai_engine.safety.governance import Adjustment
+from ai_engine.safety.ledger import Snapshot
 from ai_engine.service import ServiceSettings, create_app
+from ai_engine.service import safety_schemas as safety_wire
 from ai_engine.service import schemas as wire
 from ai_engine.service.holder import ReloadOutcome
 
@@ -34,6 +39,9 @@ NESTED: dict[Any, type[BaseModel]] = {
     MemberForecast: wire.MemberForecastOut,
     ReloadOutcome: wire.ReloadOut,
     Member: wire.MemberOut,
+    SizingConfig: safety_wire.SizingConfigOut,
+    LimitsConfig: safety_wire.LimitsConfigOut,
+    EssConfig: safety_wire.EssConfigOut,
 }
 """Core types nested in other core types, and the wire model each travels as."""
 
@@ -55,6 +63,8 @@ class Binding:
 
 
 NO_DECISION = "/v1/forecast gives forecasts without a decision"
+ISO_TIME = "epoch seconds in the store, ISO-8601 UTC on the wire (ess.iso)"
+ESS_STATE = "a str in the core (a name of ess.SEVERITY), a Literal of the three states on the wire"
 BINDINGS = [
     Binding(Signal, wire.SignalOut),
     Binding(MemberVote, wire.MemberVoteOut),
@@ -104,9 +114,27 @@ BINDINGS = [
             "required_candles": "the engine's longest feature window",
             "ready": "the holder's readiness",
             "reason": "the holder's readiness reason",
+            "edge": "evaluation['edge'], the verdict part of the release's evidence",
         },
         retyped={"members": "served with each loaded member's health (engine.Member)"},
     ),
+    Binding(Adjustment, safety_wire.AdjustmentOut),
+    Binding(Snapshot, safety_wire.SnapshotOut, retyped={"at": ISO_TIME}),
+    Binding(
+        Transition,
+        safety_wire.TransitionOut,
+        retyped={"at": ISO_TIME, "from_state": ESS_STATE, "to_state": ESS_STATE},
+    ),
+    Binding(
+        EssStatus,
+        safety_wire.EssOut,
+        wire_only={"transitions": "the newest audited transitions (ess.history)"},
+        retyped={"state": ESS_STATE, "since": ISO_TIME, "reset_at": ISO_TIME},
+    ),
+    Binding(SafetyConfig, safety_wire.LimitsOut),
+    Binding(SizingConfig, safety_wire.SizingConfigOut),
+    Binding(LimitsConfig, safety_wire.LimitsConfigOut),
+    Binding(EssConfig, safety_wire.EssConfigOut),
 ]
 
 WIRE_ONLY = {
@@ -123,6 +151,16 @@ WIRE_ONLY = {
     wire.V2TensorMetadata: "Open Inference Protocol v2",
     wire.V2InferResponse: "Open Inference Protocol v2; its tensors come from SignalOut's fields",
     wire.V2InferOutput: "Open Inference Protocol v2",
+    safety_wire.AccountOut: "the latest snapshot, open positions and curve (SafetyDesk.account)",
+    safety_wire.PositionOut: "a positions row with its fraction of equity (ledger.position_json)",
+    safety_wire.FillOut: "the booked position, its P&L and the account (SafetyDesk.report_fill)",
+    safety_wire.FillsOut: "the list of GET /v1/fills",
+    safety_wire.FillRecordOut: "a fills row (ledger.recent_fills)",
+    safety_wire.ProposalOut: "assembled by SafetyDesk.propose from the sizing, the governance "
+    "steps and the ESS gate; its adjustments bind to Adjustment",
+    safety_wire.FreshnessOut: "a freshness row with its age now (monitor.freshness)",
+    safety_wire.ReleaseStatusOut: "the holder's served release and readiness, the edge verdict",
+    safety_wire.StatusOut: "the ESS, readiness and freshness, combined by GET /v1/status",
 }
 """Response models with no core type to bind: the protocol or the service defines them."""
 

@@ -3,9 +3,12 @@
 Per horizon ``h`` the cross-fitted combined forecast is tested against the zero forecast
 (Clark-West, one-sided, HAC lags ``h - 1``) at a Bonferroni level ``alpha / H`` (twelve
 horizons are twelve chances to find an edge by luck). A horizon passes when that test
-rejects, its out-of-sample R^2 is positive and the trading rule at ``h`` makes money after
-costs on the out-of-fold bars. The decision horizon is the passing horizon with the best net
-result per bar; no passing horizon means no edge, and the signal always HOLDs (``no_edge``).
+rejects, its out-of-sample R^2 is positive, the trading rule at ``h`` makes money after
+costs on the out-of-fold bars (its mean net bar return is above 0 by the same kind of test at
+the same level), and both hold segment by segment (the Clark-West gain is
+positive and the rule loses nothing in every inner segment). The decision horizon is the
+passing horizon with the best net result per bar; no passing horizon means no edge, and the
+signal always HOLDs (``no_edge``).
 
 The entry margin above the round-trip cost is chosen on the out-of-fold bars from
 ``margins`` (multiples of the round-trip cost); the exit band is ``exit_fraction`` of the entry
@@ -23,7 +26,7 @@ import numpy as np
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation.combination import COMBINATIONS
 from ai_engine.evaluation.decision import Costs, DecisionRule, net_returns, positions, turnover
-from ai_engine.evaluation.edge import clark_west, oos_r2
+from ai_engine.evaluation.edge import clark_west, hac_mean_test, oos_r2
 from ai_engine.evaluation.oof import OutOfFold
 
 EDGE_METHOD = "clark-west"
@@ -69,8 +72,14 @@ class HorizonResult:
     p_value: float
     oos_r2: float
     net_return: float
+    net_p_value: float
+    """One-sided HAC test that the rule's mean net bar return is above 0: a few lucky trades
+    are not evidence that it pays."""
     turnover: float
     margin: float
+    stable: bool
+    """The forecast's gain over zero is positive, and the rule loses money, in no inner
+    segment: an edge from one lucky period does not count."""
     passes: bool
 
     def to_json(self) -> dict[str, Any]:
@@ -92,12 +101,12 @@ def trade_rule(
     next_returns: np.ndarray,
     rule: DecisionRule,
     costs: Costs,
-) -> tuple[float, float]:
-    """Net result (sum of net bar returns) and turnover of ``rule`` over bars in time order."""
+) -> tuple[np.ndarray, float]:
+    """Net bar returns ``(T,)`` and turnover of ``rule`` over bars in time order."""
     entries = np.array([rule.entry(v) for v in expected]) * (allowed != 0)
     entries = np.where(entries == allowed, entries, 0)
     held = positions(expected, entries, rule)
-    return float(net_returns(held, next_returns, costs).sum()), turnover(held)
+    return net_returns(held, next_returns, costs), turnover(held)
 
 
 def best_rule(
@@ -106,15 +115,16 @@ def best_rule(
     allowed: np.ndarray,
     next_returns: np.ndarray,
     settings: EvaluationSettings,
-) -> tuple[DecisionRule, float, float, float]:
-    """The margin with the best net result at horizon ``h``: rule, net, turnover, margin."""
+) -> tuple[DecisionRule, np.ndarray, float, float]:
+    """The margin with the best net result at horizon ``h``: rule, net bar returns, turnover,
+    margin."""
     costs = settings.costs
-    best: tuple[DecisionRule, float, float, float] | None = None
+    best: tuple[DecisionRule, np.ndarray, float, float] | None = None
     for margin in settings.margins:
         entry = costs.round_trip * (1.0 + margin)
         rule = DecisionRule(h, entry, entry * settings.exit_fraction, h, settings.short)
         net, traded = trade_rule(expected, allowed, next_returns, rule, costs)
-        if best is None or net > best[1]:
+        if best is None or net.sum() > best[1].sum():
             best = (rule, net, traded, margin)
     if best is None:  # EvaluationSettings refuses empty margins; this guards the invariant
         raise ConfigError(f"expected at least one decision margin, found {list(settings.margins)}")
@@ -136,9 +146,18 @@ def judge(
         r2 = oos_r2(actual, forecast)
         allowed = votes_allow(oof.forecasts, h - 1, min_consensus)
         rule, net, traded, margin = best_rule(h, forecast, allowed, next_returns, settings)
-        passes = test.p_value < level and r2 > 0 and net > 0
+        gain = actual**2 - (actual - forecast) ** 2 + forecast**2
+        stable = all(
+            gain[oof.segments == k].mean() > 0 and net[oof.segments == k].sum() >= 0
+            for k in np.unique(oof.segments)
+        )
+        total = float(net.sum())
+        pays = hac_mean_test(net, h - 1).p_value
+        passes = test.p_value < level and r2 > 0 and pays < level and stable
         results.append(
-            HorizonResult(h, test.statistic, test.p_value, r2, net, traded, margin, passes)
+            HorizonResult(
+                h, test.statistic, test.p_value, r2, total, pays, traded, margin, stable, passes
+            )
         )
         rules[h] = rule
     passing = [r for r in results if r.passes]

@@ -213,12 +213,47 @@ class EssOut(BaseModel):
     transitions: list[TransitionOut] = []
 
 
+class SizingConfigOut(BaseModel):
+    """[sizing]: volatility targeting from the forecast interval (docs/safety.md)."""
+
+    target_annual_vol: float
+    max_leverage: float
+    interval_coverage: float
+    days_per_year: float
+    allow_short: bool
+
+
+class LimitsConfigOut(BaseModel):
+    """[limits]: portfolio governance (docs/safety.md)."""
+
+    symbols: list[str]
+    max_position: float
+    max_gross: float
+    max_net: float
+    max_open_positions: int
+    max_changes_per_minute: int
+    min_notional: float
+    max_notional: float
+
+
+class EssConfigOut(BaseModel):
+    """[ess]: the state at first start and the automatic triggers (docs/safety.md)."""
+
+    initial_state: str
+    max_drawdown: float
+    losing_trades: int
+    losing_window_s: float
+    quorum_lost_s: float
+    stale_candles_s: float
+    check_interval_s: float
+
+
 class LimitsOut(BaseModel):
     """The configured sizing, governance limits and ESS triggers."""
 
-    sizing: dict[str, Any]
-    limits: dict[str, Any]
-    ess: dict[str, Any]
+    sizing: SizingConfigOut
+    limits: LimitsConfigOut
+    ess: EssConfigOut
 
 
 class FreshnessOut(BaseModel):

@@ -171,8 +171,8 @@ class SignalOut(BaseModel):
         "oos_r2 (empty for releases made before it)"
     )
     decision: dict[str, Any] = Field(
-        description="the cost-aware position rule: entry_threshold, exit_threshold, "
-        "min_hold_bars (empty for releases made before it)"
+        description="the cost-aware position rule: horizon, entry_threshold, exit_threshold, "
+        "min_hold_bars, short (empty without an edge, and for releases made before it)"
     )
 
 
@@ -221,6 +221,10 @@ class ServedRelease(BaseModel):
     feature_fingerprint: str
     required_candles: int
     ensemble: dict[str, Any]
+    edge: dict[str, Any] = Field(
+        description="the release's out-of-fold edge verdict: enabled, horizon, method, p_value, "
+        "oos_r2, net_return, costs, per_horizon (empty for releases made before it)"
+    )
     ready: bool
     reason: str
     members: list[MemberOut]

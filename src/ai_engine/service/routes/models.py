@@ -51,6 +51,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
         "feature_fingerprint": release.feature_fingerprint,
         "required_candles": engine.required_candles,
         "ensemble": engine.settings.to_json(),
+        "edge": release.evaluation.get("edge", {}),
         "ready": readiness[0],
         "reason": readiness[1],
         "members": [

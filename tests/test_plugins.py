@@ -139,7 +139,8 @@ def test_models_families_lists_weights_and_origins() -> None:
     rows = {line.split()[0]: line.split() for line in result.output.splitlines()[1:]}
     assert rows["xgboost"][1:3] == ["0.30", "yes"] and rows["xgboost"][-1] == "builtin"
     assert rows["nhits"][1] == "0.20" and rows["legacy-nhits"][2] == "no"
-    assert rows["ridge"][1:3] == ["0.20", "no"] and rows["ridge"][-1] == str(RIDGE_PLUGIN)
+    # the origin is the file that registered it (another test may have imported a copy first)
+    assert rows["ridge"][1:3] == ["0.20", "no"] and rows["ridge"][-1].endswith("ridge_family.py")
 
 
 def test_members_and_plugins_from_the_config_file(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ members and refuses to signal below the quorum.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ai_engine.bundle import LoadedBundle, load_bundle, sha256_file
+from ai_engine.contract import stamp
 from ai_engine.data import Candles, timeframe_delta
 from ai_engine.ensemble import (
     EnsembleSettings,
@@ -116,6 +118,16 @@ class Engine:
     def healthy_count(self) -> int:
         return sum(m.healthy for m in self.members)
 
+    def timeframe_error(self, timeframe: str | None) -> str | None:
+        """Why candles of ``timeframe`` cannot be used with this release; None when they can.
+        The CLI and the service refuse with this same message."""
+        if timeframe == self.release.timeframe:
+            return None
+        return (
+            f"timeframe {timeframe!r} differs from the {self.release.timeframe!r} candles "
+            f"release {self.release.id} was trained on"
+        )
+
     def check_consensus(self) -> None:
         """Raise ConsensusError when fewer members are healthy than the quorum needs."""
         healthy_weights(self._placeholders(), self.settings)
@@ -168,10 +180,30 @@ class Engine:
             "release": self.release.id,
         }
         if self.evidence is None:
-            return combine(forecasts, self.settings, **where)
+            return self.stamped(combine(forecasts, self.settings, **where), now)
         inputs = latest_inputs(candles.frame, self.spec) if inputs is None else inputs
-        context = SignalContext(inputs.sequence, self.gates(candles, inputs, now))
-        return decide(forecasts, self.settings, self.evidence, context, **where)
+        recent = self.evidence.recent(np.log(candles.frame["close"].to_numpy()))
+        context = SignalContext(inputs.sequence, self.gates(candles, inputs, now), recent)
+        return self.stamped(decide(forecasts, self.settings, self.evidence, context, **where), now)
+
+    @property
+    def bundle_hashes(self) -> dict[str, str]:
+        """Family -> the manifest sha256 the release pins for that member's bundle."""
+        return {m.family: m.manifest_sha256 for m in self.release.members}
+
+    def stamped(self, signal: Signal, now: datetime | None = None) -> Signal:
+        """``signal`` with the contract's fields: schema version, when it was made (``now``,
+        else the wall clock), the end of the bar it is for, each member's bundle hash."""
+        hashes = self.bundle_hashes
+        fields = stamp(signal.as_of, signal.timeframe or self.release.timeframe, now)
+        return dataclasses.replace(
+            signal,
+            members=[
+                dataclasses.replace(m, bundle_sha256=hashes.get(m.family)) for m in signal.members
+            ],
+            generated_at=fields["generated_at"],
+            valid_until=fields["valid_until"],
+        )
 
     def gates(
         self, candles: Candles, inputs: ModelInputs, now: datetime | None = None

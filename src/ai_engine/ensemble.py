@@ -14,6 +14,7 @@ from typing import Any, Literal, TypedDict
 
 import numpy as np
 
+from ai_engine.contract import SCHEMA_VERSION, SchemaVersion
 from ai_engine.errors import ConfigError, ConsensusError
 from ai_engine.evaluation import Evidence
 from ai_engine.models.family import default_weights
@@ -103,6 +104,8 @@ class MemberVote:
     vote: Vote | None
     healthy: bool
     reason: str | None
+    bundle_sha256: str | None = None
+    """The member bundle's manifest digest pinned by the release (set by Engine.signal_from)."""
 
 
 class ConsensusCounts(TypedDict):
@@ -138,6 +141,11 @@ class Signal:
     """{enabled, horizon, method, p_value, oos_r2}: the release's out-of-fold edge verdict."""
     decision: dict[str, Any] = field(default_factory=dict)
     """{entry_threshold, exit_threshold, min_hold_bars}: the cost-aware position rule."""
+    schema_version: SchemaVersion = SCHEMA_VERSION
+    generated_at: str = ""
+    valid_until: str = ""
+    """When the signal was made and the end of the bar it is for (ISO-8601 UTC; set by
+    Engine.signal_from; ai_engine.contract)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +165,9 @@ class Signal:
             "forecast_upper": self.forecast_upper,
             "edge": dict(self.edge),
             "decision": dict(self.decision),
+            "schema_version": self.schema_version,
+            "generated_at": self.generated_at,
+            "valid_until": self.valid_until,
         }
 
 
@@ -261,6 +272,8 @@ class SignalContext:
 
     windows: np.ndarray
     gates: tuple[str, ...] = ()
+    recent: np.ndarray | None = None
+    """``(1, H)``: the zero forecast's recent score quantiles (adaptive intervals), or None."""
 
 
 def decide(
@@ -283,7 +296,9 @@ def decide(
     combined = evidence.combined({f: v[None, :] for f, v in healthy.items()})[0]
     step = settings.decision_horizon - 1
     expected = float(combined[step])
-    lower, upper = (b[0] for b in evidence.bounds(combined[None, :], context.windows))
+    lower, upper = (
+        b[0] for b in evidence.bounds(combined[None, :], context.windows, context.recent)
+    )
     votes = {f: vote(float(v[step]), 0.0) for f, v in healthy.items()}
     weight_now = {f: float(evidence.weights.get(f, np.zeros(step + 1))[step]) for f in healthy}
     direction: Vote = "UP" if expected > 0 else "DOWN"

@@ -159,8 +159,10 @@ def test_rows_below_the_quorum_are_refused_not_held(random_walk_result: Backtest
     for family in walk.members[:2]:  # two of four members unhealthy: 2 < quorum 3
         forecasts[family][below, 0] = np.nan
     forecasts[walk.members[2]][1, 5] = np.inf  # one unhealthy member: the quorum still holds
-    inputs = model_inputs(synthetic_frame(900, seed=11), SPEC_V1, rows)
-    out = fold_signals(forecasts, inputs, fold.ensemble, fold.evidence, "refusals")
+    frame = synthetic_frame(900, seed=11)
+    inputs = model_inputs(frame, SPEC_V1, rows)
+    log_close = np.log(frame["close"].to_numpy())
+    out = fold_signals(forecasts, inputs, fold.ensemble, fold.evidence, "refusals", log_close)
 
     actions, reasons = np.asarray(out.actions, dtype=object), np.asarray(out.reasons)
     assert REFUSED not in set(walk.actions) and fold.ensemble.min_consensus == 3

@@ -7,7 +7,13 @@ import pytest
 
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Costs, DecisionRule
-from ai_engine.evaluation.conformal import conformal_quantiles, coverage_rate, interval
+from ai_engine.evaluation.conformal import (
+    conformal_quantiles,
+    coverage_rate,
+    interval,
+    outcome_scores,
+    recent_quantiles,
+)
 from ai_engine.evaluation.decision import net_returns, positions, turnover
 
 
@@ -50,3 +56,33 @@ def test_normalised_conformal_intervals_cover_as_promised_when_volatility_moves(
     q = conformal_quantiles(actual[calibrate], forecast[calibrate], scale[calibrate], 0.8)
     lower, upper = interval(forecast[test], scale[test], q)
     assert np.all(np.abs(coverage_rate(actual[test], lower, upper) - 0.8) < 0.02)
+
+
+def test_recent_quantiles_use_only_outcomes_known_at_the_bar() -> None:
+    rng = np.random.default_rng(3)
+    log_close = np.cumsum(rng.normal(0, 0.01, 600))
+    rows = np.array([300, 450])
+    before = recent_quantiles(outcome_scores(log_close, 48, 12), rows, 150, 0.8)
+    changed = log_close.copy()
+    changed[451:] += rng.normal(0, 0.5, len(changed) - 451)  # rewrite everything after bar 450
+    after = recent_quantiles(outcome_scores(changed, 48, 12), rows, 150, 0.8)
+    assert np.isfinite(before).all() and np.array_equal(before, after)
+
+
+def test_recent_rescaling_restores_coverage_when_the_score_level_moves() -> None:
+    """Calibrated on normal returns; the second half has Student-t(3) returns of the same
+    variance (peaked, as in the 5-minute crypto data), so fixed quantiles over-cover; rescaled
+    by the recent scores they cover as promised."""
+    rng = np.random.default_rng(4)
+    n, horizon = 6000, 3
+    returns = rng.normal(0, 0.01, n)
+    returns[n // 2 :] = rng.standard_t(3, n - n // 2) * 0.01 / np.sqrt(3.0)
+    log_close = np.cumsum(returns)
+    scores = outcome_scores(log_close, 48, horizon)
+    rows = np.arange(100, n - horizon)
+    calibrate, test = rows[rows < n // 2 - horizon], rows[rows >= n // 2 + 300]
+    q = np.quantile(scores[calibrate], 0.8, axis=0)
+    fixed = np.mean(scores[test] <= q, axis=0)
+    recent = recent_quantiles(scores, test, 150, 0.8)
+    adaptive = np.mean(scores[test] <= q * recent / q, axis=0)
+    assert np.all(fixed > 0.825) and np.all(np.abs(adaptive - 0.8) < 0.02)

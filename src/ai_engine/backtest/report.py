@@ -21,6 +21,7 @@ from rich.table import Table
 
 from ai_engine.backtest.runner import ACTIONS, BacktestResult
 from ai_engine.backtest.simulation import drawdown_curve
+from ai_engine.backtest.verdict import SHORT_MARK, annual_mark, verdict_lines
 
 STRATEGY_ORDER = ("ensemble", "buy_and_hold", "momentum")
 
@@ -177,12 +178,12 @@ def charts(result: BacktestResult) -> dict[str, str]:
     return out
 
 
-def _fmt(value: Any, spec: str = ".4f") -> str:
+def _fmt(value: Any, spec: str = ".4f", mark: str = "") -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return format(value, spec)
-    return str(value)
+        return format(value, spec) + mark
+    return str(value) + mark
 
 
 def _ci(hit: dict[str, Any]) -> str:
@@ -245,15 +246,17 @@ TRADING_COLUMNS = (
 
 
 def trading_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Total return first; annualised figures marked ``*`` when the test period is short."""
     rows = []
+    mark = annual_mark(report)
     for name, row in report["trading"].items():
         rows.append(
             [
                 name,
                 _fmt(row["total_return"], "+.2%"),
-                _fmt(row["annualised_return"], "+.2%"),
-                _fmt(row["sharpe"], "+.2f"),
-                _fmt(row["sortino"], "+.2f"),
+                _fmt(row["annualised_return"], "+.2%", mark),
+                _fmt(row["sharpe"], "+.2f", mark),
+                _fmt(row["sortino"], "+.2f", mark),
                 _fmt(row["max_drawdown"], ".2%"),
                 str(row["trades"]),
                 _fmt(row["win_rate"], ".1%"),
@@ -282,10 +285,11 @@ def summary_tables(report: dict[str, Any]) -> list[Table]:
     trading = Table(
         title=f"trading after fee {backtest['fee']} + slippage {backtest['slippage']} "
         f"per unit traded ({'long/short' if backtest['short'] else 'long/flat'},"
-        f" hold={backtest['hold']})"
+        f" hold={backtest['hold']})",
+        caption=" ".join(x for x in verdict_lines(report) if x.startswith(SHORT_MARK)) or None,
     )
     for i, column in enumerate(TRADING_COLUMNS):
-        trading.add_column(column, justify="left" if i == 0 else "right")
+        trading.add_column(column, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in trading_rows(report):
         trading.add_row(*row)
     return [quality, trading]
@@ -342,6 +346,7 @@ img {{ max-width: 100%; }}
 pre {{ background: #f6f6f6; padding: 1em; font-size: 0.8em; overflow-x: auto; }}
 </style></head><body>
 <h1>Walk-forward backtest: {html.escape(data["symbol"])} {html.escape(data["timeframe"])}</h1>
+{"".join(f"<p><strong>{html.escape(line)}</strong></p>" for line in verdict_lines(report))}
 <p>{data["bars"]} candles, {html.escape(data["start"])} .. {html.escape(data["end"])};
 test period {html.escape(period["start"])} .. {html.escape(period["end"])}
 ({period["rows"]} bars in {len(report["folds"])} folds).

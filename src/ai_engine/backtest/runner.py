@@ -30,6 +30,7 @@ from ai_engine.backtest.simulation import (
     positions_from_votes,
     simulate,
 )
+from ai_engine.backtest.verdict import backtest_verdict
 from ai_engine.backtest.walkforward import (
     BASELINES,
     BacktestSettings,
@@ -182,6 +183,9 @@ def run_backtest(
         )
     report = {
         "kind": "ai-engine walk-forward backtest",
+        "verdict": backtest_verdict(
+            trading, walk.timestamps, walk.fold_of_row, sims["ensemble"].positions
+        ),
         "data": {
             "symbol": candles.symbol,
             "timeframe": candles.timeframe,

@@ -14,6 +14,7 @@ import numpy as np
 from ai_engine.ensemble import EnsembleSettings, MemberForecast, Signal, SignalContext, decide
 from ai_engine.errors import ConsensusError
 from ai_engine.evaluation import Evidence
+from ai_engine.evaluation.conformal import outcome_scores, recent_quantiles
 from ai_engine.features import ModelInputs
 
 REFUSED = "REFUSED"
@@ -56,8 +57,11 @@ def fold_signals(
     settings: EnsembleSettings,
     evidence: Evidence,
     release: str,
+    log_close: np.ndarray,
 ) -> FoldSignals:
-    """Signals for every row of ``inputs`` from the members' forecasts ``{family: (T, H)}``."""
+    """Signals for every row of ``inputs`` from the members' forecasts ``{family: (T, H)}``;
+    ``log_close`` ``(n,)``: the whole frame's, for the intervals' recent scores (each row uses
+    only outcomes known at its bar)."""
     rows = len(inputs)
     width = next(iter(forecasts.values())).shape[1]
     out = FoldSignals(
@@ -72,10 +76,15 @@ def fold_signals(
         votes={f: [] for f in forecasts},
     )
     distance = evidence.gate.distance(inputs.tabular)
+    recent = None
+    if evidence.recent_window > 0:
+        scores = outcome_scores(log_close, evidence.vol_window, width)
+        recent = recent_quantiles(scores, inputs.rows, evidence.recent_window, evidence.coverage)
     for i in range(rows):
         answers = member_answers(forecasts, i, release)
         gates = ("ood_input",) if distance[i] > evidence.gate.threshold else ()
-        context = SignalContext(inputs.sequence[i : i + 1], gates)
+        row_recent = None if recent is None else recent[i : i + 1]
+        context = SignalContext(inputs.sequence[i : i + 1], gates, row_recent)
         try:
             signal = decide(
                 answers,

@@ -367,7 +367,12 @@ def run_walkforward(
         parts["momentum"].append(momentum_forecast(close, rows, lookback, horizon))
         parts["train_mean"].append(np.repeat(train_targets.mean(axis=0)[None, :], len(rows), 0))
         fold_out = fold_signals(
-            member_forecasts, inputs, fitted.ensemble, fitted.evidence, f"fold{fold.index}"
+            member_forecasts,
+            inputs,
+            fitted.ensemble,
+            fitted.evidence,
+            f"fold{fold.index}",
+            np.log(close),
         )
         parts["ensemble"].append(fold_out.combined)
         signals.append(fold_out)

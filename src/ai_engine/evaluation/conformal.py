@@ -7,6 +7,12 @@ last ``window`` one-bar log returns at that row. The interval at horizon ``h`` i
 quantile of the scores. Dividing by the local volatility makes the band widen and narrow with
 the market, so coverage holds when the level of the residuals drifts (volatility regimes),
 which a fixed band does not.
+
+Adaptive where the scores drift: the calibrated quantile is rescaled by how the zero
+forecast's scores of the last ``recent_window`` bars whose outcome is already known compare with
+its scores in calibration (``q_h * recent_h / calibration_h``). The candles alone give those
+scores, so a stateless service computes it per request from the window it is sent, and the
+backtest per bar from the bars before it.
 """
 
 from __future__ import annotations
@@ -60,3 +66,45 @@ def interval(
 def coverage_rate(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Share of outcomes inside their interval, per horizon ``(H,)``."""
     return np.mean((actual >= lower) & (actual <= upper), axis=0)
+
+
+def outcome_scores(log_close: np.ndarray, vol_window: int, horizon: int) -> np.ndarray:
+    """Scores of the zero forecast, ``(n,) -> (n, H)``: ``|log_close[t+h] - log_close[t]|``
+    over ``sigma_t * sqrt(h)`` (``sigma_t`` as in ``local_scale``); NaN where ``t + h`` is past
+    the end or the volatility window is incomplete."""
+    n = len(log_close)
+    squared = np.r_[0.0, np.diff(log_close) ** 2]
+    total = np.cumsum(squared)
+    sigma = np.full(n, np.nan)
+    if n > vol_window:
+        ends = np.arange(vol_window, n)
+        sigma[ends] = np.sqrt((total[ends] - total[ends - vol_window]) / vol_window)
+    sigma = np.maximum(sigma, SCALE_FLOOR)
+    scores = np.full((n, horizon), np.nan)
+    for h in range(1, horizon + 1):
+        moves = np.abs(log_close[h:] - log_close[:-h]) if n > h else np.empty(0)
+        scores[: n - h, h - 1] = moves / (sigma[: n - h] * np.sqrt(h))
+    return scores
+
+
+def recent_quantiles(
+    scores: np.ndarray, rows: np.ndarray, window: int, coverage: float
+) -> np.ndarray:
+    """Per row ``t`` and horizon ``h``, the ``coverage`` quantile of the last ``window`` scores
+    whose outcome is known at ``t`` (rows ``t' <= t - h``): ``(n, H)``, rows ``(m,)`` ->
+    ``(m, H)``; NaN where fewer than ``window`` such scores exist."""
+    out = np.full((len(rows), scores.shape[1]), np.nan)
+    if window < 1 or scores.shape[0] < window:
+        return out
+    for h in range(1, scores.shape[1] + 1):
+        windows = np.lib.stride_tricks.sliding_window_view(scores[:, h - 1], window)
+        starts = rows - h - window + 1
+        ok = (starts >= 0) & (starts < len(windows))
+        if ok.any():
+            picked = windows[starts[ok]]
+            complete = ~np.isnan(picked).any(axis=1)
+            values = np.full(len(picked), np.nan)
+            if complete.any():
+                values[complete] = np.quantile(picked[complete], coverage, axis=1)
+            out[ok, h - 1] = values
+    return out

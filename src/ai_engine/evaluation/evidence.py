@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 
 from ai_engine.evaluation.combination import combine_forecasts, cross_fitted, fit_weights
-from ai_engine.evaluation.conformal import conformal_quantiles, interval, local_scale
+from ai_engine.evaluation.conformal import (
+    conformal_quantiles,
+    horizon_scale,
+    local_scale,
+    outcome_scores,
+    recent_quantiles,
+)
 from ai_engine.evaluation.decision import Costs, DecisionRule
 from ai_engine.evaluation.gates import DistanceGate
 from ai_engine.evaluation.oof import OutOfFold
@@ -39,6 +45,10 @@ class Evidence:
     vol_window: int
     gate: DistanceGate
     straddle_gate: bool
+    zero_quantiles: np.ndarray
+    """The zero forecast's score quantiles on the calibration rows ``(H,)``, the reference for
+    the recent ones."""
+    recent_window: int
 
     @property
     def enabled(self) -> bool:
@@ -48,9 +58,29 @@ class Evidence:
         """Combined forecast ``(n, H)`` from healthy members' ``{family: (n, H)}``."""
         return combine_forecasts(forecasts, self.weights)
 
-    def bounds(self, combined: np.ndarray, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Interval bounds ``(n, H)`` around ``combined`` for return windows ``(n, L, c)``."""
-        return interval(combined, local_scale(windows, self.vol_window), self.quantiles)
+    def bounds(
+        self, combined: np.ndarray, windows: np.ndarray, recent: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Interval bounds ``(n, H)`` around ``combined`` for return windows ``(n, L, c)``;
+        ``recent`` ``(n, H)``: the zero forecast's recent score quantiles (NaN: none)."""
+        quantiles = np.broadcast_to(self.quantiles, combined.shape)
+        if recent is not None:
+            ratio = np.where(self.zero_quantiles > 0, recent / self.zero_quantiles, np.nan)
+            quantiles = np.where(np.isfinite(ratio), quantiles * ratio, quantiles)
+        scale = local_scale(windows, self.vol_window)
+        half = quantiles * horizon_scale(scale, combined.shape[1])
+        return combined - half, combined + half
+
+    def recent(self, log_close: np.ndarray) -> np.ndarray | None:
+        """Recent score quantiles ``(1, H)`` at the last of ``log_close`` ``(n,)``, or None."""
+        if self.recent_window < 1:
+            return None
+        horizon = len(self.quantiles)
+        tail = log_close[-(self.recent_window + horizon + self.vol_window + 2) :]
+        scores = outcome_scores(tail, self.vol_window, horizon)
+        return recent_quantiles(
+            scores, np.array([len(tail) - 1]), self.recent_window, self.coverage
+        )
 
     def edge_summary(self) -> dict[str, Any]:
         """The Signal's ``edge`` object."""
@@ -70,6 +100,8 @@ class Evidence:
                 "coverage": self.coverage,
                 "vol_window": self.vol_window,
                 "quantiles": self.quantiles.tolist(),
+                "zero_quantiles": self.zero_quantiles.tolist(),
+                "recent_window": self.recent_window,
             },
             "input_gate": self.gate.to_json(),
             "straddle_gate": self.straddle_gate,
@@ -89,6 +121,10 @@ class Evidence:
             vol_window=int(intervals["vol_window"]),
             gate=DistanceGate.from_json(data["input_gate"]),
             straddle_gate=bool(data.get("straddle_gate", False)),
+            zero_quantiles=np.asarray(
+                intervals.get("zero_quantiles", intervals["quantiles"]), dtype=np.float64
+            ),
+            recent_window=int(intervals.get("recent_window", 0)),
         )
 
 
@@ -118,8 +154,9 @@ def evaluate(
     """Evidence from out-of-fold forecasts of the training ``inputs`` / ``targets`` ``(n, H)``.
 
     At horizons where the combined forecast does not beat the zero forecast (the test at the
-    verdict's level, and OOS R^2 > 0), the weights are set to 0: the forecast there is the
-    random walk's, and the intervals are built around it.
+    verdict's level, and OOS R^2 > 0), and at every horizon of a release without an edge, the
+    weights are set to 0: the forecast there is the random walk's, and the intervals are built
+    around it.
 
     ``oof`` None (too few rows for one fold): no edge, weights 0, and intervals around the zero
     forecast from the training targets (the zero forecast has nothing fitted, so its in-sample
@@ -129,28 +166,32 @@ def evaluate(
     costs = settings.costs
     if oof is None:
         scale = local_scale(inputs.sequence, settings.vol_window)
-        zero = np.zeros_like(targets)
+        zero = conformal_quantiles(targets, np.zeros_like(targets), scale, settings.coverage)
         return Evidence(
             settings.combination,
             {m: np.zeros(targets.shape[1]) for m in defaults},
             no_edge("too few training rows for one out-of-fold segment", costs, settings.alpha),
             None,
             costs,
-            conformal_quantiles(targets, zero, scale, settings.coverage),
+            zero,
             settings.coverage,
             settings.vol_window,
             gate,
             settings.straddle_gate,
+            zero,
+            settings.recent_window,
         )
     combined = cross_fitted(settings.combination, oof.forecasts, oof.actual, oof.segments, defaults)
     results, rule = judge(oof, combined, settings, min_consensus)
     weights = fit_weights(settings.combination, oof.forecasts, oof.actual, defaults)
     level = settings.alpha / len(results)
-    skill = np.array([r.p_value < level and r.oos_r2 > 0 for r in results])
+    skill = np.array([r.p_value < level and r.oos_r2 > 0 and rule is not None for r in results])
     weights = {m: np.where(skill, w, 0.0) for m, w in weights.items()}
     combined = np.where(skill[None, :], combined, 0.0)
     scale = local_scale(inputs.sequence[oof.rows], settings.vol_window)
     quantiles = conformal_quantiles(oof.actual, combined, scale, settings.coverage)
+    zero = np.zeros_like(combined)
+    zero_quantiles = conformal_quantiles(oof.actual, zero, scale, settings.coverage)
     chosen = next((r for r in results if rule and r.horizon == rule.horizon), None)
     best = chosen or min(results, key=lambda r: r.p_value)
     edge = {
@@ -179,6 +220,8 @@ def evaluate(
         settings.vol_window,
         gate,
         settings.straddle_gate,
+        zero_quantiles,
+        settings.recent_window,
     )
 
 

@@ -11,7 +11,8 @@ passing horizon with the best net result per bar; no passing horizon means no ed
 signal always HOLDs (``no_edge``).
 
 The entry margin above the round-trip cost is chosen on the out-of-fold bars from
-``margins`` (multiples of the round-trip cost); the exit band is ``exit_fraction`` of the entry
+``margins`` (multiples of the round-trip cost): the one whose worst inner segment earns
+most; the exit band is ``exit_fraction`` of the entry
 band; the minimum hold is ``h`` bars.
 """
 
@@ -42,6 +43,8 @@ class EvaluationSettings:
     alpha: float = 0.05
     coverage: float = 0.8
     vol_window: int = 48
+    recent_window: int = 150
+    """Bars of known outcomes that rescale the interval (0: no adaptation; conformal.py)."""
     margins: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
     exit_fraction: float = 0.0
     short: bool = True
@@ -115,17 +118,22 @@ def best_rule(
     allowed: np.ndarray,
     next_returns: np.ndarray,
     settings: EvaluationSettings,
+    segments: np.ndarray,
 ) -> tuple[DecisionRule, np.ndarray, float, float]:
-    """The margin with the best net result at horizon ``h``: rule, net bar returns, turnover,
-    margin."""
+    """The margin whose worst inner segment earns most at horizon ``h`` (a margin that only
+    pays in one period is not chosen; ties go to the wider margin): rule, net bar returns,
+    turnover, margin."""
     costs = settings.costs
     best: tuple[DecisionRule, np.ndarray, float, float] | None = None
-    for margin in settings.margins:
+    best_score = -np.inf
+    labels = np.unique(segments)
+    for margin in sorted(settings.margins):
         entry = costs.round_trip * (1.0 + margin)
         rule = DecisionRule(h, entry, entry * settings.exit_fraction, h, settings.short)
         net, traded = trade_rule(expected, allowed, next_returns, rule, costs)
-        if best is None or net.sum() > best[1].sum():
-            best = (rule, net, traded, margin)
+        score = min(float(net[segments == k].sum()) for k in labels)
+        if best is None or score >= best_score:
+            best, best_score = (rule, net, traded, margin), score
     if best is None:  # EvaluationSettings refuses empty margins; this guards the invariant
         raise ConfigError(f"expected at least one decision margin, found {list(settings.margins)}")
     return best
@@ -145,7 +153,9 @@ def judge(
         test = clark_west(actual, forecast, h)
         r2 = oos_r2(actual, forecast)
         allowed = votes_allow(oof.forecasts, h - 1, min_consensus)
-        rule, net, traded, margin = best_rule(h, forecast, allowed, next_returns, settings)
+        rule, net, traded, margin = best_rule(
+            h, forecast, allowed, next_returns, settings, oof.segments
+        )
         gain = actual**2 - (actual - forecast) ** 2 + forecast**2
         stable = all(
             gain[oof.segments == k].mean() > 0 and net[oof.segments == k].sum() >= 0

@@ -1,0 +1,95 @@
+"""The backtest's headline: ensemble vs buy-and-hold vs doing nothing, after costs.
+
+A reader looks at the first line of a report; it must say plainly which of the three made the
+most money over the test period, whether the ensemble traded at all (per fold), and whether the
+annualised figures below it come from a period too short to mean much.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SHORT_PERIOD_YEARS = 1.0
+"""Annualised figures from a shorter test period are marked: a 15-day loss of 12 % reads as a
+yearly -96 %, which nobody should plan with."""
+SHORT_MARK = "*"
+
+
+def backtest_verdict(
+    trading: dict[str, dict[str, Any]],
+    timestamps: pd.DatetimeIndex,
+    fold_of_row: np.ndarray,
+    ensemble_positions: np.ndarray,
+) -> dict[str, Any]:
+    """The verdict as JSON: the three total returns, the best, the folds that never traded,
+    whether the period is short, and the headline sentence."""
+    returns = {
+        "ensemble": float(trading["ensemble"]["total_return"]),
+        "buy_and_hold": float(trading["buy_and_hold"]["total_return"]),
+        "doing_nothing": 0.0,
+    }
+    best = max(returns, key=lambda name: returns[name])
+    years = float(trading["ensemble"]["years"])
+    idle = [
+        int(fold)
+        for fold in np.unique(fold_of_row)
+        if not np.any(ensemble_positions[fold_of_row == fold] != 0)
+    ]
+    days = (timestamps[-1] - timestamps[0]).total_seconds() / 86400 if len(timestamps) else 0.0
+    figures = {
+        "total_returns": returns,
+        "best": best,
+        "test_days": days,
+        "years": years,
+        "short_period": years < SHORT_PERIOD_YEARS,
+        "folds_never_traded": idle,
+        "folds": len(np.unique(fold_of_row)),
+    }
+    return {**figures, "headline": _headline(figures)}
+
+
+def _headline(v: dict[str, Any]) -> str:
+    r = v["total_returns"]
+    ens, bh = r["ensemble"], r["buy_and_hold"]
+    figures = (
+        f"ensemble {ens:+.2%}, buy-and-hold {bh:+.2%}, doing nothing +0.00% "
+        f"over {v['test_days']:.0f} days of test bars, after costs"
+    )
+    if len(v["folds_never_traded"]) == v["folds"]:
+        return f"{figures}: the ensemble never traded, so it did no better than doing nothing."
+    if v["best"] == "ensemble":
+        verdict = "the ensemble beat both buy-and-hold and doing nothing"
+    elif v["best"] == "buy_and_hold":
+        verdict = "buy-and-hold beat the ensemble" + (
+            ", which still beat doing nothing" if ens > 0 else "; the ensemble lost money"
+        )
+    else:
+        verdict = "doing nothing beat both: the ensemble and buy-and-hold lost money"
+    return f"{figures}: {verdict}."
+
+
+def verdict_lines(report: dict[str, Any]) -> list[str]:
+    """The headline and its notes (folds that never traded, a short period), as plain lines."""
+    v = report.get("verdict")
+    if v is None:  # a report written before the verdict existed
+        return []
+    lines = [v["headline"]]
+    idle = v["folds_never_traded"]
+    if idle and len(idle) < v["folds"]:
+        names = ", ".join(str(f) for f in idle)
+        lines.append(f"fold(s) {names}: the ensemble never traded (HOLD or flat on every bar).")
+    if v["short_period"]:
+        lines.append(
+            f"{SHORT_MARK} annualised from {v['test_days']:.0f} days of test bars: "
+            f"compounding a short period to a year exaggerates it; read the total return."
+        )
+    return lines
+
+
+def annual_mark(report: dict[str, Any]) -> str:
+    """``*`` after annualised figures when the test period is short, else nothing."""
+    v = report.get("verdict")
+    return SHORT_MARK if v is not None and v["short_period"] else ""

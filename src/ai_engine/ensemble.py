@@ -247,18 +247,7 @@ def combine(
         forecast=[float(v) for v in combined],
         release=release,
         consensus={"required": settings.min_consensus, "agreeing": agreeing, "healthy": len(votes)},
-        members=[
-            MemberVote(
-                m.family,
-                m.version,
-                None if m.forecast is None else [float(v) for v in m.forecast],
-                weights.get(m.family, 0.0),
-                votes.get(m.family),
-                m.healthy,
-                m.reason,
-            )
-            for m in members
-        ],
+        members=member_votes(members, weights, votes),
     )
 
 
@@ -318,18 +307,7 @@ def decide(
         forecast=[float(v) for v in combined],
         release=where["release"],
         consensus={"required": settings.min_consensus, "agreeing": agreeing, "healthy": len(votes)},
-        members=[
-            MemberVote(
-                m.family,
-                m.version,
-                None if m.forecast is None else [float(v) for v in m.forecast],
-                weight_now.get(m.family, 0.0),
-                votes.get(m.family),
-                m.healthy,
-                m.reason,
-            )
-            for m in members
-        ],
+        members=member_votes(members, weight_now, votes),
         reason=reason,
         forecast_lower=[float(v) for v in lower],
         forecast_upper=[float(v) for v in upper],
@@ -370,3 +348,21 @@ def _weight_share(weights: dict[str, float], votes: dict[str, Vote], side: Vote 
         for v in ("UP", "DOWN")
     }
     return shares[side] if side is not None else 1.0 - max(shares.values())
+
+
+def member_votes(
+    members: list[MemberForecast], weights: dict[str, float], votes: dict[str, Vote]
+) -> list[MemberVote]:
+    """Every member's contribution as it appears in a Signal (unhealthy ones included)."""
+    return [
+        MemberVote(
+            m.family,
+            m.version,
+            None if m.forecast is None else [float(v) for v in m.forecast],
+            weights.get(m.family, 0.0),
+            votes.get(m.family),
+            m.healthy,
+            m.reason,
+        )
+        for m in members
+    ]

@@ -5,7 +5,9 @@ has no ``production`` alias, starts the server on a free port, sends ``--request
 ``--candles`` candles from ``--clients`` concurrent keep-alive connections (closed loop: each
 client sends its next request when the answer arrives), and prints errors, latency percentiles
 and throughput. ``--rate`` makes the clients send at Poisson times adding up to that offered
-rate instead (open loop; latency from the scheduled send time).
+rate instead (open loop; latency from the scheduled send time). ``--stream`` posts to
+``POST /v1/stream/{symbol}/1d`` instead: each client streams its own symbol, one full window
+first (in the warm-up), then one new candle per request.
 
     python benchmarks/load_service.py --registry /tmp/demo-registry
 """
@@ -25,8 +27,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+Next = Callable[[int, int], tuple[str, bytes]]
+"""(client, request index) -> (path, body)"""
 
 
 def ensure_demo_release(registry: Path, preset: str) -> None:
@@ -67,6 +73,35 @@ def payloads(count: int, candles: int) -> list[bytes]:
     return bodies
 
 
+class StreamFeed:
+    """Per-client streams of the S&P 500 values on consecutive days (no gaps): a full window of
+    ``candles`` first, then one candle per request."""
+
+    def __init__(self, candles: int) -> None:
+        from ai_engine.data import demo_candles
+
+        values = demo_candles().frame.to_numpy()
+        self.values, self.window = values, candles
+        self.sent: dict[int, int] = {}
+
+    def __call__(self, client: int, index: int) -> tuple[str, bytes]:
+        start = client * 97 % (len(self.values) // 2)
+        sent = self.sent.get(client, 0)
+        count = self.window if sent == 0 else 1
+        if start + sent + count > len(self.values):
+            raise SystemExit("not enough candles for this many requests per client")
+        chunk = self.values[start + sent : start + sent + count].tolist()
+        rows = [
+            {
+                "t": (946_684_800 + 86_400 * (sent + k)) * 1000,
+                **dict(zip("ohlcv", row, strict=True)),
+            }
+            for k, row in enumerate(chunk)
+        ]
+        self.sent[client] = sent + count
+        return f"/v1/stream/S{client}/1d", json.dumps({"candles": rows}).encode()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -90,7 +125,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout_s: float = 12
 
 async def client(
     port: int,
-    bodies: list[bytes],
+    next_request: Next,
     todo: list[int],
     latencies: list[float],
     errors: list[str],
@@ -107,10 +142,9 @@ async def client(
     next_at = time.perf_counter()
     try:
         while todo:
-            index = todo.pop()
-            body = bodies[index % len(bodies)]
+            path, body = next_request(seed, todo.pop())
             head = (
-                f"POST /v1/signal HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             )
             start = time.perf_counter()
@@ -135,7 +169,7 @@ async def client(
 
 
 async def load(
-    port: int, bodies: list[bytes], requests: int, clients: int, rate: float | None
+    port: int, next_request: Next, requests: int, clients: int, rate: float | None
 ) -> tuple[list[float], list[str], float]:
     todo = list(range(requests))
     latencies: list[float] = []
@@ -143,7 +177,10 @@ async def load(
     interval = clients / rate if rate else 0.0
     start = time.perf_counter()
     await asyncio.gather(
-        *(client(port, bodies, todo, latencies, errors, interval, seed) for seed in range(clients))
+        *(
+            client(port, next_request, todo, latencies, errors, interval, seed)
+            for seed in range(clients)
+        )
     )
     return latencies, errors, time.perf_counter() - start
 
@@ -194,12 +231,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="total offered requests/s (open loop)")
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--log", type=Path, help="server log file (default: in the temp folder)")
+    parser.add_argument("--stream", action="store_true", help="POST /v1/stream, one candle each")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
         registry = args.registry or Path(temp) / "registry"
         ensure_demo_release(registry, args.preset)
         bodies = payloads(256, args.candles)
+        next_request: Next = (
+            StreamFeed(args.candles)
+            if args.stream
+            else (lambda _, index: ("/v1/signal", bodies[index % len(bodies)]))
+        )
         port = free_port()
         log = args.log or Path(temp) / "serve.log"
         with log.open("wb") as stderr:
@@ -224,10 +267,10 @@ def main() -> None:
             )
             try:
                 wait_ready(f"http://127.0.0.1:{port}", server)
-                asyncio.run(load(port, bodies, args.warmup, args.clients, None))
+                asyncio.run(load(port, next_request, args.warmup, args.clients, None))
                 server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
                 latencies, errors, wall = asyncio.run(
-                    load(port, bodies, args.requests, args.clients, args.rate)
+                    load(port, next_request, args.requests, args.clients, args.rate)
                 )
                 server_cpu = cpu_seconds(server.pid) - server_cpu
                 client_cpu = time.process_time() - client_cpu
@@ -241,6 +284,7 @@ def main() -> None:
             "candles": args.candles,
             "offered_rate": args.rate,
             "workers": args.workers,
+            "endpoint": "/v1/stream" if args.stream else "/v1/signal",
             "errors": len(errors),
             "p50_ms": round(percentile(latencies, 50) * 1000, 2),
             "p90_ms": round(percentile(latencies, 90) * 1000, 2),

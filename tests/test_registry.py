@@ -44,9 +44,15 @@ def test_list_and_show(three: tuple[Registry, list[str]], monkeypatch: pytest.Mo
     assert code == 0
     assert all(r in out for r in (r1, r2, r3)) and "production" in out
     assert out.count("TEST-5m/") == 12
-    code, out = cli(registry, "models", "show", "production")
+    code, out = cli(registry, "models", "show", "production", "--json")
     assert code == 0 and json.loads(out)["id"] == r1
-    assert json.loads(cli(registry, "models", "show", r3)[1])["id"] == r3
+    assert json.loads(cli(registry, "models", "show", r3, "--json")[1])["id"] == r3
+    code, out = cli(registry, "models", "show", "production")
+    assert code == 0 and f"release      {r1}" in out and "aliases      production" in out
+    code, out = cli(registry, "models", "list", "--json")
+    listing = json.loads(out)
+    assert [r["id"] for r in listing["releases"]] == [r1, r2, r3]
+    assert listing["aliases"] == {"production": r1} and len(listing["bundles"]) == 12
     with pytest.raises(RegistryError, match="no alias or release named 'r0'; found"):
         cli(registry, "models", "show", "r0")
 

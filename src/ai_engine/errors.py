@@ -6,7 +6,8 @@ catch ``AIEngineError`` once each and print its message as one line.
     AIEngineError
     ├── DataValidationError        candles that cannot be used as they are
     │   └── InputError             a request field the service refuses; ``loc`` names the field
-    │       └── SafetyInputError   an account, fill or proposal field the safety layer refuses
+    │       ├── SafetyInputError   an account, fill or proposal field the safety layer refuses
+    │       └── StreamConflict     a streamed candle that does not continue the window (409)
     ├── ConfigError                unknown preset, family, option or hyperparameter
     ├── FeatureSpecMismatchError   a bundle built for other features than the running code
     ├── BundleError                a bundle that cannot be loaded exactly as trained
@@ -21,11 +22,15 @@ catch ``AIEngineError`` once each and print its message as one line.
     ├── NotFound                   a requested release, alias or model does not exist
     ├── PromotionRefused           a release that failed verification is not promoted
     ├── InvariantError             an internal consistency check failed: a bug, not bad input
-    └── StateStoreError            the safety state database is unreachable or unmigrated
+    ├── StateStoreError            the safety state database is unreachable or unmigrated
+    ├── ServiceError               the signal service did not answer, or refused (client side)
+    ├── OwnershipConflict          a position claimed by a second owner (HTTP 409)
+    └── ContractViolation          a body that breaks the signal contract; ``code`` says how
 
 The service maps them to HTTP statuses (service/app.py): DataValidationError 422 (400 on the
 Open Inference Protocol routes), ConsensusError and EngineUnavailable 503, NotFound 404,
-PromotionRefused 409, StateStoreError 503, any other AIEngineError 500.
+PromotionRefused 409, StreamConflict 409, StateStoreError 503, OwnershipConflict 409, any other
+AIEngineError 500.
 """
 
 from __future__ import annotations
@@ -107,5 +112,30 @@ class SafetyInputError(InputError):
     """An account, fill or proposal field the safety layer refuses; nothing is written."""
 
 
+class StreamConflict(InputError):
+    """A streamed candle that is not the next bar of the server's window (a gap, a duplicate,
+    an earlier candle), or no window to continue; the message names the expected candle."""
+
+
 class StateStoreError(AIEngineError):
     """The safety state database is unreachable, cannot be migrated, or holds bad rows."""
+
+
+class ServiceError(AIEngineError):
+    """A call to the signal service failed: unreachable, timed out, or an error status; the
+    message names the route and what came back (clients such as the freqtrade strategy)."""
+
+
+class OwnershipConflict(AIEngineError):
+    """A position that already has an owner, claimed by another; nothing is written."""
+
+
+class ContractViolation(AIEngineError):
+    """A body that is not fresh, not of its schema or not from the production release.
+
+    ``code`` is EXPIRED, SCHEMA or RELEASE_MISMATCH (ai_engine.contract).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

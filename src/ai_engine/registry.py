@@ -162,15 +162,31 @@ class Registry:
             return self.release(self.alias(reference).release)
         if (self.releases_dir / f"{reference}.json").is_file():
             return self.release(reference)
+        if not self.root.is_dir():
+            raise RegistryError(self._missing())
         known = sorted(self.aliases()) + [r.id for r in self.releases()]
         raise RegistryError(
-            f"registry {self.root}: no alias or release named {reference!r}; "
+            f"registry folder {self._shown()}: no alias or release named {reference!r}; "
             f"found {known or 'none'}"
+        )
+
+    def _shown(self) -> str:
+        """The root as a user would type it: a relative one with ./ (never "registry registry")."""
+        shown = str(self.root)
+        if not self.root.is_absolute() and not shown.startswith("."):
+            shown = f".{os.sep}{shown}"
+        return shown
+
+    def _missing(self) -> str:
+        """The message for a missing root: "registry folder ./registry does not exist"."""
+        return (
+            f"registry folder {self._shown()} does not exist (give --registry or "
+            f"AI_ENGINE_REGISTRY, or train a release into it first)"
         )
 
     def _read_json(self, path: Path, what: str) -> Any:
         if not self.root.is_dir():
-            raise RegistryError(f"registry {self.root} does not exist")
+            raise RegistryError(self._missing())
         if not path.is_file():
             raise RegistryError(f"registry {self.root}: {what} not found ({path} missing)")
         try:
@@ -370,7 +386,7 @@ class Registry:
         if keep < 0:
             raise RegistryError(f"gc --keep expects a number >= 0, found {keep}")
         if not self.root.is_dir():
-            raise RegistryError(f"registry {self.root} does not exist")
+            raise RegistryError(self._missing())
         with self.lock():
             releases = self.releases()
             aliases = self.aliases().values()

@@ -38,6 +38,8 @@ class ReleaseMember(BaseModel):
     manifest_sha256: str
     plugin: str | None = None
     """The plugin (module or .py path) the member's family came from; None: built in."""
+    symbol: str | None = None
+    """The one symbol this member serves (trees fitted per symbol); None: every symbol."""
 
 
 class Release(BaseModel):
@@ -57,6 +59,11 @@ class Release(BaseModel):
     evaluation: dict[str, Any] = {}
     """Out-of-fold evidence (evaluation/): combination weights, edge verdict, decision rule,
     conformal interval scales, input-distance gate. Empty for releases made before it."""
+    symbols: list[str] = []
+    """The symbols a multi-symbol release covers (ai_engine.multi); empty: a release of one
+    symbol, ``symbol``, made by ``train``."""
+    per_symbol: dict[str, Any] = {}
+    """Per covered symbol: its own ``evaluation``, ``ensemble``, validation ``metrics``."""
 
 
 class Alias(BaseModel):

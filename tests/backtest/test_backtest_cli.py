@@ -58,6 +58,9 @@ def test_backtest_writes_the_report_and_prints_a_summary(
     assert "backtest done" in result.stderr  # rich progress over folds (on stderr)
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["data"]["symbol"] == "SYN" and report["data"]["timeframe"] == "5m"
+    headline = report["verdict"]["headline"]  # printed first, before every table
+    assert result.stdout.startswith(headline) and "doing nothing" in headline
+    assert report["verdict"]["short_period"] and "* annualised from" in result.stdout
     backtest = report["settings"]["backtest"]
     assert (backtest["fee"], backtest["short"], backtest["hold"]) == (0.002, False, "horizon")
     assert report["trading"]["ensemble"]["short_share"] == 0.0

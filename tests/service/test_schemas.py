@@ -23,15 +23,18 @@ from ai_engine.ensemble import (
     Signal,
     combine,
 )
+from ai_engine.multi.coverage import Coverage
 from ai_engine.registry import Release
 from ai_engine.safety.config import EssConfig, LimitsConfig, SafetyConfig, SizingConfig
 from ai_engine.safety.ess import EssStatus, Transition
 from ai_engine.safety.governance import Adjustment
 from ai_engine.safety.ledger import Snapshot
 from ai_engine.service import ServiceSettings, create_app
+from ai_engine.service import position_schemas as position_wire
 from ai_engine.service import safety_schemas as safety_wire
 from ai_engine.service import schemas as wire
 from ai_engine.service.holder import ReloadOutcome
+from ai_engine.service.routes.contract import JsonSchemaOut
 
 NESTED: dict[Any, type[BaseModel]] = {
     MemberVote: wire.MemberVoteOut,
@@ -73,7 +76,10 @@ BINDINGS = [
     Binding(
         MemberForecast,
         wire.MemberForecastOut,
-        wire_only={"weight": "the ensemble weight renormalised over healthy members"},
+        wire_only={
+            "weight": "the ensemble weight renormalised over healthy members",
+            "bundle_sha256": "the release's pinned manifest digest (Engine.bundle_hashes)",
+        },
     ),
     Binding(
         Member,
@@ -108,6 +114,7 @@ BINDINGS = [
             "format_version": "a storage detail of the release file",
             "metrics": "training metrics; `ai-engine models show` prints them",
             "evaluation": "out-of-fold evidence; each signal carries its verdict (edge, decision)",
+            "per_symbol": "per-symbol evidence; each signal carries its symbol's verdict",
         },
         wire_only={
             "loaded_at": "when the holder swapped the release in",
@@ -131,6 +138,7 @@ BINDINGS = [
         wire_only={"transitions": "the newest audited transitions (ess.history)"},
         retyped={"state": ESS_STATE, "since": ISO_TIME, "reset_at": ISO_TIME},
     ),
+    Binding(Coverage, wire.CoverageOut),
     Binding(SafetyConfig, safety_wire.LimitsOut),
     Binding(SizingConfig, safety_wire.SizingConfigOut),
     Binding(LimitsConfig, safety_wire.LimitsConfigOut),
@@ -161,6 +169,15 @@ WIRE_ONLY = {
     safety_wire.FreshnessOut: "a freshness row with its age now (monitor.freshness)",
     safety_wire.ReleaseStatusOut: "the holder's served release and readiness, the edge verdict",
     safety_wire.StatusOut: "the ESS, readiness and freshness, combined by GET /v1/status",
+    safety_wire.MemberRefOut: "a signal member's family, version and bundle hash, as a "
+    "proposal carries it (contract.carried)",
+    position_wire.PositionsOut: "open positions split by owner (PositionBook.positions)",
+    position_wire.PositionReportOut: "PositionsOut and the report's differences",
+    position_wire.DifferenceOut: "a store/report difference (ownership.differences)",
+    position_wire.ReportSummaryOut: "time and size of the last position report",
+    position_wire.ExitOut: "an exit due for an owner's position (ownership.due_exits)",
+    position_wire.ExitsOut: "the owner, the time and the exits due (GET /v1/exits)",
+    JsonSchemaOut: "a JSON Schema document (contract.schemas), not a body of the engine",
 }
 """Response models with no core type to bind: the protocol or the service defines them."""
 

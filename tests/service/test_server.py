@@ -3,79 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ai_engine.registry import Registry
-from service.helpers import ADMIN, ADMIN_TOKEN, clone_release, production_id, signal_body
+from service.helpers import ADMIN, clone_release, production_id, signal_body
+from service.server import served
+from service.server import wait as _wait
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def served(registry: Path, log: Path, *args: str) -> Iterator[str]:
-    """Run ``ai-engine serve`` until the block ends; yields its base URL once it is live."""
-    port = free_port()
-    env = {**os.environ, "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN}
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ai_engine.cli",
-                "serve",
-                "--registry",
-                str(registry),
-                "--port",
-                str(port),
-                *args,
-            ],
-            env=env,
-            stdout=stderr,
-            stderr=stderr,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait(lambda: _answers(url, process), 90)
-            yield url
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                assert process.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises it
-            finally:
-                process.kill()
-
-
-def _answers(url: str, process: subprocess.Popen[bytes]) -> bool:
-    assert process.poll() is None, f"server exited with {process.returncode}"
-    try:
-        return httpx.get(f"{url}/health/live", timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait(condition: Any, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+PER_THREAD = 10
+"""Answers every client thread must get before a swap and again after it: each thread then
+provably saw the old release, then only the new one (a slow thread cannot miss the old one)."""
 
 
 class ClientLoop:
@@ -89,7 +30,7 @@ class ClientLoop:
         self._body = json.dumps(signal_body()).encode()
 
     def _run(self, index: int) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with httpx.Client(base_url=self.url, timeout=180) as client:
             while not self._stop.is_set():
                 response = client.post(
                     "/v1/signal", content=self._body, headers={"content-type": "application/json"}
@@ -99,6 +40,10 @@ class ClientLoop:
 
     def count(self) -> int:
         return sum(len(r) for r in self.results)
+
+    def each_has(self, answers: int) -> bool:
+        """Every thread has at least ``answers`` answers."""
+        return all(len(r) >= answers for r in self.results)
 
     def __enter__(self) -> ClientLoop:
         for thread in self._threads:
@@ -121,11 +66,15 @@ class ClientLoop:
 
 def _swap_under_load(url: str, old: str, new: str, swap: Any) -> None:
     with ClientLoop(url) as loop:
-        _wait(lambda: loop.count() >= 20, 60)
+        _wait(lambda: loop.each_has(PER_THREAD))  # every thread has seen the old release
         swap()
-        _wait(lambda: all(r and r[-1][1] == new for r in loop.results), 60)
-        settled = loop.count()
-        _wait(lambda: loop.count() >= settled + 20, 60)
+        _wait(lambda: all(r and r[-1][1] == new for r in loop.results))
+        settled = [len(r) for r in loop.results]
+        _wait(  # and each keeps seeing the new one
+            lambda: all(
+                len(r) >= n + PER_THREAD for r, n in zip(loop.results, settled, strict=True)
+            )
+        )
     statuses = {status for thread in loop.results for status, _ in thread}
     assert statuses == {200}, statuses
     for index in range(len(loop.results)):
@@ -139,15 +88,15 @@ def test_hot_swaps_under_load_lose_no_request(registry_copy: Path, tmp_path: Pat
     broken = clone_release(registry_copy, broken=("xgboost", "lightgbm"))
     log = tmp_path / "serve.log"
     with served(registry_copy, log, "--watch-interval", "0.2") as url:
-        _wait(lambda: httpx.get(f"{url}/health/ready").status_code == 200, 60)
+        _wait(lambda: httpx.get(f"{url}/health/ready", timeout=30).status_code == 200)
         # 1. the production alias moves (as `ai-engine models promote` does): the watcher swaps
         _swap_under_load(url, first, second, lambda: Registry(registry_copy).promote(second))
         # 2. a broken release is refused by the admin API while requests keep flowing
         with ClientLoop(url) as loop:
             refused = httpx.post(
-                f"{url}/v1/models/promote", headers=ADMIN, json={"release": broken}, timeout=60
+                f"{url}/v1/models/promote", headers=ADMIN, json={"release": broken}, timeout=180
             )
-            _wait(lambda: loop.count() >= 20, 60)
+            _wait(lambda: loop.each_has(PER_THREAD))
         assert refused.status_code == 409
         assert {s for t in loop.results for s, _ in t} == {200}
         assert {r for t in loop.results for _, r in t} == {second}
@@ -157,7 +106,7 @@ def test_hot_swaps_under_load_lose_no_request(registry_copy: Path, tmp_path: Pat
             second,
             third,
             lambda: httpx.post(
-                f"{url}/v1/models/promote", headers=ADMIN, json={"release": third}, timeout=60
+                f"{url}/v1/models/promote", headers=ADMIN, json={"release": third}, timeout=180
             ).raise_for_status(),
         )
         metrics = httpx.get(f"{url}/metrics").text
@@ -185,5 +134,5 @@ def test_a_missing_registry_is_live_not_ready_then_recovers(
         refused = httpx.post(f"{url}/v1/signal", json=signal_body())
         assert refused.status_code == 503 and "does not exist" in refused.json()["error"]
         registry_copy.rename(later)  # the registry appears: the watcher loads it
-        _wait(lambda: httpx.get(f"{url}/health/ready").status_code == 200, 60)
+        _wait(lambda: httpx.get(f"{url}/health/ready", timeout=30).status_code == 200)
         assert httpx.post(f"{url}/v1/signal", json=signal_body()).status_code == 200

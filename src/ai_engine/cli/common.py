@@ -21,6 +21,7 @@ from ai_engine.errors import AIEngineError
 app = typer.Typer(
     help="quantum-ai-engine: four forecasters, one consensus signal.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help: flags as flags (not `<bool>`), never boxed at 80 columns
     pretty_exceptions_enable=False,
     add_completion=False,
 )
@@ -29,8 +30,21 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
-out = Console()
-err = Console(stderr=True)
+PIPE_WIDTH = 400
+"""Columns when output is piped or redirected: rich would assume 80 and cut release ids."""
+
+
+def console(stderr: bool = False) -> Console:
+    """A console as wide as the terminal, or ``PIPE_WIDTH`` when the stream is not a terminal
+    (``COLUMNS`` still wins), so tables and identifiers are never cut."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPE_WIDTH)
+
+
+out = console()
+err = console(stderr=True)
 state = {"debug": bool(os.environ.get("AI_ENGINE_DEBUG"))}
 
 RegistryOption = Annotated[

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ai_engine.cli import common
+from ai_engine.cli import common, multi
 from ai_engine.cli.common import (
     DEFAULT_REGISTRY,
     MembersOption,
@@ -56,7 +56,10 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
 @app.command("train")
 def train_command(
     data: Annotated[
-        Path, typer.Option("--data", help="Candle file (csv, parquet, feather, json).")
+        list[Path],
+        typer.Option(
+            "--data", help="Candle file (csv, parquet, feather, json); repeat, or a folder: many."
+        ),
     ],
     symbol: Annotated[
         str | None, typer.Option(help="Symbol (default: from the file name).")
@@ -68,15 +71,32 @@ def train_command(
     promote: Annotated[bool, typer.Option("--promote", help="Point production at it.")] = False,
     plugin: PluginOption = None,
     members: MembersOption = None,
+    jobs: multi.JobsOption = 1,
+    executor: multi.ExecutorOption = "local",
+    ray_address: multi.RayAddressOption = None,
+    trees: multi.TreesOption = "pooled",
+    group_by: multi.GroupByOption = "timeframe",
+    model_set: multi.ModelSetOption = None,
+    min_bars: multi.MinBarsOption = None,
 ) -> None:
-    """Train the members (default: the built-in four), publish their bundles and a release."""
+    """Train the members (default: the built-in four), publish their bundles and a release.
+
+    Several files or a folder: one release per timeframe covering their symbols
+    (docs/multi-symbol.md)."""
+    if len(data) > 1 or data[0].is_dir():
+        options = multi.MultiOptions(
+            jobs, executor, ray_address, trees, group_by, model_set, min_bars
+        )
+        plan_spec = multi.plan_spec(preset, config, plugin, member_list(members))
+        return multi.train_many(data, timeframe, registry, plan_spec, promote, options, symbol)
+    path = data[0]  # one file: the single-symbol path
     from ai_engine.data import load_candles
     from ai_engine.registry import Registry
     from ai_engine.training import make_plan
 
     plan = make_plan(preset, config, plugin or (), member_list(members))
     reg = Registry(registry)
-    candles = load_candles(data, symbol, timeframe)
+    candles = load_candles(path, symbol, timeframe)
     for warning in candles.warnings:
         common.err.print(f"[yellow]warning:[/] {warning}")
     report = _train_with_progress(candles, reg, plan, "production" if promote else None)
@@ -138,10 +158,25 @@ def signal_command(
     """The signal for the latest bar of a candle file."""
     from ai_engine.data import ValidationSettings, load_candles
     from ai_engine.engine import Engine
+    from ai_engine.errors import DataValidationError
+    from ai_engine.multi.coverage import symbol_engine
 
+    if not data.is_file():  # the data file first: it is what the user typed
+        raise DataValidationError(f"{data}: expected a candle file, found nothing there")
     engine = Engine.load(registry, release)
     settings = ValidationSettings(min_rows=engine.required_candles)
     candles = load_candles(data, symbol, timeframe, settings)
+    engine = symbol_engine(registry, release, engine, candles)  # the release covering the symbol
+    mismatch = engine.timeframe_error(candles.timeframe)
+    if mismatch is not None:
+        raise DataValidationError(mismatch)  # the HTTP API's message, word for word
+    if candles.symbol != engine.release.symbol:
+        common.err.print(
+            f"[yellow]warning:[/] symbol {candles.symbol!r} is not the {engine.release.symbol!r} "
+            f"release {engine.release.id} was trained on; its evidence may not apply",
+            highlight=False,
+            soft_wrap=True,
+        )
     signal = engine.signal(candles)
     if as_json:
         sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
@@ -195,7 +230,12 @@ def backtest_command(
     weighting: Annotated[str | None, typer.Option(help="fixed or validation (overrides).")] = None,
     folds: Annotated[int, typer.Option(help="Walk-forward folds.")] = 5,
     train_bars: Annotated[int | None, typer.Option(help="Rolling training window (rows).")] = None,
-    expanding: Annotated[bool, typer.Option(help="Expanding training window (default).")] = False,
+    expanding: Annotated[
+        bool,
+        typer.Option(
+            "--expanding", help="Expanding training window; the default unless --train-bars."
+        ),
+    ] = False,
     test_bars: Annotated[int | None, typer.Option(help="Test bars per fold.")] = None,
     gap: Annotated[int | None, typer.Option(help="Bars between training targets and test.")] = None,
     fee: Annotated[float, typer.Option(help="Fee per unit traded (0.001 = 0.1%).")] = 0.001,
@@ -203,12 +243,27 @@ def backtest_command(
     short: Annotated[bool, typer.Option("--short/--no-short", help="SELL goes short.")] = True,
     hold: Annotated[str, typer.Option(help="signal (follow each bar) or horizon.")] = "signal",
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = DEFAULT_REPORT,
+    release: Annotated[
+        str | None,
+        typer.Option(help="Replay this release over every bar instead (no training)."),
+    ] = None,
+    registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
-    """Walk-forward backtest: train per fold, forecast, score, simulate trading, write a report."""
+    """Walk-forward backtest: train per fold, forecast, score, simulate trading, write a report.
+
+    With --release: replay a trained release's signals over every bar of the data (causal, as
+    /v1/signal would answer) and its rule's positions; writes signals.csv and replay.json."""
     import dataclasses
+
+    if release is not None:
+        from ai_engine.cli.replay import replay_command
+
+        args = (data, demo, symbol, timeframe, registry, release, fee, slippage, out_dir)
+        return replay_command(*args)
 
     from ai_engine.backtest import BacktestSettings, run_backtest
     from ai_engine.backtest.report import summary_tables, write_report
+    from ai_engine.backtest.verdict import verdict_lines
     from ai_engine.data import demo_candles, load_candles
     from ai_engine.errors import ConfigError
     from ai_engine.training import make_plan
@@ -245,6 +300,8 @@ def backtest_command(
 
         result = run_backtest(candles, plan, settings, progress=report)
         bar.update(task, description="backtest done")
+    for line in verdict_lines(result.report):  # the headline first
+        common.out.print(line, highlight=False, markup=False)
     for table in summary_tables(result.report):
         common.out.print(table)
     paths = write_report(result, out_dir)

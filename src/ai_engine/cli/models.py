@@ -4,54 +4,110 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from ai_engine.cli import common
 from ai_engine.cli.common import DEFAULT_REGISTRY, PluginOption, RegistryOption, echo, models_app
+from ai_engine.cli.multi import covers_line, gate_lines, symbol_lines
+
+if TYPE_CHECKING:
+    from ai_engine.registry import Alias, Release
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @models_app.command("list")
-def models_list(registry: RegistryOption = DEFAULT_REGISTRY) -> None:
-    """Releases, aliases and bundles."""
+def models_list(registry: RegistryOption = DEFAULT_REGISTRY, as_json: JsonFlag = False) -> None:
+    """Releases, aliases and bundles (ids are never cut: copy them into `models promote`)."""
     from ai_engine.registry import Registry
 
     reg = Registry(registry)
     aliases = reg.aliases()
+    records = reg.releases()
+    bundle_dirs = [str(path.relative_to(reg.root)) for path in reg.bundle_dirs()]
+    if as_json:
+        listing = {
+            "registry": str(reg.root),
+            "aliases": {name: a.release for name, a in aliases.items()},
+            "releases": [_release_row(r, aliases) for r in records],
+            "bundles": bundle_dirs,
+        }
+        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
+        return
     pointed = {a.release: name for name, a in aliases.items()}
     releases = Table(title=f"releases in {reg.root}")
-    for column in ("release", "alias", "model set", "created", "members", "ensemble MAE"):
+    widest = max((len(r.id) for r in records), default=7)
+    releases.add_column("release", no_wrap=True, min_width=widest)  # copyable, never "r2026…"
+    for column in ("alias", "model set", "covers", "created", "members", "ensemble MAE"):
         releases.add_column(column)
-    for r in reg.releases():
+    for r in records:
         mae = r.metrics.get("ensemble", {}).get("mae")
         releases.add_row(
             r.id,
             pointed.get(r.id, ""),
             r.model_set,
+            covers_line(r),
             r.created_at[:19],
             ", ".join(f"{m.family}@{m.version}" for m in r.members),
             "-" if mae is None else f"{mae:.6f}",
         )
     common.out.print(releases)
     bundles = Table(title="bundles")
-    bundles.add_column("bundle")
-    for path in reg.bundle_dirs():
-        bundles.add_row(str(path.relative_to(reg.root)))
+    bundles.add_column("bundle", no_wrap=True, min_width=max(map(len, bundle_dirs), default=6))
+    for path in bundle_dirs:
+        bundles.add_row(path)
     common.out.print(bundles)
+
+
+def _release_row(release: Release, aliases: dict[str, Alias]) -> dict[str, Any]:
+    mae = release.metrics.get("ensemble", {}).get("mae")
+    return {
+        "id": release.id,
+        "aliases": sorted(name for name, a in aliases.items() if a.release == release.id),
+        "model_set": release.model_set,
+        "symbol": release.symbol,
+        "timeframe": release.timeframe,
+        "symbols": release.symbols,  # multi-symbol coverage; empty: `symbol` (any symbol)
+        "created_at": release.created_at,
+        "members": [{"family": m.family, "version": m.version} for m in release.members],
+        "ensemble_mae": mae,
+    }
 
 
 @models_app.command("show")
 def models_show(
     release_id: Annotated[str, typer.Argument(help="Release id or alias.")],
     registry: RegistryOption = DEFAULT_REGISTRY,
+    as_json: JsonFlag = False,
 ) -> None:
-    """One release as JSON."""
+    """One release: a summary, or with --json the whole release record."""
+    from ai_engine.evaluation.evidence import edge_line
     from ai_engine.registry import Registry
 
-    sys.stdout.write(
-        json.dumps(Registry(registry).resolve(release_id).model_dump(), indent=2) + "\n"
+    reg = Registry(registry)
+    release = reg.resolve(release_id)
+    if as_json:
+        sys.stdout.write(json.dumps(release.model_dump(), indent=2) + "\n")
+        return
+    row = _release_row(release, reg.aliases())
+    mae = row["ensemble_mae"]
+    echo(
+        [
+            f"release      {release.id}",
+            f"aliases      {', '.join(row['aliases']) or '-'}",
+            f"candles      {release.symbol} {release.timeframe} (model set {release.model_set})",
+            f"created      {release.created_at}",
+            f"ensemble MAE {'-' if mae is None else f'{mae:.6f}'}",
+            *(f"member       {m.family}@{m.version}  {m.path}" for m in release.members),
+            edge_line(release.evaluation.get("edge", {})),
+            *symbol_lines(release),
+            *gate_lines(reg, release.id),
+            "(--json prints the whole record)",
+        ]
     )
 
 

@@ -93,18 +93,13 @@ def recent_quantiles(
     """Per row ``t`` and horizon ``h``, the ``coverage`` quantile of the last ``window`` scores
     whose outcome is known at ``t`` (rows ``t' <= t - h``): ``(n, H)``, rows ``(m,)`` ->
     ``(m, H)``; NaN where fewer than ``window`` such scores exist."""
-    out = np.full((len(rows), scores.shape[1]), np.nan)
-    if window < 1 or scores.shape[0] < window:
-        return out
-    for h in range(1, scores.shape[1] + 1):
-        windows = np.lib.stride_tricks.sliding_window_view(scores[:, h - 1], window)
-        starts = rows - h - window + 1
-        ok = (starts >= 0) & (starts < len(windows))
-        if ok.any():
-            picked = windows[starts[ok]]
-            complete = ~np.isnan(picked).any(axis=1)
-            values = np.full(len(picked), np.nan)
-            if complete.any():
-                values[complete] = np.quantile(picked[complete], coverage, axis=1)
-            out[ok, h - 1] = values
-    return out
+    n, horizon = scores.shape
+    if window < 1 or len(rows) == 0:
+        return np.full((len(rows), horizon), np.nan)
+    steps = np.arange(1, horizon + 1)
+    first = rows[:, None] - steps[None, :] - window + 1
+    index = first[:, :, None] + np.arange(window)[None, None, :]
+    picked = scores[np.clip(index, 0, n - 1), (steps - 1)[None, :, None]]
+    complete = (first >= 0) & ~np.isnan(picked).any(axis=2)
+    filled = np.where(complete[:, :, None], picked, 0.0)
+    return np.where(complete, np.quantile(filled, coverage, axis=2), np.nan)

@@ -84,12 +84,35 @@ def _refusal(path: Path, exc: Exception) -> LegacyImportError:
     )
 
 
+FILE_KINDS = {b"ARROW1": "an Arrow/Feather file", b"PAR1": "a Parquet file", b"\x1f\x8b": "gzip"}
+
+
+def _check_kind(path: Path) -> None:
+    """LegacyImportError unless the file starts as torch.save writes (a zip archive) or as a
+    binary pickle does (protocol 2+): a candle file is named as what it is."""
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    if head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and head[1] >= 2):
+        return
+    kind = next((k for magic, k in FILE_KINDS.items() if head.startswith(magic)), None)
+    if kind is None:
+        try:
+            kind = f"text starting {head.decode('utf-8')!r}" if head else "an empty file"
+        except UnicodeDecodeError:
+            kind = f"bytes {head.hex(' ')}"
+    raise LegacyImportError(
+        f"{path}: not a PyTorch checkpoint or pickle: expected a zip archive (torch.save) or "
+        f"a binary pickle, found {kind}"
+    )
+
+
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any], str, list[str]]:
     """``(state_dict, stored hyperparameters, layout, notes)`` via ``weights_only=True`` only."""
     import torch
 
     if not path.is_file():
         raise LegacyImportError(f"{path}: no such file")
+    _check_kind(path)
     try:
         with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": the refusal says it
             warnings.simplefilter("ignore")

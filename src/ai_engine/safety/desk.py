@@ -12,11 +12,12 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from ai_engine import contract
 from ai_engine.errors import SafetyInputError
 from ai_engine.safety import ess, ledger, monitor
 from ai_engine.safety import tables as t
@@ -37,6 +38,8 @@ class ProposalInput:
     equity: float
     position: float | None = None
     price: float | None = None
+    owner: str = ledger.DEFAULT_OWNER
+    """The client asking (e.g. a strategy id): it owns the position the proposal opens."""
 
 
 class SafetyDesk:
@@ -229,6 +232,7 @@ class SafetyDesk:
             adjustments = [*sizing.adjustments, *steps, *([gate] if gate else [])]
             adding = is_adding(target, current)
             status = status_of(sizing.target, target, current)
+            exits = _exits(sizing, target, request.price, now)
             inputs = {
                 "symbol": request.symbol,
                 "timeframe": request.timeframe,
@@ -255,6 +259,8 @@ class SafetyDesk:
                     inputs=inputs,
                     signal=signal,
                     adjustments=[a.to_json() for a in adjustments],
+                    owner=request.owner,
+                    exits={**exits, "max_holding_s": sizing.max_holding_s},
                 )
                 .returning(t.proposals.c.id)
             ).scalar_one()
@@ -262,9 +268,9 @@ class SafetyDesk:
                 monitor.seen(conn, request.symbol, request.timeframe, as_of, now)
             if request.price is not None:
                 ledger.mark(conn, request.symbol, request.price, now)
-        exits = _exits(sizing, target, request.price, now)
         return {
             "id": int(proposal_id),
+            "owner": request.owner,
             "at": ess.iso(now),
             "symbol": request.symbol,
             "timeframe": request.timeframe,
@@ -282,6 +288,7 @@ class SafetyDesk:
             "ess_state": status_row.state,
             "annual_vol": sizing.annual_vol,
             **exits,
+            **contract.carried(signal, datetime.fromtimestamp(now, UTC)),
         }
 
     def _check_proposal(self, request: ProposalInput, signal: dict[str, Any]) -> None:

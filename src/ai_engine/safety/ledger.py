@@ -16,10 +16,11 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from ai_engine.errors import SafetyInputError
+from ai_engine.safety import ownership
 from ai_engine.safety import tables as t
 from ai_engine.safety.ess import iso
 
-DEFAULT_OWNER = "engine"
+DEFAULT_OWNER = ownership.DEFAULT_OWNER
 QTY_EPS = 1e-12
 
 
@@ -47,7 +48,11 @@ class FillInput:
     price: float
     fee: float = 0.0
     position_id: str | None = None
-    owner: str = DEFAULT_OWNER
+    owner: str | None = None
+    """The client the position belongs to; None: the named proposal's or position's owner,
+    else DEFAULT_OWNER. Another owner than the position's is an OwnershipConflict."""
+    proposal_id: int | None = None
+    """The proposal this fill executes: the position it opens takes its owner and exits."""
 
 
 def latest_snapshot(conn: sa.Connection) -> Snapshot | None:
@@ -91,6 +96,9 @@ def position_json(row: sa.Row[Any], equity: float | None) -> dict[str, Any]:
         "realized_pnl": row.realized_pnl,
         "opened_at": iso(row.opened_at),
         "closed_at": iso(row.closed_at),
+        "proposal_id": row.proposal_id,
+        "stop_loss": row.stop_loss,
+        "max_holding_until": iso(row.max_holding_until),
     }
 
 
@@ -100,6 +108,7 @@ def apply_fill(conn: sa.Connection, fill: FillInput, now: float) -> tuple[sa.Row
     A ``position_id`` must name an open position of the same symbol (else SafetyInputError).
     """
     c = t.positions.c
+    owner, proposal = ownership.fill_owner(conn, fill.symbol, fill.owner, fill.proposal_id)
     if fill.position_id is not None:
         row = conn.execute(sa.select(t.positions).where(c.id == fill.position_id)).first()
         if row is None:
@@ -117,10 +126,11 @@ def apply_fill(conn: sa.Connection, fill: FillInput, now: float) -> tuple[sa.Row
                 ["body", "symbol"],
                 f"symbol: position {row.id!r} is {row.symbol!r}, the fill says {fill.symbol!r}",
             )
+        ownership.check_claim(row, owner if fill.owner or proposal is not None else None)
     else:
         row = conn.execute(
             sa.select(t.positions).where(
-                c.owner == fill.owner, c.symbol == fill.symbol, c.closed_at.is_(None)
+                c.owner == owner, c.symbol == fill.symbol, c.closed_at.is_(None)
             )
         ).first()
     signed = fill.quantity if fill.side == "BUY" else -fill.quantity
@@ -129,7 +139,7 @@ def apply_fill(conn: sa.Connection, fill: FillInput, now: float) -> tuple[sa.Row
         conn.execute(
             sa.insert(t.positions).values(
                 id=position_id,
-                owner=fill.owner,
+                owner=owner,
                 symbol=fill.symbol,
                 quantity=signed,
                 avg_price=fill.price,
@@ -138,6 +148,9 @@ def apply_fill(conn: sa.Connection, fill: FillInput, now: float) -> tuple[sa.Row
                 opened_at=now,
                 updated_at=now,
                 closed_at=None,
+                **ownership.opening_levels(
+                    conn, owner, fill.symbol, signed, fill.price, now, proposal
+                ),
             )
         )
         pnl = 0.0
@@ -212,3 +225,22 @@ def mark(conn: sa.Connection, symbol: str, price: float, now: float) -> None:
         .where(c.symbol == symbol, c.closed_at.is_(None))
         .values(last_price=price, updated_at=now)
     )
+
+
+def recent_proposals(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
+    """The newest proposals, newest first: who asked, the outcome and every reason."""
+    rows = conn.execute(sa.select(t.proposals).order_by(t.proposals.c.id.desc()).limit(limit))
+    return [
+        {
+            "id": r.id,
+            "at": iso(r.at),
+            "owner": r.owner,
+            "symbol": r.symbol,
+            "action": (r.signal or {}).get("action"),
+            "status": r.status,
+            "target": r.target,
+            "ess_state": r.ess_state,
+            "adjustments": list(r.adjustments or []),
+        }
+        for r in rows
+    ]

@@ -37,6 +37,9 @@ positions = sa.Table(
     sa.Column("opened_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("closed_at", sa.Float, nullable=True),
+    sa.Column("proposal_id", sa.Integer, nullable=True),
+    sa.Column("stop_loss", sa.Float, nullable=True),
+    sa.Column("max_holding_until", sa.Float, nullable=True),
 )
 
 fills = sa.Table(
@@ -95,6 +98,17 @@ proposals = sa.Table(
     sa.Column("inputs", sa.JSON, nullable=False),
     sa.Column("signal", sa.JSON, nullable=False),
     sa.Column("adjustments", sa.JSON, nullable=False),
+    sa.Column("owner", sa.String(64), nullable=False, server_default="engine"),
+    sa.Column("exits", sa.JSON, nullable=True),
+)
+
+position_reports = sa.Table(
+    "position_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("positions", sa.JSON, nullable=False),
+    sa.Column("differences", sa.JSON, nullable=False),
 )
 
 freshness = sa.Table(

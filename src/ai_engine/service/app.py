@@ -27,8 +27,10 @@ from ai_engine.errors import (
     InputError,
     NotFound,
     PromotionRefused,
+    StreamConflict,
 )
 from ai_engine.service.batcher import ForecastBatcher
+from ai_engine.service.body import JsonBodyMiddleware
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import (
@@ -38,7 +40,7 @@ from ai_engine.service.observability import (
     ObservabilityMiddleware,
     configure_logging,
 )
-from ai_engine.service.routes import health, metrics, models, oip, signal
+from ai_engine.service.routes import contract, health, metrics, models, oip, signal, stream, ui
 from ai_engine.service.safety import install_safety
 from ai_engine.service.settings import ServiceSettings
 
@@ -71,9 +73,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     batcher = ForecastBatcher(on_batch=service_metrics.batch_size.observe)
     app.state.service = ServiceState(settings, holder, service_metrics, batcher)
-    for module in (signal, models, health, oip, metrics):
+    for module in (signal, stream, models, health, oip, metrics, contract, ui):
         app.include_router(module.router)
     safety = install_safety(app, settings, service_metrics, holder)
+    app.add_middleware(JsonBodyMiddleware)  # inside the observability one: its 400s are counted
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=service_metrics,
@@ -108,6 +111,13 @@ def _add_error_handlers(app: FastAPI, service_metrics: Metrics) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
+        broken = next((e for e in errors if e["type"] == "json_invalid"), None)
+        if broken is not None:  # not JSON at all: 400 everywhere, as docs/api.md says
+            why = broken.get("ctx", {}).get("error", "invalid JSON")
+            at = broken["loc"][-1]
+            message = f"body: expected a JSON object, found text that is not JSON ({why} at {at})"
+            item = {"loc": ["body"], "msg": message, "type": "json_invalid"}
+            return _error(request, 400, message, [item])
         items = [
             {"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])}
             for e in errors[:MAX_ERROR_ITEMS]
@@ -122,6 +132,11 @@ def _add_error_handlers(app: FastAPI, service_metrics: Metrics) -> None:
         loc = exc.loc if isinstance(exc, InputError) else ["body"]
         item = {"loc": loc, "msg": str(exc), "type": "value_error.candles"}
         return _error(request, bad_request[request.url.path.startswith("/v2")], str(exc), [item])
+
+    @app.exception_handler(StreamConflict)
+    async def stream_conflict(request: Request, exc: StreamConflict) -> JSONResponse:
+        item = {"loc": exc.loc, "msg": str(exc), "type": "stream_conflict"}
+        return _error(request, 409, str(exc), [item])
 
     @app.exception_handler(ConsensusError)
     async def no_consensus(request: Request, exc: ConsensusError) -> JSONResponse:

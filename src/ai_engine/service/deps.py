@@ -38,8 +38,9 @@ Service = Annotated[ServiceState, Depends(get_service)]
 ReleaseQuery = Annotated[
     str | None,
     Query(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-        description="Release id or alias to answer with; default: the served release.",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$",
+        description="Release id or alias (production@<model_set> too) to answer with; default: "
+        "the served release, or the one whose coverage holds the symbol.",
     ),
 ]
 

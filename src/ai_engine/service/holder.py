@@ -205,6 +205,8 @@ class EngineHolder:
         swap = candidate is not None and (
             ok or previous is None or not _reaches_consensus(previous)
         )
+        if swap and candidate is not None and previous is not None and _same(candidate, previous):
+            swap = False  # the release already served, loaded alike: nothing to swap
         if swap and candidate is not None:
             self._engine = candidate
             self.loaded_at = datetime.now(UTC).isoformat()
@@ -282,6 +284,14 @@ class EngineHolder:
         if target in (self.release_id, self._failed_target):
             return None
         return self.reload("watch")
+
+
+def _same(candidate: Engine, served: Engine) -> bool:
+    """The same release with the same members healthy: swapping would change nothing."""
+    health = [(m.family, m.healthy) for m in candidate.members]
+    return candidate.release.id == served.release.id and health == [
+        (m.family, m.healthy) for m in served.members
+    ]
 
 
 def _reaches_consensus(engine: Engine) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ai_engine.contract import stamp
 from ai_engine.data import Candles, ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.ensemble import MemberForecast
@@ -52,13 +53,9 @@ def validated_candles(
             f"{'.'.join(map(str, loc))}: expected at most {max_candles} candles "
             f"per request (AI_ENGINE_MAX_CANDLES), found {count}",
         )
-    if timeframe != engine.release.timeframe:
-        raise InputError(
-            ["body", "timeframe"],
-            f"timeframe {timeframe!r} differs from the "
-            f"{engine.release.timeframe!r} candles release {engine.release.id} was "
-            f"trained on",
-        )
+    mismatch = engine.timeframe_error(timeframe)
+    if mismatch is not None:
+        raise InputError(["body", "timeframe"], mismatch)
     settings = ValidationSettings(min_rows=engine.required_candles)
     try:
         return candles_from_columns(columns, symbol, timeframe, settings, ".".join(map(str, loc)))
@@ -96,18 +93,23 @@ async def forecast_json(
     """Every member's forecast and the weighted one; ConsensusError below the quorum."""
     forecasts = await member_forecasts(batcher, engine, candles)
     forecasts, weights, combined = engine.weighted_forecasts(candles, forecasts)
+    as_of = candles.frame.index[-1].isoformat()
+    hashes = engine.bundle_hashes
     return {
         "symbol": candles.symbol,
         "timeframe": candles.timeframe,
-        "as_of": candles.frame.index[-1].isoformat(),
+        "as_of": as_of,
         "horizon": engine.settings.decision_horizon,
         "release": engine.release.id,
         "forecast": _floats(combined),
-        "members": [_member_json(m, weights) for m in forecasts],
+        "members": [_member_json(m, weights, hashes) for m in forecasts],
+        **stamp(as_of, candles.timeframe or engine.release.timeframe),
     }
 
 
-def _member_json(member: MemberForecast, weights: dict[str, float]) -> dict[str, Any]:
+def _member_json(
+    member: MemberForecast, weights: dict[str, float], hashes: dict[str, str]
+) -> dict[str, Any]:
     return {
         "family": member.family,
         "version": member.version,
@@ -115,6 +117,7 @@ def _member_json(member: MemberForecast, weights: dict[str, float]) -> dict[str,
         "weight": weights.get(member.family, 0.0),
         "healthy": member.healthy,
         "reason": member.reason,
+        "bundle_sha256": hashes.get(member.family),
     }
 
 

@@ -17,10 +17,11 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge
 
-from ai_engine.errors import StateStoreError
+from ai_engine.errors import OwnershipConflict, StateStoreError
 from ai_engine.safety import SafetyConfig, SafetyDesk, StateStore, default_state_url
 from ai_engine.safety.config import default_config_path
 from ai_engine.safety.ess import SEVERITY, EssStatus, Transition
+from ai_engine.safety.positions import PositionBook
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import LOGGER_NAME, Metrics
 from ai_engine.service.settings import ServiceSettings
@@ -77,12 +78,21 @@ class SafetyService:
     holder: EngineHolder
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    book: PositionBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.book = PositionBook(self.desk.store, self.desk.clock)
 
     def start(self) -> EssStatus:
         """Migrate, read the ESS (fails the startup when the store is unusable), start watching."""
         status = self.desk.start()
         self.metrics.observe(status.state)
         log.info("ess at startup", extra={"event": "ess_startup", **status.to_json()})
+        for diff in self.book.reconcile():
+            log.warning(
+                "position differs from the last report",
+                extra={"event": "position_difference", **diff},
+            )
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="ai-engine-safety", daemon=True)
         self._thread.start()
@@ -114,7 +124,7 @@ def install_safety(
     app: FastAPI, settings: ServiceSettings, metrics: Metrics, holder: EngineHolder
 ) -> SafetyService:
     """Build the desk from the settings, add the safety routes; ``start`` it in the lifespan."""
-    from ai_engine.service.routes import account, ess, fills, limits, risk, status
+    from ai_engine.service.routes import account, ess, fills, limits, positions, risk, status
 
     config = SafetyConfig.load(settings.safety_config or default_config_path(settings.registry))
     store = StateStore(settings.state_url or default_state_url(settings.registry))
@@ -123,8 +133,12 @@ def install_safety(
     service = SafetyService(desk, safety_metrics, holder)
     desk.known_symbols = service.known_symbols
     app.state.safety = service
-    for module in (account, fills, risk, ess, limits, status):
+    for module in (account, fills, risk, ess, limits, status, positions):
         app.include_router(module.router)
+
+    @app.exception_handler(OwnershipConflict)
+    async def conflict(request: Request, exc: OwnershipConflict) -> JSONResponse:
+        return JSONResponse({"error": f"OwnershipConflict: {exc}", "detail": []}, status_code=409)
 
     @app.exception_handler(StateStoreError)
     async def store_unavailable(request: Request, exc: StateStoreError) -> JSONResponse:

@@ -11,7 +11,16 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ai_engine.service.schemas import CandleColumns, CandleRow, Symbol, Timeframe
+from ai_engine.contract import SchemaVersion
+from ai_engine.service.schemas import (
+    GENERATED_AT_TEXT,
+    SCHEMA_VERSION_TEXT,
+    CandleColumns,
+    CandleRow,
+    Name,
+    Symbol,
+    Timeframe,
+)
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -39,7 +48,31 @@ class FillIn(BaseModel):
     price: Positive
     fee: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
     position_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
-    owner: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = "engine"
+    owner: Name | None = Field(
+        default=None,
+        description="the client the position belongs to (default: the proposal's or the "
+        "position's owner, else engine); EXTERNAL for trades no proposal asked for",
+    )
+    proposal_id: Annotated[int, Field(ge=1, strict=True)] | None = Field(
+        default=None, description="the proposal this fill executes: its owner and exits apply"
+    )
+
+
+class MemberRefIn(BaseModel):
+    """A signal member as far as a proposal carries it."""
+
+    model_config = ConfigDict(extra="ignore")
+    family: Annotated[str, Field(max_length=64)]
+    version: Annotated[str, Field(max_length=64)]
+    bundle_sha256: Annotated[str, Field(max_length=64)] | None = None
+
+
+class MemberRefOut(BaseModel):
+    """A member of the release that made the proposal's signal, and its bundle hash."""
+
+    family: str
+    version: str
+    bundle_sha256: str | None
 
 
 class SignalIn(BaseModel):
@@ -60,6 +93,8 @@ class SignalIn(BaseModel):
     reason: Annotated[str, Field(max_length=64)] | None = None
     edge: dict[str, Any] = {}
     decision: dict[str, Any] = {}
+    valid_until: Annotated[str, Field(max_length=40)] = ""
+    members: Annotated[list[MemberRefIn], Field(max_length=64)] = []
 
 
 class ProposalIn(BaseModel):
@@ -79,6 +114,10 @@ class ProposalIn(BaseModel):
     equity: Positive
     position: Fraction | None = None
     price: Positive | None = None
+    owner: Name = Field(
+        default="engine",
+        description="the client asking (e.g. a strategy id); it owns the position this opens",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> ProposalIn:
@@ -103,6 +142,7 @@ class ProposalOut(BaseModel):
     """The target position (signed fraction of equity) and every adjustment's reason code."""
 
     id: int
+    owner: str
     at: str
     symbol: str
     timeframe: str
@@ -126,6 +166,12 @@ class ProposalOut(BaseModel):
     take_profit: float | None
     max_holding_bars: int
     max_holding_until: str | None
+    schema_version: SchemaVersion = Field(description=SCHEMA_VERSION_TEXT)
+    generated_at: str = Field(description=GENERATED_AT_TEXT)
+    valid_until: str = Field(description="the valid_until of the signal it sized")
+    members: list[MemberRefOut] = Field(
+        description="the signal's members and bundle hashes (empty when the signal had none)"
+    )
 
 
 class SnapshotOut(BaseModel):
@@ -147,6 +193,9 @@ class PositionOut(BaseModel):
     realized_pnl: float
     opened_at: str
     closed_at: str | None
+    proposal_id: int | None = Field(description="the proposal that opened it, if any")
+    stop_loss: float | None = Field(description="price at which its owner is told to exit")
+    max_holding_until: str | None = Field(description="time after which its owner is told to exit")
 
 
 class AccountOut(BaseModel):

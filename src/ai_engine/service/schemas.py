@@ -10,22 +10,53 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator, with_config
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator, with_config
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
+
+from ai_engine.contract import SchemaVersion
 
 HARD_MAX_CANDLES = 1_000_000
 """Schema-level ceiling; the configured ``max_candles`` (much lower) is enforced per request."""
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _not_digits(value: str) -> str:
+    """Epoch milliseconds in quotes are read as the number they are, not as an ISO date (the
+    union then takes the integer branch, which reads "1735689600000" as 1735689600000)."""
+    if value.strip().isdigit():
+        raise PydanticCustomError(
+            "epoch_as_string",
+            "expected epoch milliseconds as a number or an ISO-8601 string, found digits in "
+            "quotes: {value}",
+            {"value": value[:20]},
+        )
+    return value
+
+
 EpochOrIso = (
     Annotated[int, Field(ge=0, le=10**14, description="epoch ms (or s)")]
-    | Annotated[str, Field(min_length=1, max_length=40, description="ISO-8601")]
+    | Annotated[
+        str,
+        Field(min_length=1, max_length=40, description="ISO-8601"),
+        AfterValidator(_not_digits),
+    ]
 )
 Symbol = Annotated[str, Field(min_length=1, max_length=64, examples=["BTC/USDT"])]
 Timeframe = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}[mhdw]$", examples=["5m", "1h", "1d"])]
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")]
+"""A release id or alias; ``@`` for per-model-set aliases (``production@multi-5m``)."""
 Action = Literal["BUY", "SELL", "HOLD"]
+BundleHash = Annotated[
+    str | None,
+    Field(description="sha256 of the member bundle's manifest, as the release pins it"),
+]
+SCHEMA_VERSION_TEXT = "version of this body's JSON Schema (docs/schemas/); bumped when it breaks"
+GENERATED_AT_TEXT = "when the service made this body (ISO-8601 UTC)"
+VALID_UNTIL_TEXT = (
+    "the end of the bar this body is for (ISO-8601 UTC): act on it before then, never after"
+)
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -140,6 +171,7 @@ class MemberVoteOut(BaseModel):
     vote: Literal["UP", "DOWN", "FLAT"] | None
     healthy: bool
     reason: str | None
+    bundle_sha256: BundleHash
 
 
 class SignalOut(BaseModel):
@@ -174,6 +206,9 @@ class SignalOut(BaseModel):
         description="the cost-aware position rule: horizon, entry_threshold, exit_threshold, "
         "min_hold_bars, short (empty without an edge, and for releases made before it)"
     )
+    schema_version: SchemaVersion = Field(description=SCHEMA_VERSION_TEXT)
+    generated_at: str = Field(description=GENERATED_AT_TEXT)
+    valid_until: str = Field(description=VALID_UNTIL_TEXT)
 
 
 class MemberForecastOut(BaseModel):
@@ -185,6 +220,7 @@ class MemberForecastOut(BaseModel):
     weight: float
     healthy: bool
     reason: str | None
+    bundle_sha256: BundleHash
 
 
 class ForecastOut(BaseModel):
@@ -197,6 +233,9 @@ class ForecastOut(BaseModel):
     release: str
     forecast: list[float]
     members: list[MemberForecastOut]
+    schema_version: SchemaVersion = Field(description=SCHEMA_VERSION_TEXT)
+    generated_at: str = Field(description=GENERATED_AT_TEXT)
+    valid_until: str = Field(description=VALID_UNTIL_TEXT)
 
 
 class MemberOut(BaseModel):
@@ -228,6 +267,23 @@ class ServedRelease(BaseModel):
     ready: bool
     reason: str
     members: list[MemberOut]
+    symbols: list[str] = Field(
+        default=[],
+        description="the symbols a multi-symbol release covers (empty: one symbol, `symbol`, "
+        "and it answers any symbol of its timeframe)",
+    )
+
+
+class CoverageOut(BaseModel):
+    """An alias that routes signals (``production``, ``production@<model_set>``) and what its
+    release covers (multi.coverage.Coverage)."""
+
+    alias: str
+    release: str
+    model_set: str
+    timeframe: str
+    symbols: list[str]
+    any_symbol: bool
 
 
 class ReloadOut(BaseModel):
@@ -256,6 +312,11 @@ class ModelsOut(BaseModel):
     max_candles: int
     watching: bool
     last_reload: ReloadOut | None
+    coverage: list[CoverageOut] = Field(
+        default=[],
+        description="what each routing alias's release covers; /v1/signal goes to the first "
+        "that covers the request's symbol and timeframe",
+    )
 
 
 class PromoteIn(BaseModel):

@@ -11,9 +11,10 @@ router = APIRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live", response_model=HealthOut)
-async def live() -> HealthOut:
-    """200 while the process answers, whatever the state of the models."""
-    return HealthOut(status="live")
+async def live(service: Service) -> HealthOut:
+    """200 while the process answers, whatever the state of the models; names the release
+    served (null while none is loaded)."""
+    return HealthOut(status="live", release=service.holder.release_id)
 
 
 @router.get("/ready", response_model=HealthOut, responses={503: {"model": HealthOut}})

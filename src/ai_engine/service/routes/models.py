@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from ai_engine.engine import Engine
 from ai_engine.features import CURRENT_SPEC
 from ai_engine.service.deps import Admin, Service
+from ai_engine.service.routing import routing_coverage
 from ai_engine.service.schemas import ErrorOut, ModelsOut, PromoteIn, PromoteOut, ReloadOut
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
@@ -36,6 +37,7 @@ async def models(service: Service) -> dict[str, Any]:
         "max_candles": service.settings.max_candles,
         "watching": holder.watching,
         "last_reload": None if last is None else last.to_json(),
+        "coverage": routing_coverage(holder.root, holder.reference),
     }
 
 
@@ -52,6 +54,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
         "required_candles": engine.required_candles,
         "ensemble": engine.settings.to_json(),
         "edge": release.evaluation.get("edge", {}),
+        "symbols": release.symbols,
         "ready": readiness[0],
         "reason": readiness[1],
         "members": [

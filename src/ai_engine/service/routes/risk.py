@@ -15,6 +15,7 @@ from ai_engine.service.routes.signal import ERRORS
 from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import ProposalIn, ProposalOut
 from ai_engine.service.schemas import CandlesIn
+from ai_engine.service.ui import remember_signal
 
 router = APIRouter(prefix="/v1/risk", tags=["safety"])
 
@@ -45,8 +46,11 @@ async def post_proposal(
         )
         signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
         service.metrics.signals.labels(signal["action"]).inc()
+        remember_signal(request, signal)
         price = price if price is not None else float(candles.close[-1])
-    request_ = ProposalInput(body.symbol, body.timeframe, body.equity, body.position, price)
+    request_ = ProposalInput(
+        body.symbol, body.timeframe, body.equity, body.position, price, body.owner
+    )
     proposal = await run_in_threadpool(safety.desk.propose, request_, signal)
     safety.metrics.proposals.labels(proposal["status"]).inc()
     for code in proposal["reasons"]:

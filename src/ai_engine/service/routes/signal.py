@@ -1,7 +1,9 @@
 """POST /v1/signal and /v1/forecast: candles in, the ensemble's answer for the last candle out.
 
 Routes return plain dicts; FastAPI validates them against ``response_model`` and serialises them
-in pydantic's core, so the OpenAPI schema is the one every answer passes.
+in pydantic's core, so the OpenAPI schema is the one every answer passes. A plain body (integer
+timestamps, numbers) takes the fast path first (fastpath.py: orjson and numpy, one orjson pass
+out); both paths answer through the same functions below.
 """
 
 from __future__ import annotations
@@ -10,14 +12,22 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ai_engine.service.deps import ReleaseQuery, Service, engine_for
+from ai_engine.data import Candles
+from ai_engine.engine import Engine
+from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
+from ai_engine.service.fastpath import FastRoute, candles_handler, fast_path
 from ai_engine.service.inference import columns_of, forecast_json, signal_json, validated_candles
+from ai_engine.service.routing import routed_engine
 from ai_engine.service.schemas import CandlesIn, ErrorOut, ForecastOut, SignalOut
+from ai_engine.service.ui import remember_signal
 
-router = APIRouter(prefix="/v1", tags=["signal"])
+router = APIRouter(prefix="/v1", tags=["signal"], route_class=FastRoute)
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "the body cannot be read"},
-    404: {"model": ErrorOut, "description": "the pinned release does not exist"},
+    404: {
+        "model": ErrorOut,
+        "description": "the pinned release does not exist, or no release covers the symbol",
+    },
     413: {"model": ErrorOut, "description": "body larger than the configured candle limit allows"},
     422: {"model": ErrorOut, "description": "bad input; the message names the field"},
     503: {"model": ErrorOut, "description": "no release loaded, or below the consensus quorum"},
@@ -29,12 +39,20 @@ async def post_signal(
     body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
 ) -> dict[str, Any]:
     """BUY / SELL / HOLD for the last candle, with every member's forecast and vote."""
-    engine = await engine_for(request, service, release)
+    engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
     candles = validated_candles(
         *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
     )
+    return await answer_signal(request, service, engine, candles)
+
+
+async def answer_signal(
+    request: Request, service: ServiceState, engine: Engine, candles: Candles
+) -> dict[str, Any]:
+    """The Signal of validated candles, counted and remembered (both paths, and the stream)."""
     signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
     service.metrics.signals.labels(signal["action"]).inc()
+    remember_signal(request, signal)
     return signal
 
 
@@ -43,8 +61,19 @@ async def post_forecast(
     body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
 ) -> dict[str, Any]:
     """Every member's 12-step forecast and the weighted forecast, without a decision."""
-    engine = await engine_for(request, service, release)
+    engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
     candles = validated_candles(
         *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
     )
+    return await answer_forecast(request, service, engine, candles)
+
+
+async def answer_forecast(
+    request: Request, service: ServiceState, engine: Engine, candles: Candles
+) -> dict[str, Any]:
+    """The forecasts of validated candles (both paths)."""
     return await forecast_json(service.batcher, engine, candles)
+
+
+fast_path(post_signal, candles_handler(answer_signal))
+fast_path(post_forecast, candles_handler(answer_forecast))

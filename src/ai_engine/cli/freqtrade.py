@@ -1,0 +1,50 @@
+"""``ai-engine freqtrade init``: write a freqtrade user directory that trades a release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ai_engine.cli import common
+from ai_engine.cli.common import DEFAULT_REGISTRY, RegistryOption, app
+
+freqtrade_app = typer.Typer(
+    help="freqtrade integration: a user directory with the AIEngine strategy.",
+    no_args_is_help=True,
+)
+app.add_typer(freqtrade_app, name="freqtrade")
+
+
+@freqtrade_app.command("init")
+def freqtrade_init(
+    folder: Annotated[Path, typer.Argument(help="The freqtrade user directory to write.")],
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    release: Annotated[str, typer.Option(help="Release id or alias.")] = "production",
+    service: Annotated[
+        str | None, typer.Option(help="Signal service URL for dry-run/live.")
+    ] = None,
+    pair: Annotated[
+        list[str] | None, typer.Option("--pair", help="Pair like ETH/BTC (default: release's).")
+    ] = None,
+    exchange: Annotated[str, typer.Option(help="Exchange name (ccxt id).")] = "binance",
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", help="Candle file to copy into the data folder (repeatable)."),
+    ] = None,
+) -> None:
+    """Write config.json, strategies/ai_engine_strategy.py and markets.json into FOLDER."""
+    from ai_engine.integrations.freqtrade.userdir import init_userdir
+
+    paths = init_userdir(folder, registry, release, service, pair, exchange, data)
+    root = paths["config"].parent
+    common.echo(
+        [
+            f"wrote {paths['config']}, {paths['strategy']} and {paths['markets']}",
+            f"candles go into {paths['data']} (freqtrade names: ETH_BTC-5m.feather)",
+            "backtest without network:",
+            f"  python -m ai_engine.integrations.freqtrade.offline {paths['markets']} "
+            f"backtesting --config {paths['config']} --userdir {root}",
+        ]
+    )

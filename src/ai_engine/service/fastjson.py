@@ -1,0 +1,127 @@
+"""orjson in, orjson out: candle bodies parsed column-wise into numpy, answers dumped once.
+
+``parse_candles`` accepts only what the pydantic models of the wire (``CandlesIn``,
+``StreamIn``) accept without coercion: exact keys, numbers that are numbers, integer epoch
+timestamps. For anything else it returns None and the route's ordinary FastAPI handler reads
+the body, so every bad-input rule keeps its pydantic error (4xx naming the field). Columns are
+taken out of orjson's rows with ``operator.itemgetter`` and converted by numpy: no Python loop
+over candles.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.responses import Response
+
+from ai_engine.service.schemas import HARD_MAX_CANDLES
+
+WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
+VALUE_NAMES = WIRE_NAMES[1:]
+MAX_EPOCH = 10**14
+"""The schema's bound on ``t`` (EpochOrIso)."""
+TIMEFRAME = re.compile(r"[1-9][0-9]{0,3}[mhdw]")
+NUMBER_TYPES = frozenset({int, float})
+_columns_of_rows = itemgetter(*WIRE_NAMES)
+
+
+class JSONBytes(Response):
+    """A JSON answer dumped by orjson in one pass (numpy arrays and scalars included)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+@dataclass(frozen=True)
+class ParsedCandles:
+    """A body's candles as arrays: raw epoch ``times`` ``(n,)`` and OHLCV ``values`` ``(n, 5)``."""
+
+    symbol: str
+    timeframe: str
+    times: np.ndarray
+    values: np.ndarray
+    loc: list[str | int]
+
+
+def parse_candles(body: bytes, with_names: bool = True) -> ParsedCandles | None:
+    """The body's candles (and ``symbol``/``timeframe`` when ``with_names``), or None when it is
+    anything but the plain case: the caller then lets pydantic read it."""
+    try:
+        data = orjson.loads(body)  # refuses NaN, Infinity and overflowing numbers
+    except orjson.JSONDecodeError:
+        return None
+    if type(data) is not dict:
+        return None
+    symbol: Any = ""
+    timeframe: Any = ""
+    if with_names:
+        symbol, timeframe = data.get("symbol"), data.get("timeframe")
+        if type(symbol) is not str or not 1 <= len(symbol) <= 64:
+            return None
+        if type(timeframe) is not str or TIMEFRAME.fullmatch(timeframe) is None:
+            return None
+    names = {"symbol", "timeframe"} if with_names else set()
+    rows, columns = data.get("candles"), data.get("columns")
+    if rows is not None and columns is None and data.keys() == names | {"candles"}:
+        arrays = _from_rows(rows)
+        loc: list[str | int] = ["body", "candles"]
+    elif columns is not None and rows is None and data.keys() == names | {"columns"}:
+        arrays = _from_columns(columns)
+        loc = ["body", "columns"]
+    else:
+        return None
+    if arrays is None:
+        return None
+    return ParsedCandles(symbol, timeframe, arrays[0], arrays[1], loc)
+
+
+def _from_rows(rows: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    if type(rows) is not list or len(rows) > HARD_MAX_CANDLES:
+        return None
+    if not rows:
+        return _arrays([[] for _ in WIRE_NAMES])
+    try:
+        if set(map(len, rows)) != {len(WIRE_NAMES)}:  # with all six names: exactly them
+            return None
+        columns = list(zip(*map(_columns_of_rows, rows), strict=True))
+    except (TypeError, KeyError):  # a row that is not an object, or lacks a name
+        return None
+    return _arrays(columns)
+
+
+def _from_columns(columns: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    if type(columns) is not dict or columns.keys() != set(WIRE_NAMES):
+        return None
+    lists = [columns[name] for name in WIRE_NAMES]
+    if any(type(c) is not list for c in lists) or len({len(c) for c in lists}) != 1:
+        return None
+    if len(lists[0]) > HARD_MAX_CANDLES:
+        return None
+    return _arrays(lists)
+
+
+def _arrays(columns: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``t`` as int64 and the values as float64 ``(n, 5)``; None unless every ``t`` is an int in
+    the schema's range and every value an int or a finite float."""
+    times, *values = columns
+    if not set(map(type, times)) <= {int}:
+        return None
+    if not all(set(map(type, column)) <= NUMBER_TYPES for column in values):
+        return None
+    try:
+        stamps = np.array(times, dtype=np.int64)
+        block = np.array(values, dtype=np.float64).T.copy()
+    except (OverflowError, ValueError):
+        return None
+    if len(stamps) and (int(stamps.min()) < 0 or int(stamps.max()) > MAX_EPOCH):
+        return None
+    if not np.isfinite(block).all():  # an int too large for a float64
+        return None
+    return stamps, block.reshape(len(stamps), len(VALUE_NAMES))

@@ -1,0 +1,77 @@
+"""Positions by owner: GET /v1/positions, POST /v1/positions (the bot's report),
+POST /v1/positions/{id}/claim (admin), GET /v1/exits?owner=..."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+from starlette.concurrency import run_in_threadpool
+
+from ai_engine.safety import ledger
+from ai_engine.safety.ess import iso
+from ai_engine.safety.ownership import ReportedPosition
+from ai_engine.service.deps import Admin
+from ai_engine.service.position_schemas import (
+    ClaimIn,
+    ExitsOut,
+    PositionReportIn,
+    PositionReportOut,
+    PositionsOut,
+)
+from ai_engine.service.routes.account import ERRORS, QUERY_ERRORS, STORE_ERRORS
+from ai_engine.service.routes.ess import ADMIN_ERRORS
+from ai_engine.service.safety import Safety
+from ai_engine.service.safety_schemas import PositionOut
+from ai_engine.service.schemas import ErrorOut
+
+router = APIRouter(prefix="/v1", tags=["safety"])
+CONFLICT: dict[int | str, dict[str, object]] = {
+    409: {"model": ErrorOut, "description": "the position already has another owner"},
+}
+OwnerQuery = Annotated[
+    str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="the positions' owner")
+]
+
+
+@router.get("/positions", response_model=PositionsOut, responses=STORE_ERRORS)
+async def get_positions(safety: Safety) -> dict[str, Any]:
+    """Open positions by owner, EXTERNAL ones apart, the last report and the start's check."""
+    return await run_in_threadpool(safety.book.positions)
+
+
+@router.post("/positions", response_model=PositionReportOut, responses={**ERRORS, **CONFLICT})
+async def report_positions(body: PositionReportIn, safety: Safety) -> dict[str, Any]:
+    """The bot's open positions: the store follows them; unknown ones open as EXTERNAL."""
+    report = [ReportedPosition(**p.model_dump()) for p in body.positions]
+    found = await run_in_threadpool(safety.book.report, report)
+    return {**await run_in_threadpool(safety.book.positions), "differences": found}
+
+
+@router.post(
+    "/positions/{position_id}/claim",
+    response_model=PositionOut,
+    dependencies=[Admin],
+    responses={
+        **ADMIN_ERRORS,
+        **CONFLICT,
+        404: {"model": ErrorOut, "description": "no such open position"},
+    },
+)
+async def claim_position(
+    body: ClaimIn,
+    safety: Safety,
+    position_id: Annotated[str, Path(min_length=1, max_length=32)],
+) -> dict[str, Any]:
+    """Hand an EXTERNAL position to an owner (admin); one owned by another owner: 409."""
+    row = await run_in_threadpool(safety.book.claim, position_id, body.owner)
+    account = await run_in_threadpool(safety.desk.account)
+    equity = account["snapshot"]["equity"] if account["snapshot"] else None
+    return ledger.position_json(row, equity)
+
+
+@router.get("/exits", response_model=ExitsOut, responses=QUERY_ERRORS)
+async def get_exits(owner: OwnerQuery, safety: Safety) -> dict[str, Any]:
+    """Exits due now for ``owner``'s positions: past the stop level or the holding time."""
+    exits = await run_in_threadpool(safety.book.exits, owner)
+    return {"owner": owner, "at": iso(safety.book.clock()), "exits": exits}

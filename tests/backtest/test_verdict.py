@@ -1,0 +1,56 @@
+"""The backtest headline: which of ensemble, buy-and-hold and doing nothing made the most money,
+folds that never traded, annualised figures from a short period marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ai_engine.backtest.report import trading_rows
+from ai_engine.backtest.verdict import backtest_verdict, verdict_lines
+
+STAMPS = pd.date_range("2024-01-01", periods=6, freq="D", tz="UTC")
+FOLDS = np.array([0, 0, 0, 1, 1, 1])
+
+
+def trading(ensemble: float, buy_and_hold: float, years: float = 5 / 365) -> dict[str, Any]:
+    row = {"years": years, "annualised_return": -0.96, "sharpe": -41.6, "sortino": None}
+    common = {"max_drawdown": -0.1, "trades": 1, "win_rate": 0.5, "exposure": 1.0, "turnover": 2}
+    return {
+        "ensemble": {**row, **common, "total_return": ensemble},
+        "buy_and_hold": {**row, **common, "total_return": buy_and_hold},
+    }
+
+
+def test_the_best_of_three_after_costs_is_named() -> None:
+    trades = np.array([1, 1, 0, -1, 0, 0])
+    won = backtest_verdict(trading(0.05, -0.12), STAMPS, FOLDS, trades)
+    assert won["best"] == "ensemble" and "ensemble beat both" in won["headline"]
+    assert won["headline"].startswith("ensemble +5.00%, buy-and-hold -12.00%, doing nothing")
+    lost = backtest_verdict(trading(-0.03, -0.12), STAMPS, FOLDS, trades)
+    assert lost["best"] == "doing_nothing" and "doing nothing beat both" in lost["headline"]
+    behind = backtest_verdict(trading(0.02, 0.10), STAMPS, FOLDS, trades)
+    assert "buy-and-hold beat the ensemble, which still beat doing nothing" in behind["headline"]
+
+
+def test_folds_that_never_traded_are_named() -> None:
+    idle_second = backtest_verdict(trading(0.01, 0.0), STAMPS, FOLDS, np.array([1, 0, 1, 0, 0, 0]))
+    assert idle_second["folds_never_traded"] == [1]
+    lines = verdict_lines({"verdict": idle_second})
+    assert "fold(s) 1: the ensemble never traded (HOLD or flat on every bar)." in lines
+    idle = backtest_verdict(trading(0.0, 0.1), STAMPS, FOLDS, np.zeros(6))
+    assert idle["folds_never_traded"] == [0, 1]
+    assert "the ensemble never traded" in idle["headline"]
+
+
+def test_annualised_figures_from_a_short_period_are_marked() -> None:
+    report: dict[str, Any] = {"trading": trading(-0.05, -0.12)}
+    report["verdict"] = backtest_verdict(report["trading"], STAMPS, FOLDS, np.ones(6))
+    row = trading_rows(report)[0]
+    assert row[1] == "-5.00%" and row[2] == "-96.00%*" and row[3] == "-41.60*" and row[4] == "-"
+    assert verdict_lines(report)[-1].startswith("* annualised from 5 days of test bars")
+    long = {"trading": trading(-0.05, -0.12, years=2.0)}
+    long["verdict"] = backtest_verdict(long["trading"], STAMPS, FOLDS, np.ones(6))
+    assert trading_rows(long)[0][2] == "-96.00%"

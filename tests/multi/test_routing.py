@@ -1,0 +1,124 @@
+"""Routing by coverage: `ai-engine train` over a folder, signals per symbol from the CLI and a
+real `ai-engine serve`, per-model-set aliases, and a 404 listing the covered symbols."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+
+from ai_engine.registry import Registry
+from multi.pairs import CRYPTO, write_pairs
+from service.server import served, wait
+
+CLI = [sys.executable, "-m", "ai_engine.cli"]
+
+
+def cli(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=900)
+    assert (done.returncode == 0) == ok, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two releases: ADA_BTC + ETH_BTC at 5m (production@multi-5m), ETH_BTC at 15m (the global
+    production, trained last), each promoted by its own run."""
+    root = tmp_path_factory.mktemp("routed")
+    data = write_pairs(root / "data")
+    registry = root / "registry"
+    common = ["--registry", str(registry), "--preset", "tiny", "--promote"]
+    cli("train", "--data", str(data), "--jobs", "2", *common)
+    frame = pd.read_feather(CRYPTO / "ETH_BTC-5m.feather").set_index("date")
+    slow = frame.resample("15min").agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    )
+    (root / "slow").mkdir()
+    slow.reset_index().to_feather(root / "slow" / "ETH_BTC-15m.feather")
+    cli("train", "--data", str(root / "slow"), "--model-set", "eth-15m", *common)
+    return registry, data
+
+
+def test_models_list_shows_the_coverage_of_each_release(routed: tuple[Path, Path]) -> None:
+    registry, _ = routed
+    aliases = Registry(registry).aliases()
+    assert sorted(aliases) == ["production", "production@eth-15m", "production@multi-5m"]
+    assert aliases["production"].release == aliases["production@eth-15m"].release
+    listing = json.loads(cli("models", "list", "--registry", str(registry), "--json").stdout)
+    covers = {r["model_set"]: (r["symbols"], r["timeframe"]) for r in listing["releases"]}
+    assert covers == {
+        "multi-5m": (["ADA_BTC", "ETH_BTC"], "5m"),
+        "eth-15m": (["ETH_BTC"], "15m"),
+    }
+    shown = cli("models", "show", "production@multi-5m", "--registry", str(registry)).stdout
+    assert "symbol       ADA_BTC: " in shown and "symbol       ETH_BTC: " in shown
+
+
+def test_the_cli_signals_each_symbol_from_the_release_that_covers_it(
+    routed: tuple[Path, Path],
+) -> None:
+    registry, data = routed
+    multi = Registry(registry).alias("production@multi-5m").release
+    for symbol in ("ADA_BTC", "ETH_BTC"):
+        args = ("signal", "--data", str(data / f"{symbol}-5m.feather"), "--registry", str(registry))
+        signal = json.loads(cli(*args, "--json").stdout)
+        assert (signal["symbol"], signal["timeframe"], signal["release"]) == (symbol, "5m", multi)
+    other = data / "XRP_BTC-5m.feather"
+    pd.read_feather(data / "ETH_BTC-5m.feather").to_feather(other)
+    done = cli("signal", "--data", str(other), "--registry", str(registry), ok=False)
+    assert "NotFound: symbol 'XRP_BTC' at 5m is covered by no release" in done.stderr
+    assert "'ADA_BTC 5m', 'ETH_BTC 15m', 'ETH_BTC 5m'" in done.stderr
+
+
+def body(path: Path, symbol: str, timeframe: str, bars: int = 300) -> dict[str, Any]:
+    frame = pd.read_feather(path).iloc[-bars:]
+    columns = {
+        "t": [int(t.value // 1_000_000) for t in frame["date"]],
+        **{k[0]: frame[k].tolist() for k in ("open", "high", "low", "close", "volume")},
+    }
+    return {"symbol": symbol, "timeframe": timeframe, "columns": columns}
+
+
+def test_the_service_routes_by_symbol_and_answers_404_for_an_unknown_one(
+    routed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    registry, data = routed
+    aliases = Registry(registry).aliases()
+    with served(registry, tmp_path / "serve.log") as url:
+        wait(lambda: httpx.get(f"{url}/v1/models", timeout=30).json()["served"] is not None)
+        models = httpx.get(f"{url}/v1/models", timeout=60).json()
+        assert {c["alias"]: c["symbols"] for c in models["coverage"]} == {
+            "production": ["ETH_BTC"],
+            "production@eth-15m": ["ETH_BTC"],
+            "production@multi-5m": ["ADA_BTC", "ETH_BTC"],
+        }
+        assert models["served"]["symbols"] == ["ETH_BTC"]
+        for symbol in ("ADA_BTC", "ETH_BTC"):
+            answer = httpx.post(
+                f"{url}/v1/signal",
+                json=body(data / f"{symbol}-5m.feather", symbol, "5m"),
+                timeout=120,
+            )
+            assert answer.status_code == 200, answer.text
+            signal = answer.json()
+            assert signal["symbol"] == symbol
+            assert signal["release"] == aliases["production@multi-5m"].release
+        unknown = httpx.post(
+            f"{url}/v1/signal", json=body(data / "ADA_BTC-5m.feather", "DOGE_BTC", "5m"), timeout=60
+        )
+        assert unknown.status_code == 404, unknown.text
+        assert "'DOGE_BTC' at 5m is covered by no release" in unknown.text
+        assert "'ADA_BTC 5m'" in unknown.text
+        pinned = httpx.post(
+            f"{url}/v1/signal",
+            params={"release": "production@eth-15m"},
+            json=body(data / "ADA_BTC-5m.feather", "ADA_BTC", "5m"),
+            timeout=60,
+        )
+        assert pinned.status_code == 404 and "not covered by release" in pinned.text

@@ -19,7 +19,7 @@ catch ``AIEngineError`` once each and print its message as one line.
     ├── ConsensusError             fewer healthy models than the quorum: no signal
     ├── LegacyImportError          a legacy checkpoint that cannot be inspected or converted
     ├── EngineUnavailable          no release is loaded (yet); the message says why
-    ├── NotFound                   a requested release, alias or model does not exist
+    ├── NotFound                   no such release, alias or model; a symbol no release covers
     ├── PromotionRefused           a release that failed verification is not promoted
     ├── InvariantError             an internal consistency check failed: a bug, not bad input
     ├── StateStoreError            the safety state database is unreachable or unmigrated
@@ -97,7 +97,7 @@ class EngineUnavailable(AIEngineError):
 
 
 class NotFound(AIEngineError):
-    """A requested release, alias or model does not exist."""
+    """A requested release, alias or model does not exist, or no release covers a symbol."""
 
 
 class PromotionRefused(AIEngineError):

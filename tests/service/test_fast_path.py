@@ -112,7 +112,7 @@ def test_parsed_columns_are_the_rows() -> None:
 
 def _core_and_fast(frame: Any, settings: ValidationSettings) -> tuple[Any, Any]:
     columns = {"date": (frame.index.asi8 // 1_000_000).tolist(), **frame.to_dict("list")}
-    results = []
+    results: list[Any] = []
     for make in (
         lambda: candles_from_columns(columns, "S", "1d", settings),
         lambda: candles_from_arrays(frame.index.asi8, frame.to_numpy(), "S", "1d", settings),

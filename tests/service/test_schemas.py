@@ -35,6 +35,7 @@ from ai_engine.service import safety_schemas as safety_wire
 from ai_engine.service import schemas as wire
 from ai_engine.service.holder import ReloadOutcome
 from ai_engine.service.routes.contract import JsonSchemaOut
+from ai_engine.service.shadow import ShadowStatus
 
 NESTED: dict[Any, type[BaseModel]] = {
     MemberVote: wire.MemberVoteOut,
@@ -139,6 +140,7 @@ BINDINGS = [
         retyped={"state": ESS_STATE, "since": ISO_TIME, "reset_at": ISO_TIME},
     ),
     Binding(Coverage, wire.CoverageOut),
+    Binding(ShadowStatus, wire.ShadowOut),
     Binding(SafetyConfig, safety_wire.LimitsOut),
     Binding(SizingConfig, safety_wire.SizingConfigOut),
     Binding(LimitsConfig, safety_wire.LimitsConfigOut),

@@ -115,6 +115,13 @@ def serve_command(
     ] = 1,
     state_url: StateUrlOption = None,
     safety_config: SafetyConfigOption = None,
+    shadow: Annotated[
+        str | None,
+        typer.Option(
+            envvar="AI_ENGINE_SHADOW",
+            help="Alias computed beside the served one, logged and scored, never answered.",
+        ),
+    ] = None,
 ) -> None:
     """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN."""
     from ai_engine.service import ServiceSettings, serve
@@ -129,5 +136,6 @@ def serve_command(
         threads=threads,
         state_url=state_url,
         safety_config=safety_config,
+        shadow=shadow or None,
     )
     serve(settings, host, port, workers)

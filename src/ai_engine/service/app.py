@@ -43,6 +43,7 @@ from ai_engine.service.observability import (
 from ai_engine.service.routes import contract, health, metrics, models, oip, signal, stream, ui
 from ai_engine.service.safety import install_safety
 from ai_engine.service.settings import ServiceSettings
+from ai_engine.service.shadow import ShadowRunner
 
 log = logging.getLogger(LOGGER_NAME)
 MAX_ERROR_ITEMS = 20
@@ -57,11 +58,17 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         settings.registry, settings.release, service_metrics, settings.pinned_cache
     )
 
+    shadow = ShadowRunner(settings, service_metrics) if settings.shadow else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         safety.start()  # the ESS is read before anything is served; an unusable store fails
         holder.start(settings.watch_interval_s)
+        if shadow is not None:
+            shadow.start(settings.watch_interval_s)
         yield
+        if shadow is not None:
+            shadow.stop()
         holder.stop()
         safety.stop()
 
@@ -72,7 +79,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         description="Four forecasters, one consensus BUY/SELL/HOLD signal. See docs/api.md.",
     )
     batcher = ForecastBatcher(on_batch=service_metrics.batch_size.observe)
-    app.state.service = ServiceState(settings, holder, service_metrics, batcher)
+    app.state.service = ServiceState(settings, holder, service_metrics, batcher, shadow)
     for module in (signal, stream, models, health, oip, metrics, contract, ui):
         app.include_router(module.router)
     safety = install_safety(app, settings, service_metrics, holder)
@@ -211,6 +218,8 @@ def serve(
         os.environ["AI_ENGINE_STATE_URL"] = settings.state_url
     if settings.safety_config:
         os.environ["AI_ENGINE_SAFETY_CONFIG"] = str(settings.safety_config)
+    if settings.shadow:
+        os.environ["AI_ENGINE_SHADOW"] = settings.shadow
     uvicorn.run(
         "ai_engine.service.app:create_app",
         factory=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -16,6 +16,9 @@ from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import Metrics
 from ai_engine.service.settings import ServiceSettings
 
+if TYPE_CHECKING:
+    from ai_engine.service.shadow import ShadowRunner
+
 
 @dataclass(frozen=True)
 class ServiceState:
@@ -25,6 +28,8 @@ class ServiceState:
     holder: EngineHolder
     metrics: Metrics
     batcher: ForecastBatcher
+    shadow: ShadowRunner | None = None
+    """The shadow alias's runner (AI_ENGINE_SHADOW), or None."""
 
 
 async def get_service(request: Request) -> ServiceState:

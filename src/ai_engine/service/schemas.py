@@ -301,6 +301,19 @@ class ReloadOut(BaseModel):
     duration_ms: float
 
 
+class ShadowOut(BaseModel):
+    """The shadow alias (AI_ENGINE_SHADOW): computed beside the served one, never answered."""
+
+    alias: str
+    release: str | None
+    error: str | None = Field(description="why no shadow release is loaded; serving goes on")
+    pending: int = Field(description="bars whose forecasts wait for their outcome")
+    computed: int
+    failed: int
+    skipped: int
+    dropped: int
+
+
 class ModelsOut(BaseModel):
     """What is served, why not when nothing is, and how the last reload went."""
 
@@ -316,6 +329,9 @@ class ModelsOut(BaseModel):
         default=[],
         description="what each routing alias's release covers; /v1/signal goes to the first "
         "that covers the request's symbol and timeframe",
+    )
+    shadow: ShadowOut | None = Field(
+        default=None, description="the shadow alias's state; null without AI_ENGINE_SHADOW"
     )
 
 

@@ -10,6 +10,9 @@
   batch of one row gains nothing from more, and spinning threads starve the other workers
 - ``AI_ENGINE_STATE_URL`` (``sqlite:///<beside the registry>/state.db``): the safety state store
 - ``AI_ENGINE_SAFETY_CONFIG`` (``safety.toml`` beside the registry, if any): limits and triggers
+- ``AI_ENGINE_SHADOW`` (unset): alias computed beside the served one, logged and scored, never
+  answered (e.g. ``candidate``; service/shadow.py)
+- ``AI_ENGINE_SHADOW_PENDING`` (512): most bars per symbol waiting for their outcome
 """
 
 from __future__ import annotations
@@ -47,12 +50,16 @@ class ServiceSettings:
     stale_check: bool = True
     """HOLD with reason ``stale_data`` when the last candle is older than two bars by the
     wall clock (AI_ENGINE_STALE_CHECK=0 turns it off, e.g. to replay history)."""
+    shadow: str | None = None
+    shadow_pending: int = 512
 
     def __post_init__(self) -> None:
         if self.max_candles < 1:
             raise ConfigError(f"max_candles must be >= 1, found {self.max_candles}")
         if self.threads < 1:
             raise ConfigError(f"threads must be >= 1, found {self.threads}")
+        if self.shadow_pending < 1:
+            raise ConfigError(f"shadow pending cap must be >= 1, found {self.shadow_pending}")
         if self.watch_interval_s < 0:
             raise ConfigError(f"watch interval must be >= 0 s, found {self.watch_interval_s}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -82,6 +89,8 @@ class ServiceSettings:
             if env.get("AI_ENGINE_SAFETY_CONFIG")
             else None,
             stale_check=_flag(env, "AI_ENGINE_STALE_CHECK", True),
+            shadow=env.get("AI_ENGINE_SHADOW") or None,
+            shadow_pending=_number(env, "AI_ENGINE_SHADOW_PENDING", 512, int),
         )
 
 

@@ -38,6 +38,7 @@ async def models(service: Service) -> dict[str, Any]:
         "watching": holder.watching,
         "last_reload": None if last is None else last.to_json(),
         "coverage": routing_coverage(holder.root, holder.reference),
+        "shadow": None if service.shadow is None else service.shadow.status().to_json(),
     }
 
 

@@ -53,6 +53,8 @@ async def answer_signal(
     signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
     service.metrics.signals.labels(signal["action"]).inc()
     remember_signal(request, signal)
+    if service.shadow is not None:  # read, never changed, by the shadow's worker thread
+        service.shadow.submit(candles, signal)
     return signal
 
 

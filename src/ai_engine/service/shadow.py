@@ -24,7 +24,7 @@ from prometheus_client import Counter
 
 from ai_engine.data import Candles
 from ai_engine.engine import Engine
-from ai_engine.errors import AIEngineError
+from ai_engine.errors import AIEngineError, ConfigError
 from ai_engine.multi.coverage import covers, symbol_view
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import LOGGER_NAME, Metrics
@@ -66,7 +66,7 @@ class ShadowRunner:
 
     def __init__(self, settings: ServiceSettings, metrics: Metrics) -> None:
         if settings.shadow is None:
-            raise ValueError("ShadowRunner needs settings.shadow")
+            raise ConfigError("a shadow runner expects an alias in AI_ENGINE_SHADOW, found none")
         self.alias = settings.shadow
         self.stale_check = settings.stale_check
         self.holder = EngineHolder(settings.registry, self.alias, None, settings.pinned_cache)

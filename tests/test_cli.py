@@ -58,7 +58,8 @@ def test_train_then_signal_json_in_a_fresh_process(trained: Path, eth_btc_path: 
         "xgboost",
     ]
     assert all(m["weight"] >= 0 for m in signal["members"])  # NNLS: may all be 0, no sum rule
-    assert signal["reason"] is None if signal["action"] != "HOLD" else signal["reason"]
+    # a trade has no HOLD reason; a HOLD always says why
+    assert (signal["reason"] is None) == (signal["action"] != "HOLD")
     assert len(signal["forecast_lower"]) == len(signal["forecast_upper"]) == 12
     assert all(
         lo <= f <= hi

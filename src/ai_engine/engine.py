@@ -182,7 +182,7 @@ class Engine:
         if self.evidence is None:
             return self.stamped(combine(forecasts, self.settings, **where), now)
         inputs = latest_inputs(candles.frame, self.spec) if inputs is None else inputs
-        recent = self.evidence.recent(np.log(candles.frame["close"].to_numpy()))
+        recent = self.evidence.recent(candles.frame["close"].to_numpy())
         context = SignalContext(inputs.sequence, self.gates(candles, inputs, now), recent)
         return self.stamped(decide(forecasts, self.settings, self.evidence, context, **where), now)
 

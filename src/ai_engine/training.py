@@ -313,11 +313,14 @@ def fit_members(
 
 
 def min_rows_to_fit(horizon: int, val_fraction: float) -> int:
-    """The fewest rows ``time_split`` accepts (100 training, 8 validation, a purge of H)."""
-    n = PROBE_ROWS + 100 + horizon
-    while int(n * val_fraction) < PROBE_ROWS or n - int(n * val_fraction) - horizon < 100:
-        n += 1
-    return n
+    """The fewest rows ``fit_members`` accepts: its own ``time_split`` must succeed."""
+    for n in range(1, 100_000):
+        try:
+            time_split(n, val_fraction, horizon)
+        except ConfigError:
+            continue
+        return n
+    raise ConfigError(f"no training size satisfies val_fraction {val_fraction}")
 
 
 def fit_family(
@@ -335,7 +338,7 @@ def out_of_fold_evidence(
     inputs: ModelInputs, targets: np.ndarray, plan: TrainingPlan, spec: FeatureSpec
 ) -> Evidence:
     """Inner walk-forward over the training rows, then the edge verdict on its forecasts."""
-    members = plan_members(plan)
+    members = plan.members
 
     def fit_predict(
         train: ModelInputs, train_targets: np.ndarray, test: ModelInputs
@@ -350,11 +353,6 @@ def out_of_fold_evidence(
         errors = {f: float(np.mean(np.abs(v - oof.actual))) for f, v in oof.forecasts.items()}
         defaults = weights_from_validation_error(errors)
     return evaluate(oof, inputs, targets, plan.evaluation, defaults, plan.ensemble.min_consensus)
-
-
-def plan_members(plan: TrainingPlan) -> tuple[str, ...]:
-    """The release's members, in order."""
-    return plan.members
 
 
 def _save_into(

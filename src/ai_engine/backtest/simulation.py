@@ -18,6 +18,7 @@ import pandas as pd
 
 from ai_engine.data import timeframe_delta
 from ai_engine.errors import DataValidationError
+from ai_engine.evaluation.decision import position_changes
 
 
 def positions_from_actions(
@@ -76,9 +77,7 @@ def simulate(positions: np.ndarray, returns: np.ndarray, fee: float, slippage: f
             "expected positions and returns of one equal 1-d shape, found positions "
             f"{positions.shape} and returns {returns.shape}"
         )
-    changes = np.abs(np.diff(positions, prepend=0.0))
-    if len(changes):
-        changes[-1] += abs(positions[-1])
+    changes = position_changes(positions)
     costs = changes * (fee + slippage)
     return Simulation(positions, returns, changes, costs, positions * returns - costs)
 

@@ -40,8 +40,7 @@ from ai_engine.training import (
     FittedMembers,
     TrainingPlan,
     fit_members,
-    plan_members,
-    time_split,
+    min_rows_to_fit,
 )
 
 FoldProgress = Callable[[int, str, str], None]
@@ -80,13 +79,7 @@ class BacktestSettings:
     def __post_init__(self) -> None:
         if self.folds < 1:
             raise ConfigError(f"folds must be >= 1, found {self.folds}")
-        for name in ("fee", "slippage"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and 0 <= value < 0.5):
-                raise ConfigError(
-                    f"{name} must be a fraction of the traded value within [0, 0.5) "
-                    f"(0.001 = 0.1%), found {value}"
-                )
+        Costs(self.fee, self.slippage)  # the release's own cost rules
         if self.hold not in ("signal", "horizon"):
             raise ConfigError(f"hold must be 'signal' or 'horizon', found {self.hold!r}")
         for name in ("test_bars", "train_bars", "gap", "momentum_lookback"):
@@ -143,17 +136,6 @@ class Fold:
         }
 
 
-def min_training_rows(horizon: int, val_fraction: float) -> int:
-    """The fewest rows ``fit_members`` accepts: its own train/validation split must succeed."""
-    for n in range(1, 100_000):
-        try:
-            time_split(n, val_fraction, horizon)
-        except ConfigError:
-            continue
-        return n
-    raise ConfigError(f"no training size satisfies val_fraction {val_fraction}")  # unreachable
-
-
 @dataclass(frozen=True)
 class Layout:
     """The resolved fold geometry (every default filled in)."""
@@ -193,7 +175,7 @@ def plan_folds(
             f"gap must be at least the horizon ({horizon} bars) so that no training target "
             f"overlaps a test bar, found {gap}"
         )
-    core_min = min_training_rows(horizon, val_fraction)
+    core_min = min_rows_to_fit(horizon, val_fraction)
     if settings.train_bars is not None and settings.train_bars < core_min:
         raise ConfigError(
             f"train_bars must be at least {core_min} (the training split needs 100 training and "
@@ -343,7 +325,7 @@ def run_walkforward(
     close = frame["close"].to_numpy()
     index = pd.DatetimeIndex(frame.index)
     truth = forward_returns(close, horizon)
-    members = plan_members(plan)
+    members = plan.members
     names = (*members, "ensemble", *BASELINES)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     signals: list[FoldSignals] = []

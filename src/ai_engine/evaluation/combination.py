@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import nnls
 
 from ai_engine.errors import ConfigError
 
@@ -30,6 +29,8 @@ COMBINATIONS: tuple[str, ...] = ("nnls", "fixed")
 
 def nnls_weights(forecasts: Mapping[str, np.ndarray], actual: np.ndarray) -> dict[str, np.ndarray]:
     """Per-horizon NNLS weights: ``{member: (n, H)}``, ``actual (n, H)`` -> ``{member: (H,)}``."""
+    from scipy.optimize import nnls  # training only: keep it off the serving import
+
     members = list(forecasts)
     horizon = actual.shape[1]
     weights = {m: np.zeros(horizon) for m in members}

@@ -58,8 +58,9 @@ def conformal_quantiles(
 def interval(
     forecast: np.ndarray, scale: np.ndarray, quantiles: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds ``(n, H)`` for forecasts ``(n, H)`` at local scales ``(n,)``."""
-    half = quantiles[None, :] * horizon_scale(scale, forecast.shape[1])
+    """Lower and upper bounds ``(n, H)`` for forecasts ``(n, H)`` at local scales ``(n,)``;
+    ``quantiles`` ``(H,)``, or ``(n, H)`` when they vary by row."""
+    half = quantiles * horizon_scale(scale, forecast.shape[1])
     return forecast - half, forecast + half
 
 

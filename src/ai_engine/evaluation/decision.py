@@ -123,19 +123,20 @@ def positions(expected: np.ndarray, entries: np.ndarray, rule: DecisionRule) -> 
     return out
 
 
-def net_returns(held: np.ndarray, next_returns: np.ndarray, costs: Costs) -> np.ndarray:
-    """Per-bar net return ``(T,)``: position times the next bar's simple return, less costs.
-
-    The last position is closed at the end (and charged), as in the backtest.
-    """
+def position_changes(held: np.ndarray) -> np.ndarray:
+    """Units traded at each bar ``(T,)``: entering from flat at the first bar and closing the
+    last position at the end included."""
     changes = np.abs(np.diff(held, prepend=0.0))
     if len(changes):
         changes[-1] += abs(held[-1])
-    return held * next_returns - changes * costs.per_side
+    return changes
+
+
+def net_returns(held: np.ndarray, next_returns: np.ndarray, costs: Costs) -> np.ndarray:
+    """Per-bar net return ``(T,)``: position times the next bar's simple return, less costs."""
+    return held * next_returns - position_changes(held) * costs.per_side
 
 
 def turnover(held: np.ndarray) -> float:
     """Units of equity traded, the final close-out included."""
-    if not len(held):
-        return 0.0
-    return float(np.abs(np.diff(held, prepend=0.0)).sum() + abs(held[-1]))
+    return float(position_changes(held).sum())

@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
-from scipy.stats import norm
 
 
 @dataclass(frozen=True)
@@ -33,6 +31,9 @@ def hac_mean_test(series: np.ndarray, lags: int) -> TestResult:
     if n < 3 or not np.any(series - series[0]):
         mean = float(series.mean()) if n else 0.0
         return TestResult(0.0 if mean <= 0 else np.inf, 1.0 if mean <= 0 else 0.0, n)
+    import statsmodels.api as sm  # training and backtests only: kept off the serving import
+    from scipy.stats import norm
+
     fit = sm.OLS(series, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": max(lags, 0)})
     statistic = float(fit.tvalues[0])
     return TestResult(statistic, float(norm.sf(statistic)), n)

@@ -17,7 +17,7 @@ import numpy as np
 from ai_engine.evaluation.combination import combine_forecasts, cross_fitted, fit_weights
 from ai_engine.evaluation.conformal import (
     conformal_quantiles,
-    horizon_scale,
+    interval,
     local_scale,
     outcome_scores,
     recent_quantiles,
@@ -63,20 +63,19 @@ class Evidence:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Interval bounds ``(n, H)`` around ``combined`` for return windows ``(n, L, c)``;
         ``recent`` ``(n, H)``: the zero forecast's recent score quantiles (NaN: none)."""
-        quantiles = np.broadcast_to(self.quantiles, combined.shape)
+        quantiles = self.quantiles
         if recent is not None:
             ratio = np.where(self.zero_quantiles > 0, recent / self.zero_quantiles, np.nan)
             quantiles = np.where(np.isfinite(ratio), quantiles * ratio, quantiles)
-        scale = local_scale(windows, self.vol_window)
-        half = quantiles * horizon_scale(scale, combined.shape[1])
-        return combined - half, combined + half
+        return interval(combined, local_scale(windows, self.vol_window), quantiles)
 
-    def recent(self, log_close: np.ndarray) -> np.ndarray | None:
-        """Recent score quantiles ``(1, H)`` at the last of ``log_close`` ``(n,)``, or None."""
+    def recent(self, close: np.ndarray) -> np.ndarray | None:
+        """Recent score quantiles ``(1, H)`` at the last of ``close`` ``(n,)``, or None; only
+        the bars the window needs are read."""
         if self.recent_window < 1:
             return None
         horizon = len(self.quantiles)
-        tail = log_close[-(self.recent_window + horizon + self.vol_window + 2) :]
+        tail = np.log(close[-(self.recent_window + horizon + self.vol_window + 2) :])
         scores = outcome_scores(tail, self.vol_window, horizon)
         return recent_quantiles(
             scores, np.array([len(tail) - 1]), self.recent_window, self.coverage

@@ -37,6 +37,26 @@ def columns_of(body: CandlesIn) -> tuple[dict[str, list[Any]], list[str | int]]:
     )
 
 
+def check_limits(
+    engine: Engine,
+    timeframe: str,
+    count: int,
+    max_candles: int,
+    loc: list[Any],
+    timeframe_loc: list[Any],
+) -> None:
+    """At most ``max_candles`` candles, of the timeframe ``engine`` was trained on."""
+    if count > max_candles:
+        raise InputError(
+            loc,
+            f"{'.'.join(map(str, loc))}: expected at most {max_candles} candles "
+            f"per request (AI_ENGINE_MAX_CANDLES), found {count}",
+        )
+    mismatch = engine.timeframe_error(timeframe)
+    if mismatch is not None:
+        raise InputError(timeframe_loc, mismatch)
+
+
 def validated_candles(
     columns: dict[str, list[Any]],
     loc: list[str | int],
@@ -46,16 +66,7 @@ def validated_candles(
     max_candles: int,
 ) -> Candles:
     """Check the service's limits, then let the core validate the candles for ``engine``."""
-    count = len(columns["date"])
-    if count > max_candles:
-        raise InputError(
-            loc,
-            f"{'.'.join(map(str, loc))}: expected at most {max_candles} candles "
-            f"per request (AI_ENGINE_MAX_CANDLES), found {count}",
-        )
-    mismatch = engine.timeframe_error(timeframe)
-    if mismatch is not None:
-        raise InputError(["body", "timeframe"], mismatch)
+    check_limits(engine, timeframe, len(columns["date"]), max_candles, loc, ["body", "timeframe"])
     settings = ValidationSettings(min_rows=engine.required_candles)
     try:
         return candles_from_columns(columns, symbol, timeframe, settings, ".".join(map(str, loc)))

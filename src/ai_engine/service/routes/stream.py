@@ -24,7 +24,7 @@ from ai_engine.errors import DataValidationError, InputError, InvariantError
 from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
 from ai_engine.service.fastjson import TIMEFRAME, JSONBytes, parse_candles
 from ai_engine.service.fastpath import FastRoute, fast_path, release_query
-from ai_engine.service.inference import columns_of
+from ai_engine.service.inference import check_limits, columns_of
 from ai_engine.service.routes.signal import ERRORS, answer_signal
 from ai_engine.service.routing import routed_engine
 from ai_engine.service.schemas import (
@@ -83,16 +83,7 @@ def windows_of(request: Request) -> StreamWindows:
     return windows
 
 
-def _checked(engine: Engine, timeframe: str, count: int, max_candles: int, loc: list[Any]) -> None:
-    if count > max_candles:
-        raise InputError(
-            loc,
-            f"{'.'.join(map(str, loc))}: expected at most {max_candles} candles "
-            f"per request (AI_ENGINE_MAX_CANDLES), found {count}",
-        )
-    mismatch = engine.timeframe_error(timeframe)
-    if mismatch is not None:
-        raise InputError(["path", "timeframe"], mismatch)
+TIMEFRAME_LOC: list[Any] = ["path", "timeframe"]
 
 
 async def stream_signal(
@@ -143,7 +134,9 @@ async def post_stream(
     and timeframe; 409 when they do not continue it (resend the full window)."""
     engine = await routed_engine(request, service, release, symbol, timeframe)
     columns, loc = columns_of(CandlesIn.model_construct(candles=body.candles, columns=body.columns))
-    _checked(engine, timeframe, len(columns["date"]), service.settings.max_candles, loc)
+    check_limits(
+        engine, timeframe, len(columns["date"]), service.settings.max_candles, loc, TIMEFRAME_LOC
+    )
     try:
         frame = candles_from_columns(
             columns, symbol, timeframe, ValidationSettings(min_rows=0), ".".join(map(str, loc))
@@ -168,7 +161,9 @@ async def fast_stream(request: Request) -> Response | None:
         return None
     service: ServiceState = request.app.state.service
     engine = await routed_engine(request, service, release, symbol, timeframe)
-    _checked(engine, timeframe, len(times_ns), service.settings.max_candles, parsed.loc)
+    check_limits(
+        engine, timeframe, len(times_ns), service.settings.max_candles, parsed.loc, TIMEFRAME_LOC
+    )
     key = (symbol, timeframe)
     return JSONBytes(
         await stream_signal(request, service, engine, key, times_ns, parsed.values, parsed.loc)

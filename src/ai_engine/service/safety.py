@@ -116,8 +116,16 @@ class SafetyService:
                 log.exception("safety monitor failed", extra={"event": "safety_monitor_error"})
 
     def known_symbols(self) -> set[str]:
+        """The symbols a signal can be asked for: those the routing covers (the served release's
+        and every aliased release's), also while the served release is still loading."""
+        from ai_engine.multi.coverage import covered
+        from ai_engine.service.routing import cached_coverage
+
         engine = self.holder.engine
-        return {engine.release.symbol} if engine is not None else set()
+        known = set(covered(engine.release)) if engine is not None else set()
+        for entry in cached_coverage(self.holder.root, self.holder.reference):
+            known.update(entry.symbols)
+        return known
 
 
 def install_safety(

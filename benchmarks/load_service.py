@@ -201,16 +201,22 @@ def cpu_seconds(pid: int) -> float:
 
 
 def batch_sizes(url: str) -> dict[str, float]:
-    """Requests per predict call (micro-batching), from the server's own metrics."""
+    """Requests per predict call (micro-batching) and the share of windows the server had seen
+    already (window cache), from the server's own metrics."""
     with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
         text = response.read().decode()
     values = {
         line.split()[0]: float(line.split()[1])
         for line in text.splitlines()
-        if line.startswith(("ai_engine_batch_size_sum", "ai_engine_batch_size_count"))
+        if line.startswith(
+            ("ai_engine_batch_size_sum", "ai_engine_batch_size_count", "ai_engine_window_cache")
+        )
     }
     count = values.get("ai_engine_batch_size_count", 0.0)
+    hits = values.get('ai_engine_window_cache_total{result="hit"}', 0.0)
+    looked = hits + values.get('ai_engine_window_cache_total{result="miss"}', 0.0)
     return {
+        "window_hit_share": round(hits / looked, 3) if looked else 0.0,
         "batches": count,
         "mean_batch": round(values["ai_engine_batch_size_sum"] / count, 2) if count else 0.0,
     }
@@ -232,18 +238,29 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="server processes")
     parser.add_argument("--log", type=Path, help="server log file (default: in the temp folder)")
     parser.add_argument("--stream", action="store_true", help="POST /v1/stream, one candle each")
+    parser.add_argument(
+        "--bodies", type=int, default=256, help="distinct windows sent in turn (/v1/signal)"
+    )
+    parser.add_argument(
+        "--window-cache",
+        type=int,
+        help="the server's AI_ENGINE_WINDOW_CACHE (default: the server's own, 1024; 0: off)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as temp:
         registry = args.registry or Path(temp) / "registry"
         ensure_demo_release(registry, args.preset)
-        bodies = payloads(256, args.candles)
+        bodies = payloads(args.bodies, args.candles)
         next_request: Next = (
             StreamFeed(args.candles)
             if args.stream
             else (lambda _, index: ("/v1/signal", bodies[index % len(bodies)]))
         )
         port = free_port()
+        cache_env = (
+            {} if args.window_cache is None else {"AI_ENGINE_WINDOW_CACHE": str(args.window_cache)}
+        )
         log = args.log or Path(temp) / "serve.log"
         with log.open("wb") as stderr:
             server = subprocess.Popen(
@@ -263,7 +280,7 @@ def main() -> None:
                 ],
                 stdout=stderr,
                 stderr=stderr,
-                env={**os.environ, "AI_ENGINE_ADMIN_TOKEN": ""},
+                env={**os.environ, "AI_ENGINE_ADMIN_TOKEN": "", **cache_env},
             )
             try:
                 wait_ready(f"http://127.0.0.1:{port}", server)
@@ -294,6 +311,8 @@ def main() -> None:
             "server_cpu_ms_per_request": round(server_cpu / len(latencies) * 1000, 3),
             "client_cpu_ms_per_request": round(client_cpu / len(latencies) * 1000, 3),
             "mean_batch_incl_warmup": batches["mean_batch"],
+            "distinct_bodies": None if args.stream else args.bodies,
+            "window_cache_hit_share_incl_warmup": batches["window_hit_share"],
             "load_average": os.getloadavg(),
             "cpus": os.cpu_count(),
         }

@@ -11,8 +11,10 @@ from ai_engine.evaluation.conformal import (
     conformal_quantiles,
     coverage_rate,
     interval,
+    last_axis_quantile,
     outcome_scores,
     recent_quantiles,
+    recent_quantiles_at_last,
 )
 from ai_engine.evaluation.decision import net_returns, positions, turnover
 
@@ -86,3 +88,19 @@ def test_recent_rescaling_restores_coverage_when_the_score_level_moves() -> None
     recent = recent_quantiles(scores, test, 150, 0.8)
     adaptive = np.mean(scores[test] <= q * recent / q, axis=0)
     assert np.all(fixed > 0.825) and np.all(np.abs(adaptive - 0.8) < 0.02)
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 150])
+@pytest.mark.parametrize("q", [0.0, 0.1, 0.5, 0.8, 0.95, 1.0])
+def test_last_axis_quantile_is_numpys_linear_quantile_bit_for_bit(count: int, q: float) -> None:
+    values = np.random.default_rng(count).standard_normal((3, 12, count))
+    assert np.array_equal(last_axis_quantile(values, q), np.quantile(values, q, axis=-1))
+
+
+@pytest.mark.parametrize("bars", [60, 190, 400])
+def test_recent_quantiles_at_last_equal_the_general_path(bars: int) -> None:
+    log_close = np.cumsum(np.random.default_rng(bars).standard_normal(bars) * 0.01)
+    general = recent_quantiles(outcome_scores(log_close, 20, 12), np.array([bars - 1]), 150, 0.8)
+    fast = recent_quantiles_at_last(log_close, 20, 12, 150, 0.8)
+    np.testing.assert_array_equal(fast, general)
+    assert np.isnan(fast).all() == (bars < 190)

@@ -61,7 +61,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(
     trained_registry: Path,
 ) -> None:
     bodies = [signal_body(candle_rows(256 + k)[:256]) for k in range(0, 48, 6)]
-    with running_client(settings_for(trained_registry)) as client:
+    with running_client(settings_for(trained_registry, window_cache=0)) as client:
         app = client.app
         alone = [client.post("/v1/signal", json=body).json() for body in bodies]
 
@@ -133,3 +133,59 @@ def test_one_failure_reaches_every_waiting_request_and_no_other(trained_registry
         return await batcher.forecasts(healthy, latest_inputs(windows[0].frame, healthy.spec))
 
     assert len(asyncio.run(once_more())) == len(healthy.members) and sizes == [5, 1]
+
+
+def window_cache_counts(metrics: str) -> dict[str, float]:
+    return {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("ai_engine_window_cache_total")
+    }
+
+
+def test_a_window_sent_again_reuses_its_forecasts_and_a_changed_one_does_not(
+    trained_registry: Path,
+) -> None:
+    """The same window twice: one computation, the same forecasts, a fresh signal stamp; one
+    changed close: computed afresh. Both are counted in /metrics."""
+    body = signal_body(candle_rows(256))
+    changed = json.loads(json.dumps(body))
+    changed["candles"][-1]["c"] = changed["candles"][-1]["l"]  # still within [low, high]
+    assert changed != body
+    with running_client(settings_for(trained_registry, window_cache=4)) as client:
+        first = client.post("/v1/signal", json=body).json()
+        again = client.post("/v1/signal", json=body).json()
+        other = client.post("/v1/signal", json=changed).json()
+        counts = window_cache_counts(client.get("/metrics").text)
+    assert counts == {
+        'ai_engine_window_cache_total{result="miss"}': 2.0,
+        'ai_engine_window_cache_total{result="hit"}': 1.0,
+    }
+    assert again["members"] == first["members"] and again["forecast"] == first["forecast"]
+    assert again["generated_at"] >= first["generated_at"]
+    assert [m["forecast"] for m in other["members"]] != [m["forecast"] for m in first["members"]]
+
+
+def test_the_window_cache_is_bounded_and_keyed_by_release(
+    trained_registry: Path, registry_copy: Path
+) -> None:
+    first = Engine.load(trained_registry)
+    second = Engine.load(registry_copy, clone_release(registry_copy))
+    windows = [
+        make_candles(FRAME.iloc[end - 256 : end], SYMBOL, TIMEFRAME) for end in range(400, 500, 25)
+    ]
+    seen: list[bool] = []
+    batcher = ForecastBatcher(window_entries=2, on_window=seen.append)
+
+    async def look(engine: Engine, candles: Any) -> None:
+        await batcher.window_forecasts(engine, candles)
+
+    for engine, candles in [
+        (first, windows[0]),
+        (second, windows[0]),  # another release: its own entry
+        (first, windows[0]),  # hit
+        (first, windows[1]),  # evicts the least recently used: second's entry
+        (second, windows[0]),  # miss again
+    ]:
+        asyncio.run(look(engine, candles))
+    assert seen == [False, False, True, False, False]

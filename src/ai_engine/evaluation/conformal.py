@@ -103,4 +103,39 @@ def recent_quantiles(
     picked = scores[np.clip(index, 0, n - 1), (steps - 1)[None, :, None]]
     complete = (first >= 0) & ~np.isnan(picked).any(axis=2)
     filled = np.where(complete[:, :, None], picked, 0.0)
-    return np.where(complete, np.quantile(filled, coverage, axis=2), np.nan)
+    return np.where(complete, last_axis_quantile(filled, coverage), np.nan)
+
+
+def recent_quantiles_at_last(
+    log_close: np.ndarray, vol_window: int, horizon: int, window: int, coverage: float
+) -> np.ndarray:
+    """``recent_quantiles(outcome_scores(log_close, ...), [n - 1], ...)`` computing only the
+    ``horizon * window`` scores it reads (the serving case): ``(n,)`` -> ``(1, H)``."""
+    n = len(log_close)
+    steps = np.arange(1, horizon + 1)
+    if window < 1:
+        return np.full((1, horizon), np.nan)
+    rows = (n - 1 - steps - window + 1)[:, None] + np.arange(window)[None, :]
+    if rows.min() < vol_window:  # too short for every score: the general path says where
+        scores = outcome_scores(log_close, vol_window, horizon)
+        return recent_quantiles(scores, np.array([n - 1]), window, coverage)
+    total = np.cumsum(np.r_[0.0, np.diff(log_close) ** 2])
+    sigma = np.maximum(np.sqrt((total[rows] - total[rows - vol_window]) / vol_window), SCALE_FLOOR)
+    moves = np.abs(log_close[rows + steps[:, None]] - log_close[rows])
+    scores = moves / (sigma * np.sqrt(steps)[:, None])
+    return last_axis_quantile(scores, coverage)[None, :]
+
+
+def last_axis_quantile(values: np.ndarray, q: float) -> np.ndarray:
+    """``np.quantile(values, q, axis=-1)`` (its default, linear method, bit for bit) from one
+    ``partition`` of the two order statistics it needs: ``(..., n)`` -> ``(...)``."""
+    position = (values.shape[-1] - 1) * q
+    below = math.floor(position)
+    above = min(below + 1, values.shape[-1] - 1)
+    ordered = np.partition(values, (below, above), axis=-1)
+    low, high = ordered[..., below], ordered[..., above]
+    fraction = position - below
+    step = high - low
+    if fraction >= 0.5:
+        return high - step * (1 - fraction)
+    return low + step * fraction

@@ -19,8 +19,7 @@ from ai_engine.evaluation.conformal import (
     conformal_quantiles,
     interval,
     local_scale,
-    outcome_scores,
-    recent_quantiles,
+    recent_quantiles_at_last,
 )
 from ai_engine.evaluation.decision import Costs, DecisionRule
 from ai_engine.evaluation.gates import DistanceGate
@@ -76,9 +75,8 @@ class Evidence:
             return None
         horizon = len(self.quantiles)
         tail = np.log(close[-(self.recent_window + horizon + self.vol_window + 2) :])
-        scores = outcome_scores(tail, self.vol_window, horizon)
-        return recent_quantiles(
-            scores, np.array([len(tail) - 1]), self.recent_window, self.coverage
+        return recent_quantiles_at_last(
+            tail, self.vol_window, horizon, self.recent_window, self.coverage
         )
 
     def edge_summary(self) -> dict[str, Any]:

@@ -30,7 +30,17 @@ from ai_engine.models.training_loop import (
     train_network,
 )
 
-__all__ = ["FirstChannel", "SequenceNetConfig", "TorchSequenceForecaster"]
+__all__ = ["FirstChannel", "SequenceNetConfig", "TorchSequenceForecaster", "window_scales"]
+
+WINDOW_SCALE_FLOOR = 0.05
+"""Smallest per-window scale, in units of the global scaler's standard deviation: a window
+of (almost) unchanged prices is not blown up."""
+
+
+def window_scales(x: np.ndarray) -> np.ndarray:
+    """Per-window scale ``(n, 1, 1)``: the RMS of channel 0 over the lookback, floored."""
+    rms = np.sqrt(np.mean(np.square(x[:, :, :1], dtype=np.float64), axis=1, keepdims=True))
+    return np.maximum(rms, WINDOW_SCALE_FLOOR).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,11 @@ class SequenceNetConfig(TrainHyperparameters, ForecasterConfig):
 
     lookback: int = 96
     channels: int = 1
+    window_scale: bool = False
+    """Divide each input window and its target by the window's own RMS (channel 0, after the
+    global scaler; at least ``WINDOW_SCALE_FLOOR``) and multiply the output back: windows of
+    series with different volatility then weigh alike in the loss (pooled training). False in
+    bundles made before the field existed."""
 
     def __post_init__(self) -> None:
         if self.horizon < 1 or self.lookback < 1 or self.channels < 1:
@@ -106,6 +121,10 @@ class TorchSequenceForecaster(Forecaster):
         network = self._seeded_network()
         steps = np.diff(y, axis=1, prepend=0.0).astype(np.float32)
         steps_val = np.diff(y_val, axis=1, prepend=0.0).astype(np.float32)
+        if self.config.window_scale:
+            scale, scale_val = window_scales(x), window_scales(x_val)
+            x, steps = x / scale, steps / scale[:, 0]
+            x_val, steps_val = x_val / scale_val, steps_val / scale_val[:, 0]
         with torch.random.fork_rng(devices=[]):
             result = train_network(
                 FirstChannel(network),
@@ -121,9 +140,13 @@ class TorchSequenceForecaster(Forecaster):
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         network = self._network()
+        scale = window_scales(x) if self.config.window_scale else None
+        if scale is not None:
+            x = x / scale
         with torch.inference_mode():
             steps = network(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))[..., 0]
-            return torch.cumsum(steps, dim=1).numpy()
+            out = torch.cumsum(steps, dim=1).numpy()
+        return out if scale is None else out * scale[:, 0]
 
     def save_weights(self, folder: Path) -> None:
         save_weights(self._network(), Path(folder) / self.weights_files[0])

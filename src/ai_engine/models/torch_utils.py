@@ -57,7 +57,8 @@ class Dropout(nn.Module):
         """Any shape to the same shape."""
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu":
+        if x.device.type != "cpu" or torch.compiler.is_compiling():
+            # Compiled (``torch.compile``): inductor fuses its own counter-based draws.
             return nn.functional.dropout(x, self.p, True)
         n = x.numel()
         words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()

@@ -78,7 +78,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         description="Four forecasters, one consensus BUY/SELL/HOLD signal. See docs/api.md.",
     )
-    batcher = ForecastBatcher(on_batch=service_metrics.batch_size.observe)
+    batcher = ForecastBatcher(
+        on_batch=service_metrics.batch_size.observe,
+        window_entries=settings.window_cache,
+        on_window=service_metrics.window_seen,
+    )
     app.state.service = ServiceState(settings, holder, service_metrics, batcher, shadow)
     for module in (signal, stream, models, health, oip, metrics, contract, ui):
         app.include_router(module.router)

@@ -17,7 +17,6 @@ from ai_engine.data import Candles, ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.ensemble import MemberForecast
 from ai_engine.errors import DataValidationError, EngineUnavailable, InputError
-from ai_engine.features import latest_inputs
 from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.schemas import CandlesIn, V2InferRequest
 
@@ -83,7 +82,7 @@ async def member_forecasts(
     """
     if consensus:
         engine.check_consensus()
-    return await batcher.forecasts(engine, latest_inputs(candles.frame, engine.spec))
+    return (await batcher.window_forecasts(engine, candles))[1]
 
 
 async def signal_json(
@@ -92,8 +91,7 @@ async def signal_json(
     """The Signal as JSON; ConsensusError below the quorum. ``stale_check``: judge the last
     candle's age against the wall clock (HOLD ``stale_data`` when older than two bars)."""
     engine.check_consensus()
-    inputs = latest_inputs(candles.frame, engine.spec)
-    forecasts = await batcher.forecasts(engine, inputs)
+    inputs, forecasts = await batcher.window_forecasts(engine, candles)
     now = datetime.now(UTC) if stale_check else None
     return engine.signal_from(candles, forecasts, inputs, now).to_json()
 

@@ -72,6 +72,14 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=r,
         )
+        self.windows = Counter(
+            "ai_engine_window_cache",
+            "Candle windows looked up in the window cache, by result (hit: features and "
+            "forecasts reused; miss: computed).",
+            ["result"],
+            registry=r,
+        )
+        self._window_results = (self.windows.labels("miss"), self.windows.labels("hit"))
         self.ready = Gauge(
             "ai_engine_ready", "1 while the served release reaches consensus.", registry=r
         )
@@ -82,6 +90,10 @@ class Metrics:
             self.reloads.labels(outcome, "api")
         for action in ("BUY", "SELL", "HOLD"):
             self.signals.labels(action)
+
+    def window_seen(self, hit: bool) -> None:
+        """Count one window-cache lookup."""
+        self._window_results[hit].inc()
 
     def served(self, engine: Engine | None) -> None:
         """Point the release and member-health gauges at ``engine``."""

@@ -13,6 +13,8 @@
 - ``AI_ENGINE_SHADOW`` (unset): alias computed beside the served one, logged and scored, never
   answered (e.g. ``candidate``; service/shadow.py)
 - ``AI_ENGINE_SHADOW_PENDING`` (512): most bars per symbol waiting for their outcome
+- ``AI_ENGINE_WINDOW_CACHE`` (1024): candle windows whose features and member forecasts are
+  remembered (a window sent again skips both); 0 turns it off
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class ServiceSettings:
     wall clock (AI_ENGINE_STALE_CHECK=0 turns it off, e.g. to replay history)."""
     shadow: str | None = None
     shadow_pending: int = 512
+    window_cache: int = 1024
 
     def __post_init__(self) -> None:
         if self.max_candles < 1:
@@ -60,6 +63,8 @@ class ServiceSettings:
             raise ConfigError(f"threads must be >= 1, found {self.threads}")
         if self.shadow_pending < 1:
             raise ConfigError(f"shadow pending cap must be >= 1, found {self.shadow_pending}")
+        if self.window_cache < 0:
+            raise ConfigError(f"window cache must be >= 0 entries, found {self.window_cache}")
         if self.watch_interval_s < 0:
             raise ConfigError(f"watch interval must be >= 0 s, found {self.watch_interval_s}")
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -91,6 +96,7 @@ class ServiceSettings:
             stale_check=_flag(env, "AI_ENGINE_STALE_CHECK", True),
             shadow=env.get("AI_ENGINE_SHADOW") or None,
             shadow_pending=_number(env, "AI_ENGINE_SHADOW_PENDING", 512, int),
+            window_cache=_number(env, "AI_ENGINE_WINDOW_CACHE", 1024, int),
         )
 
 

@@ -1,7 +1,9 @@
-"""Every crypto file of ../shared/data/crypto with >= 1,900 bars trained in one run; a signal for
-each symbol from the CLI and from a real `ai-engine serve`; an unknown symbol -> 404.
+"""Every crypto file of ../shared/data/crypto with >= 1,900 bars trained in one run, one release
+(`--group-by all`: every (symbol, timeframe) series in it); a signal for each series from the CLI
+and from a real `ai-engine serve`; an unknown symbol, and a known symbol at a timeframe not
+trained, -> 404.
 
-    python benchmarks/multi_acceptance.py [--preset quick] [--jobs 2]
+    python benchmarks/multi_acceptance.py [--preset quick] [--jobs 2] [--group-by all]
 
 Prints one line per step and a JSON summary (also appended to
 benchmarks/results/multi_acceptance.jsonl).
@@ -53,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--jobs", default="2")
+    parser.add_argument("--group-by", default="all", choices=["all", "timeframe", "symbol"])
     args = parser.parse_args()
     shutil.rmtree(OUT, ignore_errors=True)
     registry = OUT / "registry"
@@ -60,12 +63,16 @@ def main() -> None:
     start = time.perf_counter()
     train = cli(
         "train", "--data", str(crypto), "--min-bars", "1900", "--preset", args.preset,
-        "--jobs", args.jobs, "--promote", "--registry", str(registry),
+        "--jobs", args.jobs, "--group-by", args.group_by, "--promote", "--registry", str(registry),
     )  # fmt: skip
     train_s = time.perf_counter() - start
     print(train.stdout, train.stderr, sep="\n")
     listing = json.loads(cli("models", "list", "--registry", str(registry), "--json").stdout)
-    covered = {(s, r["timeframe"]): r["id"] for r in listing["releases"] for s in r["symbols"]}
+    covered = {
+        tuple(key.rsplit("@", 1)): r["id"]
+        for r in listing["releases"]
+        for key in r["series"] or [f"{s}@{r['timeframe']}" for s in r["symbols"]]
+    }
     files = {}
     for path in sorted(crypto.iterdir()):
         stem = path.stem.removesuffix("-futures")
@@ -109,20 +116,24 @@ def main() -> None:
             ]  # fmt: skip
         path, (symbol, timeframe) = next(iter(files.values())), next(iter(files))
         unknown = httpx.post(f"{url}/v1/signal", json=body(path, "DOGE_BTC", timeframe), timeout=60)
+        other = httpx.post(f"{url}/v1/signal", json=body(path, symbol, "4h"), timeout=60)
     finally:
         serve.send_signal(signal.SIGINT)
         serve.wait(60)
     summary = {
         "preset": args.preset,
         "jobs": args.jobs,
+        "group_by": args.group_by,
         "train_s": round(train_s, 1),
         "releases": {
-            r["id"]: [r["model_set"], r["timeframe"], r["symbols"]] for r in listing["releases"]
+            r["id"]: [r["model_set"], r["timeframe"], r["series"] or r["symbols"]]
+            for r in listing["releases"]
         },
         "aliases": listing["aliases"],
         "cli_signals": cli_signals,
         "service_signals": service_signals,
         "unknown": [unknown.status_code, unknown.json()],
+        "unknown_timeframe": [other.status_code, other.json()],
         "load": os.getloadavg()[0],
     }
     print(json.dumps(summary, indent=2))

@@ -9,9 +9,12 @@ markets (ai_engine.synthetic: two with a persistent drift, two random walks).
 Runs, in order: per-symbol releases (``--group-by symbol``, 8 tasks) inline (``--jobs 1``), on a
 local process pool (``--jobs 2``), on a local Ray instance (2 CPUs; started before timing); then
 one pooled release (``--group-by timeframe``, one task). One JSON line per run goes to
-benchmarks/results/multi_symbol.jsonl; a summary is printed.
+benchmarks/results/multi_symbol.jsonl; a summary is printed. ``--seed`` changes the plan's seed
+(every member's initialisation and batch order); ``--drop`` leaves symbols out; ``--config``
+adds a training config file (e.g. ``window_scale = true`` for the sequence families).
 
-    python benchmarks/multi_symbol.py [--preset quick] [--bars 1999] [--skip ray]
+    python benchmarks/multi_symbol.py [--preset quick] [--bars 1999] [--skip ray] [--seed 1]
+        [--drop DRIFT_A DRIFT_B]
 """
 
 from __future__ import annotations
@@ -68,7 +71,9 @@ def write_symbols(folder: Path, bars: int) -> list[str]:
     return sorted(frames)
 
 
-def run(name: str, executor: Any, tasks_of: Any, root: Path) -> dict[str, Any]:
+def run(
+    name: str, executor: Any, tasks_of: Any, root: Path, plan: dict[str, Any]
+) -> dict[str, Any]:
     """One timed run into a fresh registry; the run's JSON line."""
     shutil.rmtree(root, ignore_errors=True)
     tasks = tasks_of(root)
@@ -89,6 +94,7 @@ def run(name: str, executor: Any, tasks_of: Any, root: Path) -> dict[str, Any]:
         "peak_rss_mb_driver": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "task_seconds": [r["seconds"] for r in results],
         "per_symbol": {s: v for r in results for s, v in r["per_symbol"].items()},
+        "plan": plan,
         "at": pd.Timestamp.now(tz="UTC").isoformat(),
     }
     with RESULTS.open("a") as handle:
@@ -99,11 +105,12 @@ def run(name: str, executor: Any, tasks_of: Any, root: Path) -> dict[str, Any]:
 
 
 def ratios(line: dict[str, Any], member: str) -> dict[str, float]:
-    """Validation MAE / zero MAE per symbol for one member (or ``ensemble``)."""
-    return {
+    """Validation MAE / zero MAE per symbol for one member (or ``ensemble``), and their mean."""
+    out = {
         s: round(v["members_mae"][member] / v["zero_mae"], 4)
         for s, v in sorted(line["per_symbol"].items())
     }
+    return {**out, "mean": round(sum(out.values()) / len(out), 4)}
 
 
 def main() -> None:
@@ -111,12 +118,18 @@ def main() -> None:
     parser.add_argument("--preset", default="quick")
     parser.add_argument("--bars", type=int, default=1999)
     parser.add_argument("--skip", nargs="*", default=[], choices=["ray", "pooled", "serial"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--drop", nargs="*", default=[], help="Symbols to leave out.")
+    parser.add_argument("--config", type=Path, default=None, help="JSON/TOML training config.")
     args = parser.parse_args()
     data = OUT / "data"
     shutil.rmtree(data, ignore_errors=True)
-    write_symbols(data, args.bars)
+    for symbol in set(write_symbols(data, args.bars)) & set(args.drop):
+        (data / f"{symbol}-5m.feather").unlink()
     sources, _ = load_sources([data])
-    plan = {"preset": args.preset}
+    plan: dict[str, Any] = {"preset": args.preset, "seed": args.seed}
+    if args.config is not None:
+        plan["config"] = str(args.config.resolve())
 
     def per_symbol(root: Path) -> list[dict[str, Any]]:
         return make_tasks(sources, root, plan, group_by="symbol")
@@ -126,18 +139,18 @@ def main() -> None:
 
     lines = {}
     if "serial" not in args.skip:
-        lines["jobs1"] = run("jobs1", InlineExecutor(), per_symbol, OUT / "jobs1")
-    lines["jobs2"] = run("jobs2", LocalPoolExecutor(2), per_symbol, OUT / "jobs2")
+        lines["jobs1"] = run("jobs1", InlineExecutor(), per_symbol, OUT / "jobs1", plan)
+    lines["jobs2"] = run("jobs2", LocalPoolExecutor(2), per_symbol, OUT / "jobs2", plan)
     if "ray" not in args.skip:
         import ray
 
         start = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         print(f"ray.init: {time.perf_counter() - start:.1f} s", flush=True)
-        lines["ray"] = run("ray", RayExecutor(), per_symbol, OUT / "ray")
+        lines["ray"] = run("ray", RayExecutor(), per_symbol, OUT / "ray", plan)
         ray.shutdown()
     if "pooled" not in args.skip:
-        lines["pooled"] = run("pooled", InlineExecutor(), pooled, OUT / "pooled")
+        lines["pooled"] = run("pooled", InlineExecutor(), pooled, OUT / "pooled", plan)
     if "jobs1" in lines:
         print(f"speedup jobs2 vs jobs1: {lines['jobs1']['wall_s'] / lines['jobs2']['wall_s']:.2f}x")
     if "ray" in lines:

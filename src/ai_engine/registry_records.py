@@ -39,7 +39,8 @@ class ReleaseMember(BaseModel):
     plugin: str | None = None
     """The plugin (module or .py path) the member's family came from; None: built in."""
     symbol: str | None = None
-    """The one symbol this member serves (trees fitted per symbol); None: every symbol."""
+    """The one symbol (``SYMBOL@TF`` in a release with ``series``) this member serves (trees
+    fitted per symbol); None: every symbol."""
 
 
 class Release(BaseModel):
@@ -62,8 +63,13 @@ class Release(BaseModel):
     symbols: list[str] = []
     """The symbols a multi-symbol release covers (ai_engine.multi); empty: a release of one
     symbol, ``symbol``, made by ``train``."""
+    series: list[str] = []
+    """A release of several timeframes: every (symbol, timeframe) it covers as ``SYMBOL@TF``
+    (sorted); ``per_symbol`` and members' ``symbol`` are then keyed by these, ``timeframe``
+    lists the timeframes (``1m,5m,30m``). Empty: ``symbols`` at ``timeframe``."""
     per_symbol: dict[str, Any] = {}
-    """Per covered symbol: its own ``evaluation``, ``ensemble``, validation ``metrics``."""
+    """Per covered symbol (``SYMBOL@TF`` with ``series``): its own ``evaluation``,
+    ``ensemble``, validation ``metrics``."""
 
 
 class Alias(BaseModel):

@@ -72,6 +72,7 @@ def _release_row(release: Release, aliases: dict[str, Alias]) -> dict[str, Any]:
         "symbol": release.symbol,
         "timeframe": release.timeframe,
         "symbols": release.symbols,  # multi-symbol coverage; empty: `symbol` (any symbol)
+        "series": release.series,  # several timeframes: SYMBOL@TF; empty: symbols x timeframe
         "created_at": release.created_at,
         "members": [{"family": m.family, "version": m.version} for m in release.members],
         "ensemble_mae": mae,

@@ -31,10 +31,15 @@ TreesOption = Annotated[
     str, typer.Option("--trees", help="pooled (one model for all symbols) or per_symbol.")
 ]
 GroupByOption = Annotated[
-    str, typer.Option("--group-by", help="timeframe (one release each) or symbol.")
+    str,
+    typer.Option(
+        "--group-by",
+        help="timeframe (one release each), symbol, or all (one release for every series).",
+    ),
 ]
 ModelSetOption = Annotated[
-    str | None, typer.Option("--model-set", help="Model set name (default: multi-<timeframe>).")
+    str | None,
+    typer.Option("--model-set", help="Model set name (default: multi-<timeframe>, or multi)."),
 ]
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 MinBarsOption = Annotated[
@@ -109,7 +114,7 @@ def train_many(
     for result in results:
         common.out.print(
             f"published release [bold]{result['release']}[/] ({result['model_set']}, "
-            f"{result['timeframe']}) covering {', '.join(result['symbols'])}"
+            f"{result['timeframe']}) covering {_covering(result)}"
             + (f" as {result['alias']}" if result["alias"] else ""),
             highlight=False,
         )
@@ -131,16 +136,19 @@ def common_release(registry: Path) -> str:
 
 
 def coverage_table(results: list[dict[str, Any]]) -> Table:
-    """One row per symbol: its release, edge verdict and validation MAE against zero's."""
+    """One row per series: its release, edge verdict and validation MAE against zero's."""
+    from ai_engine.multi.coverage import SERIES_SEP, split_key
+
     table = Table(title="per-symbol validation (MAE / zero < 1: better than no change)")
     for column in ("symbol", "timeframe", "release", "edge", "ensemble MAE", "MAE / zero"):
         table.add_column(column)
     for result in results:
         for name, row in result["per_symbol"].items():
             mae, zero = row["mae"], row["zero_mae"]
+            symbol, timeframe = split_key(name) if SERIES_SEP in name else (name, None)
             table.add_row(
-                name,
-                result["timeframe"],
+                symbol,
+                timeframe or result["timeframe"],
                 result["release"],
                 "yes" if row["edge"] else "no: HOLD",
                 "-" if mae is None else f"{mae:.6f}",
@@ -154,14 +162,31 @@ def write_json(data: Any) -> None:
 
 
 def covers_line(release: Any) -> str:
-    """What a release covers, for ``models list``: its symbols and timeframe."""
+    """What a release covers, for ``models list``: its symbols and timeframe(s)."""
     if not release.symbols:
         return f"{release.symbol} {release.timeframe} (any symbol)"
+    if release.series:
+        return ", ".join(map(_spaced, release.series))
     return f"{', '.join(release.symbols)} {release.timeframe}"
 
 
+def _covering(result: dict[str, Any]) -> str:
+    """A task result's coverage: its symbols, or its series when it spans timeframes."""
+    if "," in result["timeframe"]:
+        return ", ".join(map(_spaced, result["series"]))
+    return ", ".join(result["symbols"])
+
+
+def _spaced(key: str) -> str:
+    """``ADA_BTC@5m`` -> ``ADA_BTC 5m``."""
+    from ai_engine.multi.coverage import split_key
+
+    return " ".join(split_key(key))
+
+
 def symbol_lines(release: Any) -> list[str]:
-    """One line per covered symbol of a multi-symbol release: its own edge verdict."""
+    """One line per covered symbol (series: ``SYMBOL@TF``) of a multi-symbol release: its own
+    edge verdict."""
     from ai_engine.evaluation.evidence import edge_line
 
     return [
@@ -184,7 +209,7 @@ def gate_lines(registry: Any, release_id: str) -> list[str]:
 @common.app.command("retrain")
 def retrain_command(
     data: Annotated[
-        list[Path], typer.Option("--data", help="Candle files or folders (one timeframe).")
+        list[Path], typer.Option("--data", help="Candle files or folders (any timeframes).")
     ],
     registry: common.RegistryOption = common.DEFAULT_REGISTRY,
     alias: Annotated[str, typer.Option(help="Alias to gate, e.g. production@multi-5m.")] = (

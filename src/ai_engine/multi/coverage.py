@@ -1,11 +1,12 @@
-"""Which release answers for a symbol, and a loaded release seen as one symbol's engine.
+"""Which release answers for a series, and a loaded release seen as one series' engine.
 
-A release made by ``ai_engine.multi`` declares ``symbols`` and ``timeframe``; a release of one
-symbol made by ``train`` declares none and answers any symbol of its timeframe, as before.
-Aliases can be per model set: ``production@<model_set>`` beside the global ``production``.
-A symbol is routed to the global alias's release when it covers the symbol and timeframe,
-else to the first per-model-set alias (sorted by name) whose release does; an unknown symbol
-is ``NotFound`` listing what is covered.
+A release made by ``ai_engine.multi`` declares what it covers: ``symbols`` at one
+``timeframe``, or (several timeframes) ``series``, its ``SYMBOL@TF`` keys, with ``per_symbol``
+and per-series members keyed by them. A release of one symbol made by ``train`` declares none
+and answers any symbol of its timeframe, as before. Aliases can be per model set:
+``production@<model_set>`` beside the global ``production``. A series is routed to the global
+alias's release when it covers the symbol and timeframe, else to the first per-model-set alias
+(sorted by name) whose release does; an unknown one is ``NotFound`` listing what is covered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,42 @@ if TYPE_CHECKING:
     from ai_engine.engine import Engine
 
 _VIEWS: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
+SERIES_SEP = "@"
+
+
+def series_key(symbol: str, timeframe: str) -> str:
+    """The key of one series in a release of several timeframes: ``ADA_BTC@5m``."""
+    return f"{symbol}{SERIES_SEP}{timeframe}"
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``ADA_BTC@5m`` -> ``("ADA_BTC", "5m")``."""
+    symbol, _, timeframe = key.rpartition(SERIES_SEP)
+    return symbol, timeframe
+
+
+def series_of(release: Release) -> list[tuple[str, str]]:
+    """The (symbol, timeframe) pairs a release covers (its one ``symbol`` when it declares
+    none; then it answers any symbol of its timeframe)."""
+    if release.series:
+        return [split_key(key) for key in release.series]
+    return [(s, release.timeframe) for s in release.symbols or [release.symbol]]
+
+
+def record_key(release: Release, symbol: str, timeframe: str | None) -> str:
+    """The key of a series in ``per_symbol`` and members' ``symbol``: ``SYMBOL@TF`` in a release
+    of several timeframes, the symbol otherwise (releases of one timeframe, older ones)."""
+    if not release.series:
+        return symbol
+    if timeframe is None:
+        found = [tf for s, tf in series_of(release) if s == symbol]
+        if len(found) != 1:
+            raise NotFound(
+                f"symbol {symbol!r} is covered by release {release.id} at timeframes {found}; "
+                "expected a timeframe to choose one"
+            )
+        timeframe = found[0]
+    return series_key(symbol, timeframe)
 
 
 @dataclass(frozen=True)
@@ -36,6 +73,12 @@ class Coverage:
     symbols: list[str]
     any_symbol: bool
     """True for a release of one symbol made before coverage: it answers any symbol."""
+    series: list[str]
+    """Every covered series as ``SYMBOL@TF`` (also for a release of one timeframe)."""
+
+    def covers(self, symbol: str, timeframe: str | None) -> bool:
+        """True when this alias's release declares ``symbol`` at ``timeframe`` (None: any)."""
+        return any(s == symbol and timeframe in (None, tf) for s, tf in map(split_key, self.series))
 
 
 def set_alias(alias: str, model_set: str) -> str:
@@ -50,6 +93,8 @@ def covered(release: Release) -> list[str]:
 
 def covers(release: Release, symbol: str, timeframe: str | None) -> bool:
     """True when the release answers ``symbol`` at ``timeframe`` (None: any timeframe)."""
+    if release.series:
+        return any(s == symbol and timeframe in (None, tf) for s, tf in series_of(release))
     if timeframe is not None and timeframe != release.timeframe:
         return False
     return not release.symbols or symbol in release.symbols
@@ -74,13 +119,14 @@ def coverage(registry: Registry, alias: str = DEFAULT_ALIAS) -> list[Coverage]:
                 release.timeframe,
                 covered(release),
                 not release.symbols,
+                [series_key(s, tf) for s, tf in series_of(release)],
             )
         )
     return out
 
 
 def not_covered(symbol: str, timeframe: str | None, entries: list[Coverage]) -> NotFound:
-    listed = sorted({f"{s} {e.timeframe}" for e in entries for s in e.symbols})
+    listed = sorted({f"{s} {tf}" for e in entries for s, tf in map(split_key, e.series)})
     at = f" at {timeframe}" if timeframe else ""
     return NotFound(
         f"symbol {symbol!r}{at} is covered by no release of "
@@ -100,38 +146,43 @@ def route(
     raise not_covered(symbol, timeframe, entries)
 
 
-def symbol_view(engine: Engine, symbol: str) -> Engine:
-    """``engine`` as seen by one symbol: its own members, evidence and ensemble settings.
+def symbol_view(engine: Engine, symbol: str, timeframe: str | None = None) -> Engine:
+    """``engine`` as seen by one series: its own members, evidence and ensemble settings.
 
-    A release that declares no symbols is returned as it is. The loaded bundles are shared,
-    never loaded twice; views are cached per engine.
+    A release that declares no symbols is returned as it is. In a release of several
+    timeframes ``timeframe`` picks the series (it may be left out when the symbol has one);
+    the view's release then declares that one series and its timeframe. The loaded bundles are
+    shared, never loaded twice; views are cached per engine.
     """
     from ai_engine.engine import Engine
 
     release = engine.release
     if not release.symbols:
         return engine
-    if symbol not in release.symbols:
+    if not covers(release, symbol, None if not release.series else timeframe):
+        listed = [f"{s} {tf}" for s, tf in series_of(release)]
+        at = f" at {timeframe}" if timeframe and release.series else ""
         raise NotFound(
-            f"symbol {symbol!r} is not covered by release {release.id} ({release.timeframe}); "
-            f"covered: {release.symbols}"
+            f"symbol {symbol!r}{at} is not covered by release {release.id} "
+            f"({release.timeframe}); covered: {listed if release.series else release.symbols}"
         )
+    key = record_key(release, symbol, timeframe)
     views = _VIEWS.setdefault(engine, {})
-    if symbol in views:
-        return views[symbol]
-    keep = [i for i, m in enumerate(release.members) if m.symbol in (None, symbol)]
-    record = release.per_symbol.get(symbol, {})
-    view_release = release.model_copy(
-        update={
-            "symbol": symbol,
-            "members": [release.members[i] for i in keep],
-            "evaluation": record.get("evaluation", release.evaluation),
-            "ensemble": record.get("ensemble", release.ensemble),
-            "metrics": record.get("metrics", release.metrics),
-        }
-    )
-    view = Engine(view_release, [engine.members[i] for i in keep], engine.spec)
-    views[symbol] = view
+    if key in views:
+        return views[key]
+    keep = [i for i, m in enumerate(release.members) if m.symbol in (None, key)]
+    record = release.per_symbol.get(key, {})
+    update = {
+        "symbol": symbol,
+        "members": [release.members[i] for i in keep],
+        "evaluation": record.get("evaluation", release.evaluation),
+        "ensemble": record.get("ensemble", release.ensemble),
+        "metrics": record.get("metrics", release.metrics),
+    }
+    if release.series:
+        update |= {"symbols": [symbol], "timeframe": split_key(key)[1], "series": [key]}
+    view = Engine(release.model_copy(update=update), [engine.members[i] for i in keep], engine.spec)
+    views[key] = view
     return view
 
 
@@ -146,7 +197,7 @@ def symbol_engine(
 
     release = engine.release
     if covers(release, candles.symbol, candles.timeframe):
-        return symbol_view(engine, candles.symbol)
+        return symbol_view(engine, candles.symbol, candles.timeframe)
     if reference != release.id:
         registry = registry if isinstance(registry, Registry) else Registry(registry)
         try:
@@ -155,10 +206,10 @@ def symbol_engine(
             if not release.symbols:
                 return engine
             raise
-        return symbol_view(Engine.load(registry, routed.id), candles.symbol)
+        return symbol_view(Engine.load(registry, routed.id), candles.symbol, candles.timeframe)
     if not release.symbols:
         return engine
     raise NotFound(
         f"symbol {candles.symbol!r} at {candles.timeframe} is not covered by release "
-        f"{release.id}; covered: {release.symbols} at {release.timeframe}"
+        f"{release.id}; covered: {[f'{s} {tf}' for s, tf in series_of(release)]}"
     )

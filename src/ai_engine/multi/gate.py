@@ -83,7 +83,7 @@ def score(release_ref: str, registry: Registry, data: Sequence[Candles], holdout
     loaded.check_consensus()
     errors, zero_errors, nets, trades = [], [], [], 0
     for candles in data:
-        engine = symbol_view(loaded, candles.symbol)
+        engine = symbol_view(loaded, candles.symbol, candles.timeframe)
         spec = engine.spec
         rows = window_rows(candles, holdout, spec.horizon)
         inputs = model_inputs(candles.frame, spec, rows)
@@ -117,6 +117,15 @@ def score(release_ref: str, registry: Registry, data: Sequence[Candles], holdout
     )
 
 
+def _names(data: Sequence[Candles]) -> list[str]:
+    """The series judged: their symbols, or ``SYMBOL@TF`` when they span timeframes."""
+    from ai_engine.multi.coverage import series_key
+
+    if len({c.timeframe for c in data}) == 1:
+        return sorted(c.symbol for c in data)
+    return sorted(series_key(c.symbol, c.timeframe) for c in data)
+
+
 def judge(
     registry: Registry,
     candidate: str,
@@ -130,7 +139,7 @@ def judge(
         "production": production,
         "at": datetime.now(UTC).isoformat(),
         "settings": asdict(settings),
-        "symbols": sorted(c.symbol for c in data),
+        "symbols": _names(data),
     }
     try:
         cand = score(candidate, registry, data, settings.holdout_bars)

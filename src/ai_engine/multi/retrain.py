@@ -3,7 +3,8 @@
 The candidate is trained on every bar except the last ``holdout_bars`` of each symbol, so the
 window the gate scores (``gate``) is out of sample for it; the release promoted is exactly the
 one evaluated. Production is whatever the alias names (a release of one symbol, or one
-covering many); only symbols both releases cover are compared.
+covering many symbols or series); only series both releases cover are compared. Data of several
+timeframes make a candidate covering every series (like ``train --group-by all``).
 """
 
 from __future__ import annotations
@@ -33,16 +34,14 @@ def retrain(
     """Train (or take) a candidate, judge it against ``alias``'s release, promote when it
     passes; the decision (JSON) is recorded in the registry either way."""
     from ai_engine.multi.pooling import symbol_rows
-    from ai_engine.multi.tasks import plan_of
+    from ai_engine.multi.tasks import ALL_SET, plan_of
     from ai_engine.multi.training import train_pooled
 
     settings = settings or GateSettings()
     reg = Registry(registry)
     sources, _ = load_sources(data, timeframe)
     groups = by_timeframe(sources)
-    if len(groups) != 1:
-        raise ConfigError(f"retrain expects candles of one timeframe, found {sorted(groups)}")
-    (tf,) = groups
+    tf = next(iter(groups)) if len(groups) == 1 else None
     production = reg.alias(alias).release if (reg.aliases_dir / f"{alias}.json").is_file() else None
     current = None if production is None else reg.release(production)
     if candidate is None:
@@ -53,17 +52,23 @@ def retrain(
                 f"--holdout-bars {settings.holdout_bars}"
             )
         parts = [
-            symbol_rows(s.candles.frame.iloc[: -settings.holdout_bars], s.candles.symbol, s.path)
+            symbol_rows(
+                s.candles.frame.iloc[: -settings.holdout_bars],
+                s.candles.symbol,
+                s.path,
+                timeframe=s.candles.timeframe,
+            )
             for s in sources
         ]
-        name = model_set or (current.model_set if current is not None else f"multi-{tf}")
+        default = ALL_SET if tf is None else f"multi-{tf}"
+        name = model_set or (current.model_set if current is not None else default)
         candidate = train_pooled(parts, reg, plan_of(plan), name, tf, trees).release.id
     chosen = reg.resolve(candidate)
     compared = [
         s.candles
         for s in sources
-        if covers(chosen, s.candles.symbol, tf)
-        and (current is None or covers(current, s.candles.symbol, tf))
+        if covers(chosen, s.candles.symbol, s.candles.timeframe)
+        and (current is None or covers(current, s.candles.symbol, s.candles.timeframe))
     ]
     if not compared:
         raise ConfigError(

@@ -1,4 +1,7 @@
-"""Training tasks for an executor: one (symbol group, timeframe) -> one release.
+"""Training tasks for an executor: one group of series -> one release.
+
+Groupings: ``timeframe`` (one release per timeframe), ``symbol`` (one per symbol and
+timeframe), ``all`` (one release for every series, whatever their timeframes).
 
 A task is a JSON-able dict (files, timeframe, model set, registry path, plan, trees mode,
 alias); ``run_train_task`` loads and validates its files itself (errors name the file),
@@ -16,13 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from ai_engine.errors import ConfigError
-from ai_engine.multi.coverage import set_alias
+from ai_engine.multi.coverage import series_key, series_of, set_alias
 from ai_engine.multi.executors import Executor, Result, Task
 from ai_engine.multi.sources import Source, by_timeframe, load_sources
 from ai_engine.registry import Registry
 from ai_engine.training import TrainingPlan, make_plan
 
-GROUPINGS: tuple[str, ...] = ("timeframe", "symbol")
+GROUPINGS: tuple[str, ...] = ("timeframe", "symbol", "all")
+ALL_SET = "multi"
+"""The model set of a ``group_by="all"`` release unless one is named."""
 
 
 def plan_of(spec: dict[str, Any]) -> TrainingPlan:
@@ -51,11 +56,17 @@ def make_tasks(
     model_set: str | None = None,
     promote: str | None = None,
 ) -> list[Task]:
-    """One task per timeframe (every symbol pooled) or per symbol and timeframe."""
+    """One task per timeframe (every symbol pooled), per symbol and timeframe, or one for all
+    (timeframe None: each file keeps its own)."""
     if group_by not in GROUPINGS:
         raise ConfigError(f"--group-by must be one of {list(GROUPINGS)}, found {group_by!r}")
-    groups: list[tuple[str, str, list[Source]]] = []
+    groups: list[tuple[str, str | None, list[Source]]] = []
     timeframes = by_timeframe(sources)
+    if group_by == "all":
+        every = [s for group in timeframes.values() for s in group]
+        only = next(iter(timeframes)) if len(timeframes) == 1 else None
+        groups.append((model_set or ALL_SET, only, every))
+        timeframes = {}
     for timeframe, group in timeframes.items():
         if group_by == "symbol":
             groups += [(f"{s.candles.symbol}-{timeframe}", timeframe, [s]) for s in group]
@@ -85,7 +96,10 @@ def run_train_task(task: Task) -> Result:
 
     start = time.perf_counter()
     sources, warnings = load_sources(task["files"], timeframe=task["timeframe"])
-    parts = [symbol_rows(s.candles.frame, s.candles.symbol, s.path) for s in sources]
+    parts = [
+        symbol_rows(s.candles.frame, s.candles.symbol, s.path, timeframe=s.candles.timeframe)
+        for s in sources
+    ]
     report = train_pooled(
         parts,
         Registry(task["registry"]),
@@ -102,6 +116,7 @@ def run_train_task(task: Task) -> Result:
         "model_set": report.release.model_set,
         "timeframe": report.release.timeframe,
         "symbols": report.release.symbols,
+        "series": [series_key(s, tf) for s, tf in series_of(report.release)],
         "alias": task.get("promote_to"),
         "ensemble_mae": metrics.get("ensemble", {}).get("mae"),
         "zero_mae": zero,
@@ -125,9 +140,9 @@ def run_train_task(task: Task) -> Result:
 def run_tasks(
     tasks: Sequence[Task], executor: Executor, registry: str | Path, alias: str | None
 ) -> list[Result]:
-    """Run every task; with ``alias``, point it (global) at the release covering most symbols."""
+    """Run every task; with ``alias``, point it (global) at the release covering most series."""
     results = executor.map(run_train_task, tasks)
     if alias is not None and results:
-        best = max(results, key=lambda r: len(r["symbols"]))
+        best = max(results, key=lambda r: len(r["series"]))
         Registry(registry).promote(best["release"], alias)
     return results

@@ -1,4 +1,4 @@
-"""One release for several symbols of one timeframe.
+"""One release for several symbols of one timeframe, or for several (symbol, timeframe) series.
 
 Sequence families (windows of log returns: scale-free per window, so pairs at any price level
 mix) train one global model on every symbol's rows. Tree families are pooled too (the 22
@@ -8,11 +8,13 @@ across symbols (``pooling``); ``evaluation.evaluate`` then runs on each symbol's
 out-of-fold rows, so each symbol gets its own edge verdict, combination, decision rule and
 intervals (``release.per_symbol``): a symbol without an edge holds, the others trade.
 ``release.evaluation`` holds the same evaluation over all symbols' rows together (a summary;
-serving uses the symbol's own).
+serving uses the symbol's own). Given series of several timeframes, the release declares them as
+``series`` (``SYMBOL@TF``) and keys ``per_symbol`` and per-series trees by them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ai_engine.bundle import BundleInfo, save_bundle
+from ai_engine.data import timeframe_delta
 from ai_engine.ensemble import weights_from_validation_error
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Evidence, OutOfFold, evaluate
@@ -29,6 +32,7 @@ from ai_engine.evaluation.oof import take
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
 from ai_engine.models.base import Forecaster, build, get_family
 from ai_engine.models.family import descriptor
+from ai_engine.multi.coverage import SERIES_SEP, series_key
 from ai_engine.multi.pooling import (
     Split,
     SymbolRows,
@@ -110,7 +114,7 @@ def fit_all(
     none (its rows are left out of the out-of-fold forecasts)."""
     local = local_families(plan, trees)
     subset = [
-        SymbolRows(p.symbol, take(p.inputs, pos), p.targets[pos], p.path)
+        SymbolRows(p.symbol, take(p.inputs, pos), p.targets[pos], p.path, p.timeframe)
         for p, pos in zip(parts, positions, strict=True)
     ]
     inner = final_split(subset, plan.val_fraction, spec.horizon)
@@ -203,17 +207,22 @@ def train_pooled(
     registry: Registry,
     plan: TrainingPlan,
     model_set: str,
-    timeframe: str,
+    timeframe: str | None,
     trees: str = "pooled",
     promote_to: str | None = None,
     spec: FeatureSpec = CURRENT_SPEC,
 ) -> MultiReport:
-    """Fit, evaluate per symbol, publish one release covering every symbol of ``parts``."""
+    """Fit, evaluate per series, publish one release covering every series of ``parts``.
+
+    A part without its own ``timeframe`` is at ``timeframe``. Parts of several timeframes make
+    a release with ``series``; within it each series is named ``SYMBOL@TF``.
+    """
     from ai_engine.models.torch_utils import torch_threads
 
-    parts = sorted(parts, key=lambda p: p.symbol)
-    if len({p.symbol for p in parts}) != len(parts):
-        raise ConfigError(f"expected distinct symbols, found {[p.symbol for p in parts]}")
+    parts, names = _named(parts, timeframe)
+    timeframes = sorted({p.timeframe for p in parts})
+    if len(timeframes) > 1:
+        timeframes.sort(key=_timeframe_order)
     with torch_threads(plan.threads):
         oofs = pooled_out_of_fold(parts, plan, spec, trees)
         split = final_split(parts, plan.val_fraction, spec.horizon)
@@ -225,9 +234,13 @@ def train_pooled(
     summary_ = {k: {"mae": v["mae"], "hit_rate": v["hit_rate"]} for k, v in metrics.items()}
     version = f"v{utc_stamp()}"
     created_at = datetime.now(UTC).isoformat()
+    symbols = sorted(set(names.values()))
+    series = [p.symbol for p in parts] if len(timeframes) > 1 else []
+    timeframe_label = ",".join(timeframes)
     data = {
-        "symbols": [p.symbol for p in parts],
-        "timeframe": timeframe,
+        "symbols": symbols,
+        "timeframe": timeframe_label,
+        **({"series": series} if series else {}),
         "start": str(min(p.inputs.timestamps[0] for p in parts)),
         "end": str(max(p.inputs.timestamps[-1] for p in parts)),
         "rows": sum(map(len, parts)),
@@ -250,7 +263,7 @@ def train_pooled(
                 version,
                 model_set,
                 created_at,
-                {**data, "symbols": [symbol]} if symbol else data,
+                _bundle_data(data, symbol, names),
                 _bundle_metrics(metrics, per_symbol, family, symbol),
             )
             name = version if symbol is None else f"{version}-{safe_name(symbol)}"
@@ -266,9 +279,10 @@ def train_pooled(
                 id=release_id,
                 created_at=created_at,
                 model_set=model_set,
-                symbol=",".join(p.symbol for p in parts),
-                symbols=[p.symbol for p in parts],
-                timeframe=timeframe,
+                symbol=",".join(symbols),
+                symbols=symbols,
+                series=series,
+                timeframe=timeframe_label,
                 feature_fingerprint=spec.fingerprint(),
                 members=owned,
                 ensemble=plan.ensemble.with_evidence(summary).to_json(),
@@ -282,6 +296,46 @@ def train_pooled(
         registry.discard(staged)
         raise
     return MultiReport(release, metrics, per_symbol)
+
+
+def _named(
+    parts: Sequence[SymbolRows], timeframe: str | None
+) -> tuple[list[SymbolRows], dict[str, str]]:
+    """Parts sorted, each with its timeframe, named by symbol (one timeframe) or ``SYMBOL@TF``
+    (several); the symbol of each name. Two parts of one series are a ConfigError."""
+    placed = []
+    for part in parts:
+        if not (part.timeframe or timeframe):
+            raise ConfigError(f"{part.path or part.symbol}: expected a timeframe, found none")
+        placed.append(dataclasses.replace(part, timeframe=part.timeframe or str(timeframe)))
+    keys = [(p.symbol, p.timeframe) for p in placed]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"expected distinct symbols and timeframes, found {sorted(keys)}")
+    if len({p.timeframe for p in placed}) == 1:
+        return sorted(placed, key=lambda p: p.symbol), {p.symbol: p.symbol for p in placed}
+    if bad := sorted(p.symbol for p in placed if SERIES_SEP in p.symbol):
+        raise ConfigError(
+            f"expected symbols without {SERIES_SEP!r} in a release of several timeframes "
+            f"(series are named SYMBOL{SERIES_SEP}TF), found {bad}"
+        )
+    ordered = sorted(placed, key=lambda p: (p.symbol, _timeframe_order(p.timeframe)))
+    named = [dataclasses.replace(p, symbol=series_key(p.symbol, p.timeframe)) for p in ordered]
+    return named, {n.symbol: p.symbol for n, p in zip(named, ordered, strict=True)}
+
+
+def _timeframe_order(timeframe: str) -> float:
+    return timeframe_delta(timeframe).total_seconds()
+
+
+def _bundle_data(data: dict[str, Any], name: str | None, names: dict[str, str]) -> dict[str, Any]:
+    """A bundle's training data record: the release's, or one series' for a per-series tree."""
+    if name is None:
+        return data
+    one = {k: v for k, v in data.items() if k != "series"}
+    one["symbols"] = [names[name]]
+    if SERIES_SEP in name and "series" in data:
+        one |= {"series": [name], "timeframe": name.rpartition(SERIES_SEP)[2]}
+    return one
 
 
 def _bundle_metrics(

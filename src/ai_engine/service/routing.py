@@ -6,7 +6,8 @@ timeframe, as before), else the first ``<alias>@<model_set>`` release that does 
 then kept in the holder's pinned cache), else 404 listing what is covered; a served release of
 one symbol answers what nothing covers, so that its own timeframe check says why. With
 ``?release=``: that release, which must cover the symbol. Either way the answer comes from the
-symbol's view: its own members, evidence and ensemble settings.
+symbol's view: its own members, evidence and ensemble settings (in a release of several
+timeframes, those of the series at the request's timeframe).
 """
 
 from __future__ import annotations
@@ -61,19 +62,20 @@ async def routed_engine(
 ) -> Engine:
     """The symbol's view of the engine that answers it; NotFound (404) when none covers it."""
     if release is not None:
-        return _noted(request, symbol_view(await engine_for(request, service, release), symbol))
+        pinned = await engine_for(request, service, release)
+        return _noted(request, symbol_view(pinned, symbol, timeframe))
     holder = service.holder
     served = holder.engine
     if served is not None and covers(served.release, symbol, timeframe):
-        return _noted(request, symbol_view(served, symbol))
+        return _noted(request, symbol_view(served, symbol, timeframe))
     entries = await run_in_threadpool(cached_coverage, holder.root, holder.reference)
     for entry in entries:
-        if entry.any_symbol or timeframe != entry.timeframe or symbol not in entry.symbols:
+        if entry.any_symbol or not entry.covers(symbol, timeframe):
             continue
         engine = holder.cached_engine(entry.release)
         if engine is None:
             engine = await run_in_threadpool(holder.engine_for, entry.release)
-        return _noted(request, symbol_view(engine, symbol))
+        return _noted(request, symbol_view(engine, symbol, timeframe))
     if served is None and not entries:
         return holder.require()  # EngineUnavailable: nothing loaded, and why
     if served is not None and not served.release.symbols:

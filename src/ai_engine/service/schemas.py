@@ -272,6 +272,11 @@ class ServedRelease(BaseModel):
         description="the symbols a multi-symbol release covers (empty: one symbol, `symbol`, "
         "and it answers any symbol of its timeframe)",
     )
+    series: list[str] = Field(
+        default=[],
+        description="a release of several timeframes: every series it covers, `SYMBOL@TF` "
+        "(`timeframe` then lists the timeframes); empty: `symbols` at `timeframe`",
+    )
 
 
 class CoverageOut(BaseModel):
@@ -284,6 +289,9 @@ class CoverageOut(BaseModel):
     timeframe: str
     symbols: list[str]
     any_symbol: bool
+    series: list[str] = Field(
+        default=[], description="every (symbol, timeframe) the release answers, `SYMBOL@TF`"
+    )
 
 
 class ReloadOut(BaseModel):

@@ -202,12 +202,12 @@ class ShadowRunner:
         self._logged_error = None
         symbol, timeframe = candles.symbol, candles.timeframe
         if covers(engine.release, symbol, timeframe):
-            return symbol_view(engine, symbol), None
+            return symbol_view(engine, symbol, timeframe), None
         try:
             for entry in cached_coverage(self.holder.root, self.alias):
-                usable = not entry.any_symbol and entry.timeframe == timeframe
-                if usable and symbol in entry.symbols:
-                    return symbol_view(self.holder.engine_for(entry.release), symbol), None
+                if not entry.any_symbol and entry.covers(symbol, timeframe):
+                    engine = self.holder.engine_for(entry.release)
+                    return symbol_view(engine, symbol, timeframe), None
         except AIEngineError as exc:
             return None, f"{type(exc).__name__}: {exc}"
         return None, f"no release of shadow alias {self.alias!r} covers {symbol} {timeframe}"

@@ -56,6 +56,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
         "ensemble": engine.settings.to_json(),
         "edge": release.evaluation.get("edge", {}),
         "symbols": release.symbols,
+        "series": release.series,
         "ready": readiness[0],
         "reason": readiness[1],
         "members": [

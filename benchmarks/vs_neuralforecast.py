@@ -19,6 +19,11 @@ costs (window sampling, forward, backward, optimiser). Predict: the median wall 
 call forecasting the next 12 bars of one series from a fitted model (neuralforecast:
 ``NeuralForecast.predict(df=last 96 bars)``; ours: ``Forecaster.predict`` on one window).
 
+``--compile`` adds rows "nhits 4x512 compile" and "patchtst compile": our training steps through
+``torch.compile`` (``TrainSettings.torch_compile``, float32, same maths); its one-off compilation
+falls in the ``--warmup`` steps. Their predict figures are those of an uncompiled fit (predict
+never runs compiled).
+
 neuralforecast runs in its own virtual environment (``benchmarks/.nf-venv``, created by
 ``--setup``) as a subprocess of this script; nothing of it is imported into the project.
 
@@ -126,6 +131,7 @@ def ours(spec: dict[str, Any]) -> dict[str, float]:
         max_steps=spec["steps"],
         loss="mae",
         precision=spec["precision"],
+        torch_compile=spec.get("compile", False),
         seed=1,
     )
     train_network(
@@ -272,6 +278,9 @@ def main() -> None:
     parser.add_argument("--nf-predict-calls", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per library")
     parser.add_argument("--json", type=Path, default=None, help="append the results as JSON")
+    parser.add_argument(
+        "--compile", action="store_true", help="add rows of our step under torch.compile"
+    )
     args = parser.parse_args()
     if args.nf_worker is not None:
         print(json.dumps(nf_worker(json.loads(args.nf_worker))), flush=True)
@@ -299,13 +308,17 @@ def main() -> None:
             if model == "nhits"
             else [("", 0, "fp32"), ("bf16", 0, "bf16")]
         )
+        if args.compile:
+            variants.append(
+                ("4x512 compile", 4, "fp32") if model == "nhits" else ("compile", 0, "fp32")
+            )
         nf_runs: list[dict[str, float]] = []
         our_runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in variants}
         for _ in range(args.repeats):  # alternate the libraries so that load hits both
             nf_runs.append(run_nf({**base, "model": model}))
             for name, layers, precision in variants:
                 spec = {**base, "model": model, "layers": layers, "precision": precision}
-                our_runs[name].append(ours(spec))
+                our_runs[name].append(ours({**spec, "compile": name.endswith("compile")}))
         nf_step = statistics.median(r["step_ms"] for r in nf_runs)
         nf_pred = statistics.median(r["predict_ms"] for r in nf_runs)
         nf_best = min(r["step_ms"] for r in nf_runs)

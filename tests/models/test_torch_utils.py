@@ -10,7 +10,13 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ai_engine.errors import WeightsMismatchError
-from ai_engine.models.torch_utils import Dropout, load_weights_strict, save_weights, set_seed
+from ai_engine.models.torch_utils import (
+    Dropout,
+    hashed_keep,
+    load_weights_strict,
+    save_weights,
+    set_seed,
+)
 
 
 def _net(seed: int = 0) -> nn.Module:
@@ -64,3 +70,17 @@ def test_fast_dropout_matches_inverted_dropout_semantics() -> None:
     assert torch.equal(drop.eval()(x), x)
     assert torch.equal(Dropout(0.0).train()(x), x)
     assert not list(drop.state_dict())
+
+
+def test_hashed_keep_mask_rate_independence_and_seeding() -> None:
+    shape = torch.Size([500, 400])
+    torch.manual_seed(7)
+    a, b = hashed_keep(shape, 0.3), hashed_keep(shape, 0.3)
+    assert a.dtype == torch.int32 and set(a.unique().tolist()) == {0, 1}
+    for mask in (a, b):
+        assert float(mask.float().mean()) == pytest.approx(0.7, abs=0.005)
+    assert float((a * b).float().mean()) == pytest.approx(0.49, abs=0.005)  # new keys per call
+    assert float((a[:, 1:] * a[:, :-1]).float().mean()) == pytest.approx(0.49, abs=0.005)
+    torch.manual_seed(7)
+    assert torch.equal(hashed_keep(shape, 0.3), a)
+    assert bool(hashed_keep(shape, 0.0).all())

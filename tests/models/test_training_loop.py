@@ -14,7 +14,7 @@ from ai_engine.errors import ConfigError
 from ai_engine.models.nhits import NHiTSConfig
 from ai_engine.models.patchtst import PatchTSTConfig
 from ai_engine.models.sequence import SequenceNetConfig
-from ai_engine.models.torch_utils import set_seed
+from ai_engine.models.torch_utils import Dropout, set_seed
 from ai_engine.models.training_loop import (
     EvalReport,
     TrainHyperparameters,
@@ -168,3 +168,51 @@ def test_training_fields_are_declared_once_and_reach_the_loop() -> None:
 def test_bad_training_field_in_a_family_config_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"NHiTSConfig: batch_size, max_epochs and patience"):
         NHiTSConfig(patience=0)
+
+
+def _dropout_net() -> nn.Module:
+    set_seed(0)
+    return nn.Sequential(nn.Linear(8, 16), nn.ReLU(), Dropout(0.3), nn.Linear(16, 3))
+
+
+def _train_compiled(
+    compile_model: bool, threads: int = 1
+) -> tuple[dict[str, torch.Tensor], TrainResult]:
+    x, y = _data(n=100)
+    net = _dropout_net()
+    settings = TrainSettings(
+        batch_size=16, max_epochs=3, patience=10, seed=5, torch_compile=compile_model
+    )
+    result = train_network(net, x[:76], y[:76], x[76:], y[76:], settings)  # 4 full + 1 partial
+    return {k: v.clone() for k, v in net.state_dict().items()}, result
+
+
+def test_torch_compile_is_opt_in_seeded_and_trains_like_eager() -> None:
+    assert TrainSettings().torch_compile is False  # inductor needs g++ (.ci/run installs it)
+    a, result = _train_compiled(True)
+    b, _ = _train_compiled(True)
+    eager, eager_result = _train_compiled(False)
+    assert result.compiled and result.to_dict()["compiled"] and not eager_result.compiled
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key  # same seed, same compiled path: same weights
+    # Other dropout masks (hashed), same maths: a close loss, not the same weights.
+    assert result.best_val_loss == pytest.approx(eager_result.best_val_loss, rel=0.5)
+    assert any(not torch.equal(v, eager[k]) for k, v in a.items())
+
+
+def test_a_failed_compilation_falls_back_to_the_uncompiled_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(module: nn.Module, **_: Any) -> Any:
+        def call(x: torch.Tensor) -> torch.Tensor:
+            module(x)  # consumes random draws and moves nothing but what a real step would
+            raise RuntimeError("no C++ compiler")
+
+        return call
+
+    eager, _ = _train_compiled(False)
+    monkeypatch.setattr(torch, "compile", broken)
+    fallen, result = _train_compiled(True)
+    assert not result.compiled
+    for key, value in fallen.items():
+        assert torch.equal(value, eager[key]), key  # the failed step left no trace

@@ -28,6 +28,7 @@ __all__ = [
     "Dropout",
     "as_tensor",
     "describe_mismatch",
+    "hashed_keep",
     "load_weights_strict",
     "save_weights",
     "set_seed",
@@ -44,6 +45,12 @@ class Dropout(nn.Module):
     the drop probability is ``p`` to within 1/65536. Kept elements are scaled by ``1/(1 - p)``.
     No parameters or buffers: state dicts are those of ``nn.Dropout``. Off the CPU, and in eval
     mode, it is ``F.dropout``.
+
+    Under ``torch.compile`` (``random_`` cannot be traced, and inductor's own per-element random
+    numbers cost more than the whole rest of a PatchTST step on a CPU) the masks come from
+    ``hashed_keep``: a 32-bit integer hash of each element's index keyed by two draws of torch's
+    generator, which inductor fuses into the surrounding elementwise kernels. Same seed, same
+    masks; not the same masks as the eager path.
     """
 
     def __init__(self, p: float = 0.5) -> None:
@@ -57,9 +64,11 @@ class Dropout(nn.Module):
         """Any shape to the same shape."""
         if not self.training or self.p == 0.0:
             return x
-        if x.device.type != "cpu" or torch.compiler.is_compiling():
-            # Compiled (``torch.compile``): inductor fuses its own counter-based draws.
+        if x.device.type != "cpu" or x.numel() >= 2**31:
             return nn.functional.dropout(x, self.p, True)
+        if torch.compiler.is_compiling():
+            keep = hashed_keep(x.shape, self.p).to(x.dtype)
+            return x * (keep * (1.0 / (1.0 - self.p)))
         n = x.numel()
         words = torch.empty((n + 3) // 4, dtype=torch.int64).random_()
         draws = words.view(torch.int16)[:n] & 0x7FFF
@@ -68,6 +77,30 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def _mix32(h: torch.Tensor) -> torch.Tensor:
+    """Wellons' ``lowbias32`` integer hash on int32 lanes (wrapping products, logical shifts)."""
+    h = h ^ ((h >> 16) & 0xFFFF)
+    h = h * 0x7FEB352D
+    h = h ^ ((h >> 15) & 0x1FFFF)
+    h = h * -2073254261  # 0x846CA68B as a signed 32-bit constant
+    return h ^ ((h >> 16) & 0xFFFF)
+
+
+def hashed_keep(shape: torch.Size, p: float) -> torch.Tensor:
+    """Int32 keep-mask of ``shape``: 1 with probability ``1 - p`` (to within 2**-24), else 0.
+
+    The draw of element ``i`` is 24 bits of ``mix(mix(i ^ k0) ^ k1)``, with ``(k0, k1)`` two
+    int32 draws of torch's global generator: counter-based, so a compiler fuses it into the
+    kernel that uses it. Integer arithmetic only (no bool tensor: inductor stores bool masks
+    slowly on a CPU). Fewer than ``2**31`` elements.
+    """
+    key = torch.randint(-(2**31), 2**31, (2,), dtype=torch.int32)
+    index = torch.arange(shape.numel(), dtype=torch.int32).view(shape)
+    h = _mix32(_mix32(index ^ key[0]) ^ key[1])
+    # draw - threshold is negative (sign bit 1) exactly when the element is dropped.
+    return (((h >> 8) & 0xFFFFFF) - round(p * 2**24) >> 31) + 1
 
 
 @contextmanager

@@ -21,10 +21,18 @@ Learning-rate schedules:
 ``precision="bf16"`` runs the training forward passes under bfloat16 autocast (weights, optimiser
 state, loss and validation stay float32): about twice as fast on CPUs with AVX512-BF16/AMX, much
 slower on CPUs without them, so it is opt-in. The papers' reproductions use float32.
+
+``torch_compile=True`` trains through ``torch.compile`` (inductor; on a CPU it needs a C++
+compiler): the same float32 maths with elementwise work fused, and dropout masks from a
+counter-based hash (``torch_utils.hashed_keep``). It costs a one-off compilation (tens of seconds
+on a small CPU), so it pays only for long runs and is opt-in. Full batches go through the compiled
+module, a last partial batch through the plain one (no recompilation). If compilation fails, the
+step is redone without it and training goes on uncompiled (``TrainResult.compiled`` says which).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -45,6 +53,8 @@ LOSSES: tuple[LossName, ...] = ("mse", "mae")
 SCHEDULES: tuple[ScheduleName, ...] = ("constant", "patchtst", "step")
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 
+_LOG = logging.getLogger(__name__)
+
 __all__ = [
     "EvalReport",
     "TrainHyperparameters",
@@ -61,7 +71,8 @@ class TrainHyperparameters:
 
     ``loss`` is one of ``LOSSES``, ``lr_schedule`` one of ``SCHEDULES``, ``precision`` one of
     ``PRECISIONS`` (plain ``str`` so configs read from JSON type-check; validated here). A bad
-    value raises ``ConfigError``.
+    value raises ``ConfigError``. ``torch_compile`` trains through ``torch.compile`` (module
+    docstring).
     """
 
     learning_rate: float = 1e-3
@@ -71,6 +82,7 @@ class TrainHyperparameters:
     loss: str = "mse"
     lr_schedule: str = "constant"
     precision: str = "fp32"
+    torch_compile: bool = False
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -140,6 +152,7 @@ class TrainResult:
     stopped: str
     seconds: float
     history: list[EvalReport] = field(default_factory=list)
+    compiled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (without the per-evaluation history)."""
@@ -151,6 +164,7 @@ class TrainResult:
             "best_val_loss": self.best_val_loss,
             "stopped": self.stopped,
             "seconds": round(self.seconds, 3),
+            "compiled": self.compiled,
         }
 
 
@@ -186,6 +200,22 @@ def _epoch_lr(settings: TrainSettings, epoch: int, step: int, steps_per_epoch: i
     return lr
 
 
+def _compile(module: nn.Module) -> nn.Module | None:
+    """``torch.compile(module)`` for training (static shapes), or None where torch lacks it.
+
+    ``fallback_random`` keeps the few random draws left in the graph (the dropout hash keys) on
+    torch's own generator, drawn once per call rather than inside every kernel loop.
+    """
+    try:
+        compiled: nn.Module = torch.compile(  # type: ignore[assignment]
+            module, dynamic=False, options={"fallback_random": True}
+        )
+    except Exception as exc:  # pragma: no cover - depends on the torch build
+        _LOG.warning("torch.compile unavailable (%s); training uncompiled", exc)
+        return None
+    return compiled
+
+
 @torch.inference_mode()
 def predict_batched(
     module: nn.Module, x: torch.Tensor, batch_size: int = 2048, device: torch.device | str = "cpu"
@@ -219,6 +249,26 @@ def _evaluate(
         total += float((diff * diff).sum() if loss == "mse" else diff.abs().sum())
     module.train()
     return total / max(1, y.numel())
+
+
+def _forward_backward(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    bf16: bool,
+) -> torch.Tensor:
+    """Loss of ``fn(xb (batch, *in))`` against ``yb (batch, *out)``, gradients accumulated."""
+    with torch.autocast(xb.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = fn(xb)
+    loss = loss_fn(out.float(), yb)
+    loss.backward()
+    return loss
+
+
+def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``module.state_dict()`` (to undo a failed first compiled step)."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
 def train_network(
@@ -262,6 +312,8 @@ def train_network(
     n = xt.shape[0]
     steps_per_epoch = math.ceil(n / settings.batch_size)
     bf16 = settings.precision == "bf16"
+    compiled = _compile(module) if settings.torch_compile else None
+    compile_checked = False
     started = time.perf_counter()
 
     best_val = math.inf
@@ -314,10 +366,21 @@ def train_network(
             xb = xt.index_select(0, idx).to(dev, non_blocking=True)
             yb = yt.index_select(0, idx).to(dev, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
-                out = module(xb)
-            loss = loss_fn(out.float(), yb)
-            loss.backward()
+            use = compiled if compiled is not None and xb.shape[0] == settings.batch_size else None
+            if use is not None and not compile_checked:  # the call that compiles: may fail
+                compile_checked = True
+                rng, saved = torch.get_rng_state(), _state_copy(module)
+                try:
+                    loss = _forward_backward(use, xb, yb, loss_fn, bf16)
+                except Exception as exc:  # no C++ compiler, unsupported op, ...
+                    _LOG.warning("torch.compile failed (%s); training uncompiled", exc)
+                    compiled = None
+                    torch.set_rng_state(rng)
+                    module.load_state_dict(saved)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss = _forward_backward(module, xb, yb, loss_fn, bf16)
+            else:
+                loss = _forward_backward(module if use is None else use, xb, yb, loss_fn, bf16)
             if settings.grad_clip_norm is not None:
                 nn.utils.clip_grad_norm_(module.parameters(), settings.grad_clip_norm)
             optimizer.step()
@@ -358,4 +421,5 @@ def train_network(
         stopped=stopped,
         seconds=time.perf_counter() - started,
         history=history,
+        compiled=compiled is not None and compile_checked,
     )

@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from ai_engine.data import make_candles
+from ai_engine.data import Candles, make_candles
 from ai_engine.engine import Engine
 from ai_engine.errors import BundleError
 from ai_engine.features import latest_inputs
@@ -28,12 +28,19 @@ from service.helpers import (
 )
 
 
+def two_releases(trained_registry: Path, registry_copy: Path) -> tuple[Engine, Engine]:
+    """Engines of two releases with the same models: the trained one and a copy."""
+    return Engine.load(trained_registry), Engine.load(registry_copy, clone_release(registry_copy))
+
+
+def windows_ending(ends: range) -> list[Candles]:
+    """Windows of 256 test candles ending before each of ``ends``."""
+    return [make_candles(FRAME.iloc[end - 256 : end], SYMBOL, TIMEFRAME) for end in ends]
+
+
 def test_a_batch_answers_like_single_calls(trained_registry: Path, registry_copy: Path) -> None:
-    first = Engine.load(trained_registry)
-    second = Engine.load(registry_copy, clone_release(registry_copy))
-    windows = [
-        make_candles(FRAME.iloc[end - 256 : end], SYMBOL, TIMEFRAME) for end in range(400, 600, 25)
-    ]
+    first, second = two_releases(trained_registry, registry_copy)
+    windows = windows_ending(range(400, 600, 25))
     sizes: list[int] = []
     batcher = ForecastBatcher(max_batch=3, on_batch=sizes.append)
 
@@ -169,11 +176,8 @@ def test_a_window_sent_again_reuses_its_forecasts_and_a_changed_one_does_not(
 def test_the_window_cache_is_bounded_and_keyed_by_release(
     trained_registry: Path, registry_copy: Path
 ) -> None:
-    first = Engine.load(trained_registry)
-    second = Engine.load(registry_copy, clone_release(registry_copy))
-    windows = [
-        make_candles(FRAME.iloc[end - 256 : end], SYMBOL, TIMEFRAME) for end in range(400, 500, 25)
-    ]
+    first, second = two_releases(trained_registry, registry_copy)
+    windows = windows_ending(range(400, 500, 25))
     seen: list[bool] = []
     batcher = ForecastBatcher(window_entries=2, on_window=seen.append)
 

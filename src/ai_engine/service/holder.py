@@ -283,7 +283,10 @@ class EngineHolder:
             return None  # no registry, or a broken alias file: look again next time
         if target in (self.release_id, self._failed_target):
             return None
-        return self.reload("watch")
+        with self._reload_lock:  # a promote may have been swapping this very release in
+            if target in (self.release_id, self._failed_target):
+                return None
+            return self._reload("watch")
 
 
 def _same(candidate: Engine, served: Engine) -> bool:

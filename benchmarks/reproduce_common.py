@@ -139,7 +139,7 @@ def _git(*args: str) -> str:
         )
     except (OSError, subprocess.SubprocessError):
         return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
+    return done.stdout.rstrip() if done.returncode == 0 else ""  # keep porcelain's leading space
 
 
 def provenance() -> dict[str, Any]:

@@ -71,7 +71,7 @@ class ForecastBatcher:
             self.on_window(known is not None)
         if known is not None:
             self._windows.move_to_end(key)
-            return known
+            return known[0], list(known[1])  # a caller's list never reaches the cache
         inputs = latest_inputs(candles.frame, engine.spec)
         computed = (inputs, await self.forecasts(engine, inputs))
         self._windows[key] = computed

@@ -28,6 +28,8 @@ from ai_engine.integrations.freqtrade.live import RuleState, rule_step
 from ai_engine.registry import Registry
 from ai_engine.synthetic import candles_from_returns, persistent_drift
 from ai_engine.training import make_plan, train
+from multi.pairs import write_pairs
+from multi.test_timeframes import resampled
 from service.server import served
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "crypto" / "ETH_BTC-5m.feather"
@@ -66,9 +68,12 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return done
 
 
-def userdir(folder: Path, registry: Path, pair: str, data: Path, service: str = "") -> Path:
+def userdir(
+    folder: Path, registry: Path, pair: str, data: Path, service: str = "", timeframe: str = ""
+) -> Path:
     """``ai-engine freqtrade init`` plus a signals folder for the comparison."""
     extra = ["--service", service] if service else []
+    extra += ["--timeframe", timeframe] if timeframe else []
     cli("freqtrade", "init", str(folder), "--registry", str(registry), "--pair", pair,
         "--data", str(data), *extra)  # fmt: skip
     config = json.loads((folder / "config.json").read_text())
@@ -259,3 +264,54 @@ def test_init_refuses_a_bad_pair_and_an_existing_directory(
         [*base, "--registry", str(real_registry)], capture_output=True, text=True
     )
     assert again.returncode == 1 and "exists; expected a new or empty folder" in again.stderr
+
+
+@pytest.fixture(scope="module")
+def series_registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One release over ADA_BTC and ETH_BTC at 5m and ETH_BTC at 15m (`train --group-by all`)."""
+    root = tmp_path_factory.mktemp("series")
+    data = write_pairs(root / "data")
+    resampled("ETH_BTC").reset_index().to_feather(data / "ETH_BTC-15m.feather")
+    registry = root / "registry"
+    cli("train", "--data", str(data), "--group-by", "all", "--registry", str(registry),
+        "--preset", "tiny", "--promote")  # fmt: skip
+    return registry, data
+
+
+def test_a_release_of_several_series_backtests_and_dry_runs_each_pair_as_its_series(
+    series_registry: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from ai_engine.backtest.replay import replay_signals
+    from ai_engine.engine import Engine
+    from ai_engine.multi.coverage import symbol_view
+
+    registry, data = series_registry
+    candles = data / "ETH_BTC-5m.feather"
+    base = [sys.executable, "-m", "ai_engine.cli", "freqtrade", "init", "--registry", str(registry)]
+    undecided = subprocess.run([*base, str(tmp_path / "x")], capture_output=True, text=True)
+    assert undecided.returncode == 1, undecided.stderr
+    assert "covers the timeframes ['15m', '5m']; expected one of them" in undecided.stderr
+    cli("freqtrade", "init", str(tmp_path / "all"), "--registry", str(registry),
+        "--timeframe", "5m")  # fmt: skip
+    config = json.loads((tmp_path / "all" / "config.json").read_text())
+    assert config["timeframe"] == "5m"
+    assert config["exchange"]["pair_whitelist"] == ["ADA/BTC", "ETH/BTC"]
+    # backtesting: the pair ETH/BTC is replayed in process as the series ETH_BTC@5m
+    folder = userdir(tmp_path / "ft", registry, "ETH/BTC", candles, timeframe="5m")
+    freqtrade_backtesting(folder)
+    strategy = pd.read_csv(folder / "signals" / "ETH_BTC-5m.csv", keep_default_na=False)
+    replay = replay_cli(registry, candles, tmp_path / "replay")
+    assert_same_signals(strategy, replay)
+    view = symbol_view(Engine.load(registry), "ETH/BTC", "5m")
+    assert view.release.series == ["ETH_BTC@5m"]
+    own = replay_signals(view, load_candles(candles, "ETH/BTC"))
+    assert strategy["reason"].tolist() == list(own.reasons)
+    # dry-run: the service routes the pair's name to the same series
+    end = pd.Timestamp.now(tz="UTC").floor("5min") - TF
+    frame = load_candles(candles).frame.iloc[-300:]
+    frame.index = pd.date_range(end=end, periods=len(frame), freq="5min", tz="UTC", name="date")
+    with served(registry, tmp_path / "serve.log") as url:
+        live = dry_run_strategy(userdir(tmp_path / "live", registry, "ETH/BTC", candles, url, "5m"))
+        df = analyze(live, frame, "ETH/BTC")
+    assert df["ai_action"].iloc[-1] != "", "the service should answer ETH/BTC"
+    assert live.signals["ETH/BTC"]["release"] == view.release.id

@@ -99,10 +99,15 @@ def test_the_service_routes_by_symbol_and_answers_404_for_an_unknown_one(
             "production@multi-5m": ["ADA_BTC", "ETH_BTC"],
         }
         assert models["served"]["symbols"] == ["ETH_BTC"]
-        for symbol in ("ADA_BTC", "ETH_BTC"):
+        # a freqtrade pair name is the symbol of its candle file: ADA/BTC is ADA_BTC
+        for symbol, file in (
+            ("ADA_BTC", "ADA_BTC"),
+            ("ETH_BTC", "ETH_BTC"),
+            ("ADA/BTC", "ADA_BTC"),
+        ):
             answer = httpx.post(
                 f"{url}/v1/signal",
-                json=body(data / f"{symbol}-5m.feather", symbol, "5m"),
+                json=body(data / f"{file}-5m.feather", symbol, "5m"),
                 timeout=120,
             )
             assert answer.status_code == 200, answer.text

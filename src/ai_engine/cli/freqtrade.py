@@ -28,6 +28,12 @@ def freqtrade_init(
     pair: Annotated[
         list[str] | None, typer.Option("--pair", help="Pair like ETH/BTC (default: release's).")
     ] = None,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(
+            help="Timeframe to trade (default: the release's; required when it has several)."
+        ),
+    ] = None,
     exchange: Annotated[str, typer.Option(help="Exchange name (ccxt id).")] = "binance",
     data: Annotated[
         list[Path] | None,
@@ -37,7 +43,7 @@ def freqtrade_init(
     """Write config.json, strategies/ai_engine_strategy.py and markets.json into FOLDER."""
     from ai_engine.integrations.freqtrade.userdir import init_userdir
 
-    paths = init_userdir(folder, registry, release, service, pair, exchange, data)
+    paths = init_userdir(folder, registry, release, service, pair, exchange, data, timeframe)
     root = paths["config"].parent
     common.echo(
         [

@@ -7,10 +7,13 @@ and answers any symbol of its timeframe, as before. Aliases can be per model set
 ``production@<model_set>`` beside the global ``production``. A series is routed to the global
 alias's release when it covers the symbol and timeframe, else to the first per-model-set alias
 (sorted by name) whose release does; an unknown one is ``NotFound`` listing what is covered.
+Symbols match in freqtrade's file-name form: the pair ``ETH/BTC`` (or ``XRP/USDT:USDT``) is the
+symbol ``ETH_BTC`` (``XRP_USDT_USDT``) of the candle file a release was trained on.
 """
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,21 @@ if TYPE_CHECKING:
 
 _VIEWS: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
 SERIES_SEP = "@"
+_PAIR_PUNCTUATION = re.compile(r"[/ .$+:]")
+
+
+def canonical_symbol(symbol: str) -> str:
+    """A pair in the form of its freqtrade candle file name: ``ETH/BTC`` -> ``ETH_BTC``."""
+    return _PAIR_PUNCTUATION.sub("_", symbol)
+
+
+def declared_symbol(release: Release, symbol: str) -> str:
+    """The release's own spelling of ``symbol`` (``ETH_BTC`` for ``ETH/BTC``), else ``symbol``."""
+    wanted = canonical_symbol(symbol)
+    for declared, _ in series_of(release):
+        if canonical_symbol(declared) == wanted:
+            return declared
+    return symbol
 
 
 def series_key(symbol: str, timeframe: str) -> str:
@@ -49,6 +67,7 @@ def series_of(release: Release) -> list[tuple[str, str]]:
 def record_key(release: Release, symbol: str, timeframe: str | None) -> str:
     """The key of a series in ``per_symbol`` and members' ``symbol``: ``SYMBOL@TF`` in a release
     of several timeframes, the symbol otherwise (releases of one timeframe, older ones)."""
+    symbol = declared_symbol(release, symbol)
     if not release.series:
         return symbol
     if timeframe is None:
@@ -78,7 +97,11 @@ class Coverage:
 
     def covers(self, symbol: str, timeframe: str | None) -> bool:
         """True when this alias's release declares ``symbol`` at ``timeframe`` (None: any)."""
-        return any(s == symbol and timeframe in (None, tf) for s, tf in map(split_key, self.series))
+        wanted = canonical_symbol(symbol)
+        return any(
+            canonical_symbol(s) == wanted and timeframe in (None, tf)
+            for s, tf in map(split_key, self.series)
+        )
 
 
 def set_alias(alias: str, model_set: str) -> str:
@@ -93,11 +116,15 @@ def covered(release: Release) -> list[str]:
 
 def covers(release: Release, symbol: str, timeframe: str | None) -> bool:
     """True when the release answers ``symbol`` at ``timeframe`` (None: any timeframe)."""
+    wanted = canonical_symbol(symbol)
     if release.series:
-        return any(s == symbol and timeframe in (None, tf) for s, tf in series_of(release))
+        return any(
+            canonical_symbol(s) == wanted and timeframe in (None, tf)
+            for s, tf in series_of(release)
+        )
     if timeframe is not None and timeframe != release.timeframe:
         return False
-    return not release.symbols or symbol in release.symbols
+    return not release.symbols or wanted in map(canonical_symbol, release.symbols)
 
 
 def routing_aliases(registry: Registry, alias: str = DEFAULT_ALIAS) -> list[str]:
@@ -166,6 +193,7 @@ def symbol_view(engine: Engine, symbol: str, timeframe: str | None = None) -> En
             f"symbol {symbol!r}{at} is not covered by release {release.id} "
             f"({release.timeframe}); covered: {listed if release.series else release.symbols}"
         )
+    symbol = declared_symbol(release, symbol)
     key = record_key(release, symbol, timeframe)
     views = _VIEWS.setdefault(engine, {})
     if key in views:

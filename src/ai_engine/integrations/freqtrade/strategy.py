@@ -4,6 +4,8 @@ Backtesting and hyperopt (and every other mode without live candles): the releas
 ``config["ai_engine"]`` is loaded in process and replayed over the whole dataframe with
 ``backtest.replay.replay_signals``: the signal of bar t from candles <= t only, equal to what
 ``/v1/signal`` answers at t, and the position the release's rule takes (hysteresis, minimum hold).
+A release over several symbols (or timeframes) answers each pair from that series' own view, or
+from the release its alias family routes the pair to, as the service does.
 
 Dry-run and live: each new candle asks the service (``/v1/signal``, with a timeout). An error or
 a refusal is logged and means no signal: no entry and no exit decision, never a default action.
@@ -39,6 +41,7 @@ from ai_engine.integrations.freqtrade.live import (
     rule_step,
     signal_rule,
 )
+from ai_engine.multi.coverage import symbol_engine
 
 logger = logging.getLogger(__name__)
 LIVE_MODES = (RunMode.DRY_RUN, RunMode.LIVE)
@@ -76,7 +79,8 @@ class AIEngineStrategy(IStrategy):
         if not self.ai.registry:
             raise ConfigError("backtesting needs ai_engine.registry (a registry folder)")
         self.engine = Engine.load(self.ai.registry, self.ai.release)
-        if (mismatch := self.engine.timeframe_error(self.timeframe)) is not None:
+        release = self.engine.release  # one declaring symbols is checked per pair, routed
+        if not release.symbols and (mismatch := self.engine.timeframe_error(self.timeframe)):
             raise ConfigError(mismatch)
         self.engine.check_consensus()
         logger.info("ai-engine: replaying release %s in process", self.engine.release.id)
@@ -168,9 +172,13 @@ class AIEngineStrategy(IStrategy):
         return True
 
     def _from_replay(self, dataframe: pd.DataFrame, pair: str) -> pd.DataFrame:
-        if self.engine is None:
+        if self.engine is None or not self.ai.registry:
             raise ConfigError("the strategy has no release loaded (bot_start did not run)")
-        replay = replay_signals(self.engine, self._candles(dataframe, pair))
+        candles = self._candles(dataframe, pair)
+        engine = symbol_engine(self.ai.registry, self.ai.release, self.engine, candles)
+        if (mismatch := engine.timeframe_error(self.timeframe)) is not None:
+            raise ConfigError(mismatch)
+        replay = replay_signals(engine, candles)
         dataframe["ai_action"] = replay.actions
         dataframe["ai_reason"] = replay.reasons
         dataframe["ai_expected_return"] = replay.expected

@@ -16,7 +16,8 @@ from typing import Any
 
 from ai_engine.errors import ConfigError
 from ai_engine.integrations.freqtrade.markets import split_pair, spot_markets
-from ai_engine.registry import Registry
+from ai_engine.multi.coverage import series_of
+from ai_engine.registry import Registry, Release
 
 STRATEGY_NAME = "AIEngine"
 STRATEGY_FILE = '''"""freqtrade strategy on the ai-engine's signals (`ai-engine freqtrade init`).
@@ -85,14 +86,18 @@ def init_userdir(
     pairs: list[str] | None = None,
     exchange: str = "binance",
     data: list[Path] | None = None,
+    timeframe: str | None = None,
 ) -> dict[str, Path]:
     """Write the user directory for ``release`` of ``registry``; the paths written.
 
-    ``pairs`` default to the release's symbol; the timeframe is the release's. ``data``: candle
-    files copied into the data folder (freqtrade's names, e.g. ETH_BTC-5m.feather).
+    ``timeframe``: the release's, or for a release of several timeframes one of its series'
+    (required there). ``pairs`` default to the release's symbols at that timeframe (``ETH_BTC``
+    -> ``ETH/BTC``). ``data``: candle files copied into the data folder (freqtrade's names,
+    e.g. ETH_BTC-5m.feather).
     """
     record = Registry(registry).resolve(release)
-    pairs = pairs or list(getattr(record, "symbols", None) or [record.symbol])
+    timeframe = traded_timeframe(record, timeframe)
+    pairs = pairs or [spot_pair(s) for s, tf in series_of(record) if tf == timeframe]
     for pair in pairs:
         split_pair(pair)
     folder = folder.resolve()
@@ -102,7 +107,7 @@ def init_userdir(
     (folder / "strategies").mkdir(parents=True, exist_ok=True)
     datadir.mkdir(parents=True, exist_ok=True)
     config = freqtrade_config(
-        folder, registry.resolve(), release, pairs, record.timeframe, exchange, service
+        folder, registry.resolve(), release, pairs, timeframe, exchange, service
     )
     paths = {
         "config": folder / "config.json",
@@ -111,12 +116,32 @@ def init_userdir(
         "data": datadir,
     }
     paths["config"].write_text(json.dumps(config, indent=2) + "\n")
-    paths["strategy"].write_text(
-        STRATEGY_FILE.format(name=STRATEGY_NAME, timeframe=record.timeframe)
-    )
+    paths["strategy"].write_text(STRATEGY_FILE.format(name=STRATEGY_NAME, timeframe=timeframe))
     paths["markets"].write_text(json.dumps(spot_markets(pairs), indent=2) + "\n")
     for source in data or []:
         if not source.is_file():
             raise ConfigError(f"{source}: expected a candle file, found nothing there")
         shutil.copy2(source, datadir / source.name)
     return paths
+
+
+def traded_timeframe(record: Release, timeframe: str | None) -> str:
+    """The one timeframe a user directory trades: ``timeframe`` when the release covers it,
+    the release's own when it has one; ConfigError naming the covered ones otherwise."""
+    offered = sorted({tf for _, tf in series_of(record)})
+    if timeframe is None and len(offered) == 1:
+        return offered[0]
+    if timeframe in offered:
+        return timeframe
+    found = "no --timeframe" if timeframe is None else f"--timeframe {timeframe!r}"
+    raise ConfigError(
+        f"release {record.id} covers the timeframes {offered}; expected one of them, found {found}"
+    )
+
+
+def spot_pair(symbol: str) -> str:
+    """A release's symbol as a freqtrade spot pair: ``ETH_BTC`` (a file name's) -> ``ETH/BTC``."""
+    if "/" in symbol:
+        return symbol
+    base, _, quote = symbol.partition("_")
+    return f"{base}/{quote}" if quote else symbol

@@ -227,6 +227,17 @@ class Engine:
         forecasts = [self._forecast(member, inputs) for member in self.members]
         return self.signal_from(candles, forecasts, inputs, now)
 
+    def compile_predict(self) -> dict[str, str | None]:
+        """``compile_predict`` of every healthy member that has one (the PyTorch families):
+        family -> None when compiled for one-row predictions, else why not (it stays eager)."""
+        outcome: dict[str, str | None] = {}
+        for member in self.members:
+            model = member.bundle.model if member.bundle is not None else None
+            compile_predict = getattr(model, "compile_predict", None)
+            if callable(compile_predict):
+                outcome[member.family] = compile_predict()
+        return outcome
+
     def _forecast(self, member: Member, inputs: ModelInputs) -> MemberForecast:
         if member.bundle is None:
             return MemberForecast(member.family, member.version, None, member.reason)

@@ -48,9 +48,10 @@ def model_inputs(frame: pd.DataFrame, spec: FeatureSpec, rows: np.ndarray) -> Mo
         )
     bars = compute(*(frame[c].to_numpy() for c in ("open", "high", "low", "close", "volume")))
     tabular = bars.tabular[rows]
-    _check_finite(tabular, spec, frame.index[rows])
+    timestamps = frame.index[rows]
+    _check_finite(tabular, spec, timestamps)
     sequence = return_windows(bars.returns, rows, spec.lookback)
-    return ModelInputs(tabular, sequence, frame.index[rows], rows)
+    return ModelInputs(tabular, sequence, timestamps, rows)
 
 
 def training_data(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[ModelInputs, np.ndarray]:

@@ -110,6 +110,9 @@ def return_windows(returns: np.ndarray, rows: np.ndarray, lookback: int) -> np.n
         raise DataValidationError(
             f"a window of {lookback} returns needs row >= {lookback}, found row {rows.min()}"
         )
+    if len(rows) == 1:  # serving: one slice (a copy, as below), without the strided view
+        end = int(rows[0]) + 1
+        return returns[end - lookback : end].reshape(1, lookback, 1).copy()
     view = np.lib.stride_tricks.sliding_window_view(returns, lookback)
     return view[rows - lookback + 1][:, :, None]
 

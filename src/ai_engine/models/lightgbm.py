@@ -3,10 +3,19 @@
 Inputs ``(n, n_features)``; forecasts ``(n, horizon)``. Boosters are stored in LightGBM's
 native text format, one file per horizon step (``model_h01.txt`` ... ``model_h12.txt`` for
 horizon 12; the descriptor derives the list from the config).
+
+A few float32 rows are predicted through LightGBM's single-row C API
+(``LGBM_BoosterPredictForMatSingleRowFast``, set up once per booster): the same predictions, bit
+for bit, as ``Booster.predict``, whose Python and ctypes set-up per booster and call cost about
+20 µs, twelve times per forecast (0.28 -> 0.02 ms for one row; benchmarks/RESULTS.md, issue 14
+round three). More rows, other dtypes, or a library without those functions: ``Booster.predict``.
 """
 
 from __future__ import annotations
 
+import ctypes
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +25,105 @@ import numpy as np
 
 from ai_engine.errors import BundleError, WeightsMismatchError
 from ai_engine.models.base import FamilyDescriptor, Forecaster, ForecasterConfig, register
+
+SINGLE_ROW_MAX = 32
+"""Up to this many rows go through the single-row C API one by one (about 1.1 µs per row and
+booster); beyond, one ``Booster.predict`` per booster (about 20 µs, then a little per row) is
+cheaper."""
+
+_C_API_PREDICT_NORMAL = 0
+_C_API_DTYPE_FLOAT32 = 0
+_FAST_INIT = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.c_void_p,  # booster
+    ctypes.c_int,  # predict type
+    ctypes.c_int,  # start iteration
+    ctypes.c_int,  # number of iterations (<= 0: all)
+    ctypes.c_int,  # data type
+    ctypes.c_int32,  # columns
+    ctypes.c_char_p,  # parameters
+    ctypes.POINTER(ctypes.c_void_p),  # out: fast config
+)
+_FAST_PREDICT = ctypes.CFUNCTYPE(
+    ctypes.c_int,
+    ctypes.c_void_p,  # fast config
+    ctypes.c_void_p,  # one row
+    ctypes.POINTER(ctypes.c_int64),  # out: length
+    ctypes.c_void_p,  # out: double
+)
+_FAST_FREE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p)
+
+
+class SingleRowPredictor:
+    """``Booster.predict`` of each booster for float32 rows, one row at a time through the
+    single-row C API, bit for bit (the library's own predictor behind both).
+
+    Set up with each booster's prediction settings as ``_predict`` passes them
+    (``num_iteration=best_iteration``, ``num_threads``); the boosters must not change after.
+    """
+
+    def __init__(self, boosters: Sequence[lgb.Booster], n_features: int, threads: int) -> None:
+        lib = lgb.basic._LIB  # the library lightgbm loaded (no public accessor)
+        if any(booster.num_feature() != n_features for booster in boosters):
+            raise OSError(f"boosters expect other than {n_features} features")
+        self._configs: list[ctypes.c_void_p] = []
+        self.boosters = tuple(boosters)
+        self.n_features = n_features
+        self._call = _FAST_PREDICT(("LGBM_BoosterPredictForMatSingleRowFast", lib))
+        self._free = _FAST_FREE(("LGBM_FastConfigFree", lib))
+        init = _FAST_INIT(("LGBM_BoosterPredictForMatSingleRowFastInit", lib))
+        parameters = f"num_threads={threads}".encode()
+        for booster in self.boosters:
+            config = ctypes.c_void_p()
+            status = init(
+                booster._handle,  # the C handle (no public accessor)
+                _C_API_PREDICT_NORMAL,
+                0,
+                booster.best_iteration,  # as predict: <= 0 means every iteration
+                _C_API_DTYPE_FLOAT32,
+                n_features,
+                parameters,
+                ctypes.byref(config),
+            )
+            if status != 0:
+                self._release()
+                raise OSError(f"LGBM_BoosterPredictForMatSingleRowFastInit failed ({status})")
+            self._configs.append(config)
+
+    @classmethod
+    def of(
+        cls, boosters: Sequence[lgb.Booster], n_features: int, threads: int
+    ) -> SingleRowPredictor | None:
+        """A predictor for ``boosters``, or None where the library does not offer one."""
+        try:
+            return cls(boosters, n_features, threads)
+        except (AttributeError, OSError, TypeError):
+            return None
+
+    def _release(self) -> None:
+        configs = getattr(self, "_configs", [])  # none yet when __init__ failed early
+        self._configs = []
+        for config in configs:
+            self._free(config)
+
+    def __del__(self) -> None:
+        self._release()
+
+    def predict(self, x: np.ndarray) -> np.ndarray | None:
+        """``(n, boosters)`` float64 for C-contiguous float32 ``x (n, n_features)``; None when
+        the library reports an error (the caller's ``Booster.predict`` then says why)."""
+        if x.shape[1] != self.n_features:
+            return None
+        out = np.empty((len(x), len(self._configs)), dtype=np.float64)
+        length = ctypes.c_int64()
+        stride, base, row_bytes = out.strides[0], out.ctypes.data, x.strides[0]
+        for row in range(len(x)):
+            data = x.ctypes.data + row * row_bytes
+            target = base + row * stride
+            for column, config in enumerate(self._configs):
+                if self._call(config, data, length, target + 8 * column) != 0:
+                    return None
+        return out
 
 
 def weights_file(step: int) -> str:
@@ -55,6 +163,8 @@ class LightGBMForecaster(Forecaster):
     def __init__(self, config: LightGBMConfig) -> None:
         super().__init__(config)
         self.boosters_: list[lgb.Booster] = []
+        self._rows: SingleRowPredictor | None = None
+        self._rows_for: tuple[lgb.Booster, ...] = ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -97,6 +207,9 @@ class LightGBMForecaster(Forecaster):
                 f"{self.family}: predict expects a fitted model (call fit or load_weights first), "
                 "found none"
             )
+        fast = self._fast_predict(x)
+        if fast is not None:
+            return fast
         threads = self.config.n_threads
         return np.column_stack(
             [
@@ -104,6 +217,18 @@ class LightGBMForecaster(Forecaster):
                 for b in self.boosters_
             ]
         )
+
+    def _fast_predict(self, x: np.ndarray) -> np.ndarray | None:
+        """``SingleRowPredictor``'s answer for a few float32 rows, made for the current
+        boosters (``boosters_`` may be replaced: fit, load, legacy import); else None."""
+        if x.dtype != np.float32 or x.ndim != 2 or not 0 < len(x) <= SINGLE_ROW_MAX:
+            return None
+        boosters = self.boosters_
+        known = self._rows_for
+        if len(known) != len(boosters) or any(map(operator.is_not, known, boosters)):
+            self._rows_for = tuple(boosters)
+            self._rows = SingleRowPredictor.of(boosters, x.shape[1], self.config.n_threads)
+        return None if self._rows is None else self._rows.predict(np.ascontiguousarray(x))
 
     def save_weights(self, folder: Path) -> None:
         if not self.boosters_:

@@ -95,6 +95,9 @@ class TorchSequenceForecaster(Forecaster):
     def __init__(self, config: ForecasterConfig) -> None:
         super().__init__(config)
         self.network_: nn.Module | None = None
+        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._compiled_for: nn.Module | None = None
+        """``compile_predict``'s network for one row, and the eager network it was made from."""
         self.on_eval: Callable[[EvalReport], None] | None = None
         """Optional progress callback, called after every validation check during ``fit``."""
 
@@ -143,10 +146,46 @@ class TorchSequenceForecaster(Forecaster):
         scale = window_scales(x) if self.config.window_scale else None
         if scale is not None:
             x = x / scale
+        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        compiled = self._compiled if len(x) == 1 and self._compiled_for is network else None
         with torch.inference_mode():
-            steps = network(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))[..., 0]
+            try:
+                steps = (network if compiled is None else compiled)(inputs)[..., 0]
+            except Exception:
+                if compiled is None:
+                    raise
+                self._compiled = None  # a compiled network that fails once runs eager from now
+                steps = network(inputs)[..., 0]
             out = torch.cumsum(steps, dim=1).numpy()
         return out if scale is None else out * scale[:, 0]
+
+    def compile_predict(self) -> str | None:
+        """Compile the network for one-row predictions (opt-in: ``AI_ENGINE_TORCH_COMPILE``).
+
+        ``torch.compile`` (inductor, C++ kernels and wrapper, weights frozen as constants) at a
+        batch of one, the serving case; other batch sizes stay eager. The compiled network's
+        answers are checked against eager ones (float32 rounding apart: relative 1e-4) before it
+        is used. Returns None when compiled, else why not (predictions then stay eager). Costs
+        seconds per network (a C++ compiler at work); the weights must not change afterwards
+        (``fit`` / ``load_weights`` make a new network, which runs eager until compiled again).
+        """
+        network = self._network()
+        shape = (1, *self.input_shape)
+        probes = torch.zeros(shape), torch.randn(shape, generator=torch.Generator().manual_seed(0))
+        try:
+            compiled = torch.compile(
+                network, dynamic=False, options={"cpp_wrapper": True, "freezing": True}
+            )
+            with torch.inference_mode():
+                pairs = [(compiled(p).numpy(), network(p).numpy()) for p in probes]
+        except Exception as exc:  # inductor: no compiler, unsupported op, ...
+            return f"torch.compile failed: {type(exc).__name__}: {str(exc)[:200]}"
+        for found, eager in pairs:
+            if not np.allclose(found, eager, rtol=1e-4, atol=1e-4 * float(np.abs(eager).max())):
+                worst = float(np.abs(found - eager).max())
+                return f"compiled network differs from eager by up to {worst:.3g}"
+        self._compiled, self._compiled_for = compiled, network
+        return None
 
     def save_weights(self, folder: Path) -> None:
         save_weights(self._network(), Path(folder) / self.weights_files[0])

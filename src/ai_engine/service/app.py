@@ -55,7 +55,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     service_metrics = Metrics()
     holder = EngineHolder(
-        settings.registry, settings.release, service_metrics, settings.pinned_cache
+        settings.registry,
+        settings.release,
+        service_metrics,
+        settings.pinned_cache,
+        settings.torch_compile,
     )
 
     shadow = ShadowRunner(settings, service_metrics) if settings.shadow else None

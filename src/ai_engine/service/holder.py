@@ -64,8 +64,12 @@ class EngineHolder:
         reference: str,
         metrics: Metrics | None = None,
         pinned_cache: int = 4,
+        torch_compile: bool = False,
     ) -> None:
         self.root = Path(registry)
+        self.torch_compile = torch_compile
+        """Compile the served release's PyTorch members for one-row predictions after loading
+        (``AI_ENGINE_TORCH_COMPILE``; releases asked for with ``?release=`` stay eager)."""
         self.reference = reference
         self.metrics = metrics
         self.pinned_cache = pinned_cache
@@ -154,6 +158,21 @@ class EngineHolder:
         return loaded
 
     # ---- reloading ---------------------------------------------------------------------
+    def _load_served(self, registry: Registry, release_id: str) -> Engine:
+        """A release to serve: loaded and verified, then compiled when ``torch_compile``."""
+        engine = Engine.load(registry, release_id)
+        if self.torch_compile:
+            start = time.perf_counter()
+            outcome = engine.compile_predict()
+            log.info(
+                "compiled %s for one-row predictions in %.1f s: %s",
+                release_id,
+                time.perf_counter() - start,
+                ", ".join(f"{f} {why or 'compiled'}" for f, why in outcome.items()) or "nothing",
+                extra={"event": "torch_compile", "release": release_id},
+            )
+        return engine
+
     def reload(self, trigger: str = "api") -> ReloadOutcome:
         """Load and verify the served reference, swap it in when it reaches consensus."""
         with self._reload_lock:
@@ -170,7 +189,7 @@ class EngineHolder:
                 release_id = registry.resolve(reference).id
             except RegistryError as exc:
                 raise NotFound(str(exc)) from exc
-            engine = Engine.load(registry, release_id)
+            engine = self._load_served(registry, release_id)
             try:
                 engine.check_consensus()
             except ConsensusError as exc:
@@ -196,7 +215,7 @@ class EngineHolder:
                     raise RegistryError(f"registry {self.root} does not exist or is not a folder")
                 registry = Registry(self.root)
                 target = registry.resolve(self.reference).id
-                candidate = Engine.load(registry, target)
+                candidate = self._load_served(registry, target)
             candidate.check_consensus()
         except Exception as exc:  # any failure at all: the old engine keeps serving
             reason = f"{type(exc).__name__}: {exc}"

@@ -15,6 +15,9 @@
 - ``AI_ENGINE_SHADOW_PENDING`` (512): most bars per symbol waiting for their outcome
 - ``AI_ENGINE_WINDOW_CACHE`` (1024): candle windows whose features and member forecasts are
   remembered (a window sent again skips both); 0 turns it off
+- ``AI_ENGINE_TORCH_COMPILE`` (0): 1 compiles the served release's PyTorch members for one-row
+  predictions (``torch.compile``, needs a C++ compiler) after each load: seconds more per load,
+  a fraction of their CPU per one-row call; a member that fails to compile stays eager
 """
 
 from __future__ import annotations
@@ -55,6 +58,9 @@ class ServiceSettings:
     shadow: str | None = None
     shadow_pending: int = 512
     window_cache: int = 1024
+    torch_compile: bool = False
+    """Compile the served release's PyTorch members for one-row predictions after each load
+    (AI_ENGINE_TORCH_COMPILE=1): seconds more per load, a fraction of their CPU per call."""
 
     def __post_init__(self) -> None:
         if self.max_candles < 1:
@@ -97,6 +103,7 @@ class ServiceSettings:
             shadow=env.get("AI_ENGINE_SHADOW") or None,
             shadow_pending=_number(env, "AI_ENGINE_SHADOW_PENDING", 512, int),
             window_cache=_number(env, "AI_ENGINE_WINDOW_CACHE", 1024, int),
+            torch_compile=_flag(env, "AI_ENGINE_TORCH_COMPILE", False),
         )
 
 

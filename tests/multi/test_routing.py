@@ -127,3 +127,32 @@ def test_the_service_routes_by_symbol_and_answers_404_for_an_unknown_one(
             timeout=60,
         )
         assert pinned.status_code == 404 and "not covered by release" in pinned.text
+        for symbol in ("ADA_BTC", "ETH_BTC"):  # OIP v2 routes parameters.symbol the same way
+            signal = httpx.post(
+                f"{url}/v1/signal", json=body(data / f"{symbol}-5m.feather", symbol, "5m")
+            ).json()
+            inferred = httpx.post(
+                f"{url}/v2/models/ensemble/infer",
+                json=infer_body(data / f"{symbol}-5m.feather", symbol, "5m"),
+                timeout=60,
+            )
+            assert inferred.status_code == 200, inferred.text
+            outputs = {o["name"]: o["data"] for o in inferred.json()["outputs"]}
+            assert inferred.json()["model_version"] == signal["release"]
+            assert outputs["action"] == [signal["action"]]
+            assert outputs["forecast"] == pytest.approx(signal["forecast"])
+        missing = httpx.post(
+            f"{url}/v2/models/ensemble/infer",
+            json=infer_body(data / "ADA_BTC-5m.feather", "DOGE_BTC", "5m"),
+            timeout=60,
+        )
+        assert missing.status_code == 404 and set(missing.json()) == {"error"}
+        assert "'DOGE_BTC' at 5m is covered by no release" in missing.json()["error"]
+
+
+def infer_body(path: Path, symbol: str, timeframe: str, bars: int = 300) -> dict[str, Any]:
+    """The same candles as ``body``, as an OIP v2 tensor with the symbol as a parameter."""
+    columns = body(path, symbol, timeframe, bars)["columns"]
+    rows = [[columns[k][i] for k in "tohlcv"] for i in range(bars)]
+    tensor = {"name": "candles", "shape": [bars, 6], "datatype": "FP64", "data": rows}
+    return {"parameters": {"symbol": symbol, "timeframe": timeframe}, "inputs": [tensor]}

@@ -1,8 +1,9 @@
 """Open Inference Protocol v2: health, model metadata and infer, for each member and ``ensemble``.
 
 Input: one tensor ``candles`` of shape ``[n, 6]`` (t in epoch ms, o, h, l, c, v); optional
-request parameters ``symbol`` and ``timeframe`` (default: the release's). Errors are
-``{"error": "..."}``.
+request parameters ``symbol`` and ``timeframe`` (default: the served release's). A ``symbol`` is
+routed as on /v1/signal: the release that covers it answers from that symbol's view, and a
+symbol no release covers is a 404 listing the covered ones. Errors are ``{"error": "..."}``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Path, Request
 import ai_engine
 from ai_engine.engine import Engine
 from ai_engine.errors import EngineUnavailable, NotFound
-from ai_engine.service.deps import Service, engine_for
+from ai_engine.service.deps import Service, ServiceState, engine_for
 from ai_engine.service.inference import (
     oip_columns,
     oip_ensemble_outputs,
@@ -22,6 +23,7 @@ from ai_engine.service.inference import (
     select_outputs,
     validated_candles,
 )
+from ai_engine.service.routing import routed_engine
 from ai_engine.service.schemas import (
     V2Error,
     V2InferRequest,
@@ -50,6 +52,22 @@ def _check_name(engine: Engine, name: str) -> None:
     families = [m.family for m in engine.members]
     if name != ENSEMBLE and name not in families:
         raise NotFound(f"unknown model {name!r}; expected one of {[ENSEMBLE, *families]}")
+
+
+async def _routed(
+    request: Request, service: ServiceState, body: V2InferRequest
+) -> tuple[Engine, str, str]:
+    """The engine, symbol and timeframe of an infer request: with ``parameters.symbol``, the
+    symbol's view of the release that covers it (as /v1/signal routes; 404 when none does) at
+    ``parameters.timeframe`` or else the served release's; without, the served release."""
+    params = body.parameters
+    if params is None or params.symbol is None:
+        engine = await engine_for(request, service, None)
+        timeframe = (params.timeframe if params else None) or engine.release.timeframe
+        return engine, engine.release.symbol, timeframe
+    timeframe = params.timeframe or service.holder.require().release.timeframe
+    engine = await routed_engine(request, service, None, params.symbol, timeframe)
+    return engine, params.symbol, timeframe
 
 
 @router.get("", response_model=V2ServerMetadata)
@@ -125,11 +143,8 @@ async def infer(
     body: V2InferRequest, request: Request, service: Service, name: str = ModelName
 ) -> dict[str, Any]:
     """Forecast of a member, or the ensemble's signal as tensors, for the last candle."""
-    engine = await engine_for(request, service, None)
+    engine, symbol, timeframe = await _routed(request, service, body)
     _check_name(engine, name)
-    params = body.parameters
-    symbol = (params.symbol if params else None) or engine.release.symbol
-    timeframe = (params.timeframe if params else None) or engine.release.timeframe
     candles = validated_candles(
         oip_columns(body), ["inputs", 0], symbol, timeframe, engine, service.settings.max_candles
     )

@@ -15,6 +15,7 @@ from ai_engine.cli import app
 from ai_engine.cli import common as cli_common
 from ai_engine.engine import Engine
 from ai_engine.errors import RegistryError
+from ai_engine.multi.gate import read_decision, record_decision
 from ai_engine.registry import Registry
 from trained import bundle_of, publish_copy, tiny_registry
 
@@ -117,6 +118,9 @@ def test_gc_keeps_newest_and_aliased_releases_and_removes_the_rest(
     imported.mkdir(parents=True)
     (imported / "manifest.json").write_text("{}")
     assert half not in registry.bundle_dirs()  # never listed: no manifest
+    for judged in (r2, r3, "r20000101_000000"):  # the gate's decisions; the last release is gone
+        record_decision(registry, {"candidate": judged, "promoted": False, "reason": "test"})
+    (registry.gates_dir / f".{r3}.json.abc.tmp").write_text("{")
 
     code, out = cli(registry, "models", "gc", "--keep", "1")
     assert code == 0
@@ -127,6 +131,11 @@ def test_gc_keeps_newest_and_aliased_releases_and_removes_the_rest(
     assert f"removed bundle {orphan.relative_to(registry.root)}" in out
     assert f"removed bundle {half.relative_to(registry.root)}" in out
     assert not orphan.exists() and not half.exists() and imported.exists()
+    assert f"removed gate decision gates/{r2}.json" in out
+    assert "removed gate decision gates/r20000101_000000.json" in out
+    assert f"removed leftover gates/.{r3}.json.abc.tmp" in out
+    assert [p.name for p in registry.gates_dir.iterdir()] == [f"{r3}.json"]
+    assert read_decision(registry, r3) is not None and read_decision(registry, r2) is None
     assert not any(registry.staging_dir.iterdir())
     used = {str(registry.bundle_path(m)) for r in registry.releases() for m in r.members}
     assert {str(p) for p in registry.bundle_dirs()} == used | {str(imported)}

@@ -5,6 +5,7 @@ Layout under the registry root::
     bundles/<model_set>/<family>/<version>/   one bundle each (see bundle.py)
     releases/<release_id>.json                 four pinned bundles + ensemble settings
     aliases/<alias>.json                       {"release": id, "history": [older ids, newest first]}
+    gates/<release_id>.json                    the retraining gate's decision on a candidate
     .staging/<id>/ + <id>.lock                 a bundle being written (its writer holds the lock);
                                                never listed or served; ``gc`` removes leftovers
     .lock                                      file lock serialising writers across processes
@@ -36,6 +37,7 @@ from ai_engine.errors import RegistryError
 from ai_engine.registry_records import (
     ALIASES,
     DEFAULT_ALIAS,
+    GATES,
     IMPORTED_SET,
     LOCK_TIMEOUT_S,
     RELEASE_FORMAT_VERSION,
@@ -51,6 +53,7 @@ from ai_engine.registry_records import (
     fsync_dir,
     fsync_tree,
     lock_held,
+    remove_records_of_gone,
     safe_name,
     utc_stamp,
 )
@@ -58,6 +61,7 @@ from ai_engine.registry_records import (
 __all__ = [
     "ALIASES",
     "DEFAULT_ALIAS",
+    "GATES",
     "IMPORTED_SET",
     "LOCK_TIMEOUT_S",
     "RELEASE_FORMAT_VERSION",
@@ -101,6 +105,10 @@ class Registry:
     @property
     def staging_dir(self) -> Path:
         return self.root / STAGING
+
+    @property
+    def gates_dir(self) -> Path:
+        return self.root / GATES
 
     def bundle_path(self, member: ReleaseMember) -> Path:
         return self.root / member.path
@@ -345,10 +353,10 @@ class Registry:
         return leftovers
 
     def temp_leftovers(self) -> list[Path]:
-        """Temporary files of interrupted atomic writes in ``releases/`` and ``aliases/``."""
+        """Temporary files of interrupted atomic writes in releases/, aliases/ and gates/."""
         return sorted(
             path
-            for folder in (self.releases_dir, self.aliases_dir)
+            for folder in (self.releases_dir, self.aliases_dir, self.gates_dir)
             if folder.is_dir()
             for path in folder.glob(f".*{TEMP_SUFFIX}")
         )
@@ -399,6 +407,7 @@ class Registry:
             if removed_releases:
                 fsync_dir(self.releases_dir)
             removed_bundles = self._trash_unused_bundles({m.path for r in kept for m in r.members})
+            removed_decisions = remove_records_of_gone(self.gates_dir, {r.id for r in kept})
             removed_leftovers = []
             for entry in [*self.staging_leftovers(), *self.temp_leftovers()]:
                 if not entry.name.startswith("trash-"):
@@ -409,7 +418,9 @@ class Registry:
                 else:
                     entry.unlink(missing_ok=True)
             self._remove_empty_bundle_folders()
-        return GcReport([r.id for r in kept], removed_releases, removed_bundles, removed_leftovers)
+        kept_ids = [r.id for r in kept]
+        removed = (removed_releases, removed_bundles, removed_leftovers, removed_decisions)
+        return GcReport(kept_ids, *removed)
 
     def _trash_unused_bundles(self, used: set[str]) -> list[str]:
         """Rename unused bundle folders (complete or not) into ``.staging/trash-*``."""

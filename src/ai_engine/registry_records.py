@@ -22,6 +22,7 @@ RELEASE_FORMAT_VERSION = 1
 DEFAULT_ALIAS = "production"
 ALIASES = ("production", "candidate")
 STAGING = ".staging"
+GATES = "gates"
 STAGING_LOCK_SUFFIX = ".lock"
 TEMP_SUFFIX = ".tmp"
 IMPORTED_SET = "imported"
@@ -106,6 +107,7 @@ class GcReport:
     removed_releases: list[str]
     removed_bundles: list[str]
     removed_leftovers: list[str]
+    removed_decisions: list[str] = field(default_factory=list)
 
 
 def utc_stamp(now: datetime | None = None) -> str:
@@ -165,3 +167,14 @@ def lock_held(path: Path) -> bool:
         return True
     probe.release()
     return False
+
+
+def remove_records_of_gone(folder: Path, kept: set[str]) -> list[str]:
+    """Delete ``folder/<release id>.json`` of every release not in ``kept``; their paths
+    relative to the registry root (``folder``'s parent)."""
+    gone = [p for p in sorted(folder.glob("*.json")) if p.stem not in kept]
+    for path in gone:
+        path.unlink()
+    if gone:
+        fsync_dir(folder)
+    return [str(p.relative_to(folder.parent)) for p in gone]

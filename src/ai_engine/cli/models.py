@@ -170,6 +170,7 @@ def models_gc(
         [f"removed release {r}" for r in report.removed_releases]
         + [f"removed bundle {b}" for b in report.removed_bundles]
         + [f"removed leftover {x}" for x in report.removed_leftovers]
+        + [f"removed gate decision {d}" for d in report.removed_decisions]
         + [f"kept {len(report.kept_releases)} release(s): {', '.join(report.kept_releases)}"]
     )
 

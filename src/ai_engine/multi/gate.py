@@ -31,10 +31,9 @@ from ai_engine.data import Candles
 from ai_engine.errors import AIEngineError, ConfigError
 from ai_engine.evaluation.decision import Costs, net_returns
 from ai_engine.features import model_inputs, targets
-from ai_engine.registry import Registry, atomic_write_json
+from ai_engine.registry import GATES, Registry, atomic_write_json
 
 log = logging.getLogger("ai_engine.retrain")
-GATES = "gates"
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def judge(
 
 def record_decision(registry: Registry, decision: dict[str, Any]) -> Path:
     """Write the decision beside the registry's releases and log it."""
-    path = registry.root / GATES / f"{decision['candidate']}.json"
+    path = registry.gates_dir / f"{decision['candidate']}.json"
     atomic_write_json(path, decision)
     log.log(
         logging.INFO if decision["promoted"] else logging.WARNING,

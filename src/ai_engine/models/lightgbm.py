@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import operator
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,8 @@ class SingleRowPredictor:
 
     Set up with each booster's prediction settings as ``_predict`` passes them
     (``num_iteration=best_iteration``, ``num_threads``); the boosters must not change after.
+    A set-up serves one thread at a time (a lock, never waited on: a call that finds it taken
+    answers None, and the caller's ``Booster.predict`` runs instead).
     """
 
     def __init__(self, boosters: Sequence[lgb.Booster], n_features: int, threads: int) -> None:
@@ -67,6 +70,7 @@ class SingleRowPredictor:
         if any(booster.num_feature() != n_features for booster in boosters):
             raise OSError(f"boosters expect other than {n_features} features")
         self._configs: list[ctypes.c_void_p] = []
+        self._lock = threading.Lock()
         self.boosters = tuple(boosters)
         self.n_features = n_features
         self._call = _FAST_PREDICT(("LGBM_BoosterPredictForMatSingleRowFast", lib))
@@ -112,8 +116,14 @@ class SingleRowPredictor:
     def predict(self, x: np.ndarray) -> np.ndarray | None:
         """``(n, boosters)`` float64 for C-contiguous float32 ``x (n, n_features)``; None when
         the library reports an error (the caller's ``Booster.predict`` then says why)."""
-        if x.shape[1] != self.n_features:
+        if x.shape[1] != self.n_features or not self._lock.acquire(blocking=False):
             return None
+        try:
+            return self._predict_rows(x)
+        finally:
+            self._lock.release()
+
+    def _predict_rows(self, x: np.ndarray) -> np.ndarray | None:
         out = np.empty((len(x), len(self._configs)), dtype=np.float64)
         length = ctypes.c_int64()
         stride, base, row_bytes = out.strides[0], out.ctypes.data, x.strides[0]

@@ -13,8 +13,9 @@ t-test, 11 lags for the overlapping 12-step targets), one-sided both ways:
 Per symbol, and over all symbols (the differential averaged across symbols per date: the
 symbols share their dates, so this keeps their cross-correlation in the HAC variance).
 
-Usage: ``python benchmarks/exploratory/pooled_significance.py SEED [SEED ...]``; appends one
-JSON line per seed to benchmarks/results/pooled_significance.jsonl.
+Usage: ``python benchmarks/exploratory/pooled_significance.py SEED [SEED ...] [--drop SYMBOL
+...]`` (``--drop``: leave those symbols out of the pool and the comparison); appends one JSON
+line per seed to benchmarks/results/pooled_significance.jsonl.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +65,12 @@ def compare(pooled: np.ndarray, own: np.ndarray, zero: np.ndarray) -> dict[str, 
     }
 
 
-def run(seed: int) -> dict[str, Any]:
+def run(seed: int, drop: Sequence[str] = ()) -> dict[str, Any]:
     """One seed: every family, pooled and per symbol, compared per symbol and over all."""
     if not DATA.exists():
         write_symbols(DATA, 1999)
     sources, _ = load_sources([DATA])
+    sources = [s for s in sources if s.candles.symbol not in drop]
     parts = [
         symbol_rows(s.candles.frame, s.candles.symbol, s.path, timeframe=s.candles.timeframe)
         for s in sources
@@ -75,7 +78,7 @@ def run(seed: int) -> dict[str, Any]:
     parts, _ = _named(parts, None)
     plan = plan_of({"preset": "quick", "seed": seed})
     split = final_split(parts, plan.val_fraction, CURRENT_SPEC.horizon)
-    out: dict[str, Any] = {"seed": seed}
+    out: dict[str, Any] = {"seed": seed, **({"dropped": sorted(drop)} if drop else {})}
     for family in FAMILIES:
         start = time.perf_counter()
         pooled = fit_split(family, parts, split, plan, CURRENT_SPEC)
@@ -116,8 +119,10 @@ def run(seed: int) -> dict[str, Any]:
 
 def main() -> None:
     torch.set_num_threads(1)
-    for seed in map(int, sys.argv[1:] or ["0"]):
-        line = run(seed)
+    args = sys.argv[1:]
+    cut = args.index("--drop") if "--drop" in args else len(args)
+    for seed in map(int, args[:cut] or ["0"]):
+        line = run(seed, args[cut + 1 :])
         with open(HERE / "results" / "pooled_significance.jsonl", "a") as handle:
             handle.write(json.dumps(line) + "\n")
 

@@ -7,6 +7,7 @@ a ``DataValidationError`` naming the row and timestamp, or (for gaps under the l
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -49,6 +50,7 @@ class Candles:
         return self.frame["close"].to_numpy()
 
 
+@functools.lru_cache(maxsize=64)
 def timeframe_delta(timeframe: str) -> pd.Timedelta:
     """``"5m" -> 5 minutes``; an unknown spelling is a DataValidationError."""
     match = _TIMEFRAME.match(timeframe)

@@ -11,7 +11,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,20 @@ from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, ReleaseMember
 
 STALE_BARS = 2
 """A last candle older than this many bars (by the wall clock) is stale: HOLD."""
+
+
+@dataclass
+class WindowMemo:
+    """What ``signal_from`` works out once for one candle window and its member forecasts (a
+    window cache keeps one per window and release): the out-of-distribution verdict, the last
+    bar's time, and the unstamped signals by their gates. The stale check against the wall
+    clock and the stamps are made anew on every call."""
+
+    ood: tuple[str, ...] | None = None
+    last_bar: datetime | None = None
+    stale_after: timedelta | None = None
+    """``STALE_BARS`` bars of the candles' timeframe."""
+    signals: dict[tuple[str, ...], Signal] = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -166,25 +180,37 @@ class Engine:
         forecasts: list[MemberForecast],
         inputs: ModelInputs | None = None,
         now: datetime | None = None,
+        memo: WindowMemo | None = None,
     ) -> Signal:
         """The Signal for ``candles`` from member forecasts already made for their last bar.
 
         ``inputs``: ``latest_inputs`` of the candles when already computed. ``now``: the wall
         clock; given, a last candle older than ``STALE_BARS`` bars makes the signal HOLD
-        (``stale_data``).
+        (``stale_data``). ``memo``: what earlier calls with these same candles, forecasts
+        and engine worked out (filled here): the same gates give the same decision, newly
+        stamped.
         """
-        where = {
+        if self.evidence is None:
+            return self.stamped(combine(forecasts, self.settings, **self._where(candles)), now)
+        inputs = latest_inputs(candles.frame, self.spec) if inputs is None else inputs
+        gates = self.gates(candles, inputs, now, memo)
+        signal = None if memo is None else memo.signals.get(gates)
+        if signal is None:
+            recent = self.evidence.recent(candles.frame["close"].to_numpy())
+            context = SignalContext(inputs.sequence, gates, recent)
+            where = self._where(candles)
+            signal = decide(forecasts, self.settings, self.evidence, context, **where)
+            if memo is not None:
+                memo.signals[gates] = signal
+        return self.stamped(signal, now)
+
+    def _where(self, candles: Candles) -> dict[str, str]:
+        return {
             "symbol": candles.symbol,
             "timeframe": candles.timeframe,
             "as_of": candles.frame.index[-1].isoformat(),
             "release": self.release.id,
         }
-        if self.evidence is None:
-            return self.stamped(combine(forecasts, self.settings, **where), now)
-        inputs = latest_inputs(candles.frame, self.spec) if inputs is None else inputs
-        recent = self.evidence.recent(candles.frame["close"].to_numpy())
-        context = SignalContext(inputs.sequence, self.gates(candles, inputs, now), recent)
-        return self.stamped(decide(forecasts, self.settings, self.evidence, context, **where), now)
 
     @property
     def bundle_hashes(self) -> dict[str, str]:
@@ -193,32 +219,48 @@ class Engine:
 
     def stamped(self, signal: Signal, now: datetime | None = None) -> Signal:
         """``signal`` with the contract's fields: schema version, when it was made (``now``,
-        else the wall clock), the end of the bar it is for, each member's bundle hash."""
+        else the wall clock), the end of the bar it is for, each member's bundle hash; its
+        lists are its own (``signal`` may be a remembered one)."""
         hashes = self.bundle_hashes
         fields = stamp(signal.as_of, signal.timeframe or self.release.timeframe, now)
         return dataclasses.replace(
             signal,
             members=[
-                dataclasses.replace(m, bundle_sha256=hashes.get(m.family)) for m in signal.members
+                dataclasses.replace(
+                    m,
+                    forecast=None if m.forecast is None else list(m.forecast),
+                    bundle_sha256=hashes.get(m.family),
+                )
+                for m in signal.members
             ],
+            forecast=list(signal.forecast),
+            forecast_lower=list(signal.forecast_lower),
+            forecast_upper=list(signal.forecast_upper),
             generated_at=fields["generated_at"],
             valid_until=fields["valid_until"],
         )
 
     def gates(
-        self, candles: Candles, inputs: ModelInputs, now: datetime | None = None
+        self,
+        candles: Candles,
+        inputs: ModelInputs,
+        now: datetime | None = None,
+        memo: WindowMemo | None = None,
     ) -> tuple[str, ...]:
-        """Reasons to HOLD whatever the forecasts say: input unlike training, stale candles."""
-        reasons: list[str] = []
-        if self.evidence is not None:
-            gate = self.evidence.gate
-            if float(gate.distance(inputs.tabular)[0]) > gate.threshold:
-                reasons.append("ood_input")
-        if now is not None and candles.timeframe:
-            age = now - candles.frame.index[-1].to_pydatetime()
-            if age > STALE_BARS * timeframe_delta(candles.timeframe):
-                reasons.append("stale_data")
-        return tuple(reasons)
+        """Reasons to HOLD whatever the forecasts say: input unlike training, stale candles.
+        ``memo``: the window's verdicts already known (filled here)."""
+        memo = WindowMemo() if memo is None else memo
+        if memo.ood is None:
+            gate = None if self.evidence is None else self.evidence.gate
+            far = gate is not None and float(gate.distance(inputs.tabular)[0]) > gate.threshold
+            memo.ood = ("ood_input",) if far else ()
+        if now is None or not candles.timeframe:
+            return memo.ood
+        if memo.last_bar is None or memo.stale_after is None:
+            memo.last_bar = candles.frame.index[-1].to_pydatetime()
+            memo.stale_after = (STALE_BARS * timeframe_delta(candles.timeframe)).to_pytimedelta()
+        stale = now - memo.last_bar > memo.stale_after
+        return (*memo.ood, "stale_data") if stale else memo.ood
 
     def signal(self, candles: Candles, now: datetime | None = None) -> Signal:
         """The Signal for the last candle; ConsensusError below the quorum."""

@@ -130,6 +130,9 @@ FILL = {"symbol": SYMBOL, "side": "SELL", "quantity": 1, "price": 100}
 BAD = [
     ("account-negative", "/v1/account", {"equity": -1}, "equity"),
     ("account-nan", "/v1/account", _raw({}, "equity", "NaN"), "equity"),
+    ("account-boolean", "/v1/account", {"equity": True}, "equity"),
+    ("account-numeric-string", "/v1/account", {"equity": "10000"}, "equity"),
+    ("fill-boolean-price", "/v1/fills", {**FILL, "price": True}, "price"),
     ("fill-unknown-symbol", "/v1/fills", {**FILL, "symbol": "NOPE"}, "symbol"),
     ("fill-no-position", "/v1/fills", {**FILL, "position_id": "abc"}, "position_id"),
     ("fill-nan-price", "/v1/fills", _raw(FILL, "price", "NaN"), "price"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from ai_engine.data import Candles, make_candles
-from ai_engine.engine import Engine
+from ai_engine.engine import Engine, WindowMemo
 from ai_engine.errors import BundleError
 from ai_engine.features import latest_inputs
 from ai_engine.service.batcher import ForecastBatcher
@@ -193,3 +194,24 @@ def test_the_window_cache_is_bounded_and_keyed_by_release(
     ]:
         asyncio.run(look(engine, candles))
     assert seen == [False, False, True, False, False]
+
+
+def test_a_remembered_decision_is_gated_and_stamped_anew(trained_registry: Path) -> None:
+    """``signal_from`` with a window's memo answers exactly as without it, for a fresh and a
+    stale clock alike (the stale check is made anew each call), and hands out lists of its own."""
+    engine = Engine.load(trained_registry)
+    candles = windows_ending(range(600, 601))[0]
+    inputs = latest_inputs(candles.frame, engine.spec)
+    forecasts = engine.forecasts_many([inputs])[0]
+    last = candles.frame.index[-1].to_pydatetime()
+    memo = WindowMemo()
+    stamps = set()
+    for now in (last + timedelta(minutes=1), last + timedelta(days=1), last + timedelta(minutes=2)):
+        remembered = engine.signal_from(candles, forecasts, inputs, now, memo).to_json()
+        assert remembered == engine.signal_from(candles, forecasts, inputs, now).to_json()
+        stamps.add(remembered["generated_at"])
+        remembered["forecast"].append(0.0)  # a caller changing its answer changes no other
+        remembered["members"][0]["forecast"].append(0.0)
+    assert len(stamps) == 3 and len(memo.signals) == 2
+    fresh, stale = sorted(memo.signals, key=len)
+    assert stale == (*fresh, "stale_data")

@@ -23,15 +23,16 @@ from synthetic import synthetic_frame
 
 @pytest.fixture
 def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the requests that took the fast path."""
+    """Counts the requests that took the fast path (it routes them itself; the ordinary
+    handler never calls fastpath's ``routed_engine``)."""
     calls: list[int] = []
-    original = fastpath.arrays_candles
+    original = fastpath.routed_engine
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
+    async def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
-        return original(*args, **kwargs)
+        return await original(*args, **kwargs)
 
-    monkeypatch.setattr(fastpath, "arrays_candles", counted)
+    monkeypatch.setattr(fastpath, "routed_engine", counted)
     return calls
 
 

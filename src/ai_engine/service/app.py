@@ -31,6 +31,7 @@ from ai_engine.errors import (
 )
 from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.body import JsonBodyMiddleware
+from ai_engine.service.body_cache import BodyCache
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import (
@@ -87,7 +88,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         window_entries=settings.window_cache,
         on_window=service_metrics.window_seen,
     )
-    app.state.service = ServiceState(settings, holder, service_metrics, batcher, shadow)
+    app.state.service = ServiceState(
+        settings, holder, service_metrics, batcher, shadow, BodyCache(settings.window_cache)
+    )
     for module in (signal, stream, models, health, oip, metrics, contract, ui):
         app.include_router(module.router)
     safety = install_safety(app, settings, service_metrics, holder)

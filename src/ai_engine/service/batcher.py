@@ -7,10 +7,12 @@ two loop turns (microseconds); under load it saves most of the per-call cost of 
 models. Requests are grouped by engine, so a swap in the middle never mixes releases.
 
 ``window_forecasts`` also remembers the model inputs and forecasts of the last
-``window_entries`` candle windows per release: a window sent again (several bots or replicas
-polling the same symbol within one bar, a client's retry) skips the features and the models.
-The key is a digest of the window's timestamps and OHLCV values, so a window that differs in
-any value is computed afresh; the signal itself (gates, wall-clock stamps) is always made anew.
+``window_entries`` candle windows per release, symbol and timeframe: a window sent again
+(several bots or replicas polling the same symbol within one bar, a client's retry) skips the
+features and the models. The key is a digest of the window's timestamps and OHLCV values, so a
+window that differs in any value is computed afresh. Each entry also keeps the window's
+``WindowMemo`` (``Engine.signal_from``: OOD verdict, unstamped decisions by their gates); the
+stale check against the wall clock and the stamps are always made anew.
 """
 
 from __future__ import annotations
@@ -23,18 +25,19 @@ from collections.abc import Callable
 import numpy as np
 
 from ai_engine.data import Candles
-from ai_engine.engine import Engine
+from ai_engine.engine import Engine, WindowMemo
 from ai_engine.ensemble import MemberForecast
 from ai_engine.features import ModelInputs, latest_inputs
 
 Waiting = tuple[Engine, ModelInputs, "asyncio.Future[list[MemberForecast]]"]
-Computed = tuple[ModelInputs, list[MemberForecast]]
+Computed = tuple[ModelInputs, list[MemberForecast], WindowMemo | None]
+"""Model inputs, every member's forecast, and the window's memo (None: not remembered)."""
 
 
 def window_digest(candles: Candles) -> bytes:
-    """A 16-byte digest of the window's timestamps and OHLCV values (what features read)."""
+    """The SHA-256 digest of the window's timestamps and OHLCV values (what features read)."""
     frame = candles.frame
-    digest = hashlib.blake2b(frame.index.asi8.tobytes(), digest_size=16)
+    digest = hashlib.sha256(frame.index.asi8.tobytes())
     digest.update(frame.to_numpy(np.float64).tobytes())  # one block: a view, then one copy
     return digest.digest()
 
@@ -57,27 +60,33 @@ class ForecastBatcher:
         self.on_window = on_window
         self._waiting: list[Waiting] = []
         self._flush_task: asyncio.Task[None] | None = None
-        self._windows: OrderedDict[tuple[str, bytes], Computed] = OrderedDict()
+        self._windows: OrderedDict[tuple[str, str, str, bytes], Computed] = OrderedDict()
 
-    async def window_forecasts(self, engine: Engine, candles: Candles) -> Computed:
-        """``latest_inputs`` of ``candles`` and every member's forecast for their last bar,
-        remembered for the window's next arrival (when ``window_entries`` > 0)."""
+    async def window_forecasts(
+        self, engine: Engine, candles: Candles, digest: bytes | None = None
+    ) -> Computed:
+        """``latest_inputs`` of ``candles``, every member's forecast for their last bar and
+        the window's ``WindowMemo``, remembered for the window's next arrival (when
+        ``window_entries`` > 0; else the memo is None). ``digest``: ``window_digest(candles)``
+        when the caller knows it already."""
         if self.window_entries < 1:
             inputs = latest_inputs(candles.frame, engine.spec)
-            return inputs, await self.forecasts(engine, inputs)
-        key = (engine.release.id, window_digest(candles))
+            return inputs, await self.forecasts(engine, inputs), None
+        digest = window_digest(candles) if digest is None else digest
+        key = (engine.release.id, candles.symbol, candles.timeframe, digest)
         known = self._windows.get(key)
         if self.on_window is not None:
             self.on_window(known is not None)
         if known is not None:
             self._windows.move_to_end(key)
-            return known[0], list(known[1])  # a caller's list never reaches the cache
+            return known[0], list(known[1]), known[2]  # a caller's list never reaches the cache
         inputs = latest_inputs(candles.frame, engine.spec)
-        computed = (inputs, await self.forecasts(engine, inputs))
-        self._windows[key] = computed
+        forecasts = await self.forecasts(engine, inputs)
+        memo = WindowMemo()
+        self._windows[key] = (inputs, forecasts, memo)
         if len(self._windows) > self.window_entries:
             self._windows.popitem(last=False)
-        return computed
+        return inputs, list(forecasts), memo
 
     async def forecasts(self, engine: Engine, inputs: ModelInputs) -> list[MemberForecast]:
         """Every member's forecast for ``inputs`` (one candle set's last bar)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ai_engine.engine import Engine
 from ai_engine.service.batcher import ForecastBatcher
+from ai_engine.service.body_cache import BodyCache
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import Metrics
 from ai_engine.service.settings import ServiceSettings
@@ -30,6 +31,8 @@ class ServiceState:
     batcher: ForecastBatcher
     shadow: ShadowRunner | None = None
     """The shadow alias's runner (AI_ENGINE_SHADOW), or None."""
+    bodies: BodyCache = field(default_factory=lambda: BodyCache(0))
+    """The candle routes' parsed bodies and validated candles (body_cache.py); 0 entries: off."""
 
 
 async def get_service(request: Request) -> ServiceState:

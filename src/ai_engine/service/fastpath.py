@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -22,13 +22,28 @@ from ai_engine.candle_arrays import candles_from_arrays, epoch_ns
 from ai_engine.data import Candles, ValidationSettings
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError
+from ai_engine.service.batcher import window_digest
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.fastjson import JSONBytes, ParsedCandles, parse_candles
 from ai_engine.service.inference import COLUMN_NAMES, validated_candles
 from ai_engine.service.routing import routed_engine
 
 FastHandler = Callable[[Request], Awaitable[Response | None]]
-Answer = Callable[[Request, ServiceState, Engine, Candles], Awaitable[dict[str, Any]]]
+
+
+class Answer(Protocol):
+    """A route's answer to validated candles (routes/signal.py's ``answer_*``)."""
+
+    def __call__(
+        self,
+        request: Request,
+        service: ServiceState,
+        engine: Engine,
+        candles: Candles,
+        digest: bytes | None = None,
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
 RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """``ReleaseQuery``'s pattern; any other query string goes the ordinary way."""
 _FAST: dict[Callable[..., Any], FastHandler] = {}
@@ -97,14 +112,27 @@ def candles_handler(answer: Answer) -> FastHandler:
         usable, release = release_query(request)
         if not usable:
             return None
-        parsed = parse_candles(await request.body())
-        if parsed is None:
-            return None
         service: ServiceState = request.app.state.service
+        bodies = service.bodies
+        body = await request.body()
+        key = bodies.key(body) if bodies.enabled else b""
+        parsed = bodies.parsed.get(key) if bodies.enabled else None
+        if parsed is None:
+            parsed = parse_candles(body)
+            if parsed is None:
+                return None
+            if bodies.enabled:
+                bodies.parsed.put(key, parsed)
         engine = await routed_engine(request, service, release, parsed.symbol, parsed.timeframe)
-        candles = arrays_candles(
-            parsed, engine, service.settings.max_candles, parsed.symbol, parsed.timeframe
-        )
-        return JSONBytes(await answer(request, service, engine, candles))
+        known = (engine.release.id, key)
+        validated = bodies.candles.get(known) if bodies.enabled else None
+        if validated is None:
+            candles = arrays_candles(
+                parsed, engine, service.settings.max_candles, parsed.symbol, parsed.timeframe
+            )
+            validated = (candles, window_digest(candles) if bodies.enabled else None)
+            if bodies.enabled:
+                bodies.candles.put(known, validated)
+        return JSONBytes(await answer(request, service, engine, *validated))
 
     return handler

@@ -74,33 +74,43 @@ def validated_candles(
 
 
 async def member_forecasts(
-    batcher: ForecastBatcher, engine: Engine, candles: Candles, consensus: bool = True
+    batcher: ForecastBatcher,
+    engine: Engine,
+    candles: Candles,
+    consensus: bool = True,
+    digest: bytes | None = None,
 ) -> list[MemberForecast]:
     """Every member's forecast for the last candle, predicted together with other requests'.
 
-    With ``consensus``, ConsensusError first when too few members loaded healthy.
+    With ``consensus``, ConsensusError first when too few members loaded healthy. ``digest``:
+    the candles' window digest when known (batcher.window_digest).
     """
     if consensus:
         engine.check_consensus()
-    return (await batcher.window_forecasts(engine, candles))[1]
+    return (await batcher.window_forecasts(engine, candles, digest))[1]
 
 
 async def signal_json(
-    batcher: ForecastBatcher, engine: Engine, candles: Candles, stale_check: bool = True
+    batcher: ForecastBatcher,
+    engine: Engine,
+    candles: Candles,
+    stale_check: bool = True,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
     """The Signal as JSON; ConsensusError below the quorum. ``stale_check``: judge the last
-    candle's age against the wall clock (HOLD ``stale_data`` when older than two bars)."""
+    candle's age against the wall clock (HOLD ``stale_data`` when older than two bars).
+    ``digest``: the candles' window digest when known."""
     engine.check_consensus()
-    inputs, forecasts = await batcher.window_forecasts(engine, candles)
+    inputs, forecasts, memo = await batcher.window_forecasts(engine, candles, digest)
     now = datetime.now(UTC) if stale_check else None
-    return engine.signal_from(candles, forecasts, inputs, now).to_json()
+    return engine.signal_from(candles, forecasts, inputs, now, memo).to_json()
 
 
 async def forecast_json(
-    batcher: ForecastBatcher, engine: Engine, candles: Candles
+    batcher: ForecastBatcher, engine: Engine, candles: Candles, digest: bytes | None = None
 ) -> dict[str, Any]:
     """Every member's forecast and the weighted one; ConsensusError below the quorum."""
-    forecasts = await member_forecasts(batcher, engine, candles)
+    forecasts = await member_forecasts(batcher, engine, candles, digest=digest)
     forecasts, weights, combined = engine.weighted_forecasts(candles, forecasts)
     as_of = candles.frame.index[-1].isoformat()
     hashes = engine.bundle_hashes

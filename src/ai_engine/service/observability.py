@@ -174,6 +174,8 @@ class ObservabilityMiddleware:
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.served_release = served_release
+        self._children: dict[tuple[str, str, int], tuple[Histogram, Counter]] = {}
+        """The latency and count series of each (method, route, status) seen."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -249,8 +251,15 @@ class ObservabilityMiddleware:
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")
         method = scope["method"]
-        self.metrics.latency.labels(method, route).observe(elapsed)
-        self.metrics.requests.labels(method, route, str(status)).inc()
+        series = self._children.get((method, route, status))
+        if series is None:
+            series = (
+                self.metrics.latency.labels(method, route),
+                self.metrics.requests.labels(method, route, str(status)),
+            )
+            self._children[(method, route, status)] = series
+        series[0].observe(elapsed)
+        series[1].inc()
         release = scope.get("state", {}).get("release") or self.served_release()
         log.info(
             "request",

@@ -22,9 +22,11 @@ from ai_engine.service.schemas import (
     Timeframe,
 )
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False)]
+# Request numbers are strict: a JSON number only (int or float), never true/false or "1.5",
+# which pydantic's lax mode would turn into 1.0 and 1.5.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Fraction = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False, strict=True)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 Actor = Annotated[str, Field(min_length=1, max_length=128)]
 EssState = Literal["ACTIVE", "REDUCING", "HALTED"]

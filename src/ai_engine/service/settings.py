@@ -13,8 +13,10 @@
 - ``AI_ENGINE_SHADOW`` (unset): alias computed beside the served one, logged and scored, never
   answered (e.g. ``candidate``; service/shadow.py)
 - ``AI_ENGINE_SHADOW_PENDING`` (512): most bars per symbol waiting for their outcome
-- ``AI_ENGINE_WINDOW_CACHE`` (1024): candle windows whose features and member forecasts are
-  remembered (a window sent again skips both); 0 turns it off
+- ``AI_ENGINE_WINDOW_CACHE`` (1024): candle windows whose features, member forecasts and
+  decision are remembered (a window sent again skips them; gates and stamps are made anew), and
+  as many /v1/signal and /v1/forecast bodies whose parsed and validated candles are (a body
+  sent again skips parsing and validation; body_cache.py); 0 turns both off
 - ``AI_ENGINE_TORCH_COMPILE`` (0): 1 compiles the served release's PyTorch members for one-row
   predictions (``torch.compile``, needs a C++ compiler) after each load: seconds more per load,
   a fraction of their CPU per one-row call; a member that fails to compile stays eager

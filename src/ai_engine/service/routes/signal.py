@@ -47,10 +47,16 @@ async def post_signal(
 
 
 async def answer_signal(
-    request: Request, service: ServiceState, engine: Engine, candles: Candles
+    request: Request,
+    service: ServiceState,
+    engine: Engine,
+    candles: Candles,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
-    """The Signal of validated candles, counted and remembered (both paths, and the stream)."""
-    signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
+    """The Signal of validated candles, counted and remembered (both paths, and the stream);
+    ``digest``: their window digest when known."""
+    settings = service.settings
+    signal = await signal_json(service.batcher, engine, candles, settings.stale_check, digest)
     service.metrics.signals.labels(signal["action"]).inc()
     remember_signal(request, signal)
     if service.shadow is not None:  # read, never changed, by the shadow's worker thread
@@ -71,10 +77,14 @@ async def post_forecast(
 
 
 async def answer_forecast(
-    request: Request, service: ServiceState, engine: Engine, candles: Candles
+    request: Request,
+    service: ServiceState,
+    engine: Engine,
+    candles: Candles,
+    digest: bytes | None = None,
 ) -> dict[str, Any]:
-    """The forecasts of validated candles (both paths)."""
-    return await forecast_json(service.batcher, engine, candles)
+    """The forecasts of validated candles (both paths); ``digest``: their window digest."""
+    return await forecast_json(service.batcher, engine, candles, digest)
 
 
 fast_path(post_signal, candles_handler(answer_signal))

@@ -25,14 +25,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from pooled_significance import DATA, FAMILIES, compare, row_losses  # noqa: E402
+from pooled_significance import FAMILIES, compare, mix, row_losses  # noqa: E402
 
 from ai_engine.features import CURRENT_SPEC  # noqa: E402
 from ai_engine.models.base import build  # noqa: E402
-from ai_engine.multi.pooling import SymbolRows, final_split, gather, symbol_rows  # noqa: E402
-from ai_engine.multi.sources import load_sources  # noqa: E402
-from ai_engine.multi.tasks import plan_of  # noqa: E402
-from ai_engine.multi.training import _named, fit_split  # noqa: E402
+from ai_engine.multi.pooling import SymbolRows, final_split, gather  # noqa: E402
+from ai_engine.multi.training import fit_split  # noqa: E402
 from ai_engine.training import TrainingPlan  # noqa: E402
 
 
@@ -55,14 +53,7 @@ def fine_tuned(family: str, pooled: Any, part: SymbolRows, plan: TrainingPlan, l
 
 
 def run(seed: int, lr: float) -> dict[str, Any]:
-    sources, _ = load_sources([DATA])
-    parts = [
-        symbol_rows(s.candles.frame, s.candles.symbol, s.path, timeframe=s.candles.timeframe)
-        for s in sources
-    ]
-    parts, _ = _named(parts, None)
-    plan = plan_of({"preset": "quick", "seed": seed})
-    split = final_split(parts, plan.val_fraction, CURRENT_SPEC.horizon)
+    parts, plan, split = mix(seed)
     out: dict[str, Any] = {"seed": seed, "lr_mult": lr}
     for family in FAMILIES:
         pooled = fit_split(family, parts, split, plan, CURRENT_SPEC)

@@ -36,10 +36,11 @@ sys.path.insert(0, str(HERE))
 from ai_engine.evaluation.edge import diebold_mariano  # noqa: E402
 from ai_engine.evaluation.oof import take  # noqa: E402
 from ai_engine.features import CURRENT_SPEC  # noqa: E402
-from ai_engine.multi.pooling import final_split, symbol_rows  # noqa: E402
+from ai_engine.multi.pooling import Split, SymbolRows, final_split, symbol_rows  # noqa: E402
 from ai_engine.multi.sources import load_sources  # noqa: E402
 from ai_engine.multi.tasks import plan_of  # noqa: E402
 from ai_engine.multi.training import _named, fit_split  # noqa: E402
+from ai_engine.training import TrainingPlan  # noqa: E402
 from multi_symbol import write_symbols  # noqa: E402
 
 DATA = Path("/tmp/pooled_significance_data")
@@ -65,19 +66,24 @@ def compare(pooled: np.ndarray, own: np.ndarray, zero: np.ndarray) -> dict[str, 
     }
 
 
-def run(seed: int, drop: Sequence[str] = ()) -> dict[str, Any]:
-    """One seed: every family, pooled and per symbol, compared per symbol and over all."""
+def mix(seed: int, drop: Sequence[str] = ()) -> tuple[list[SymbolRows], TrainingPlan, Split]:
+    """The 8-symbol mix (less ``drop``) as training rows, the quick plan, the final split."""
     if not DATA.exists():
         write_symbols(DATA, 1999)
     sources, _ = load_sources([DATA])
-    sources = [s for s in sources if s.candles.symbol not in drop]
     parts = [
         symbol_rows(s.candles.frame, s.candles.symbol, s.path, timeframe=s.candles.timeframe)
         for s in sources
+        if s.candles.symbol not in drop
     ]
     parts, _ = _named(parts, None)
     plan = plan_of({"preset": "quick", "seed": seed})
-    split = final_split(parts, plan.val_fraction, CURRENT_SPEC.horizon)
+    return parts, plan, final_split(parts, plan.val_fraction, CURRENT_SPEC.horizon)
+
+
+def run(seed: int, drop: Sequence[str] = ()) -> dict[str, Any]:
+    """One seed: every family, pooled and per symbol, compared per symbol and over all."""
+    parts, plan, split = mix(seed, drop)
     out: dict[str, Any] = {"seed": seed, **({"dropped": sorted(drop)} if drop else {})}
     for family in FAMILIES:
         start = time.perf_counter()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -15,10 +14,6 @@ from ai_engine.models.base import build, descriptor
 from ai_engine.models.sequence import TorchSequenceForecaster
 
 FAMILIES = ["nhits", "patchtst"]
-needs_compiler = pytest.mark.skipif(
-    shutil.which("g++") is None and shutil.which("c++") is None,
-    reason="torch.compile (inductor) needs a C++ compiler",
-)
 
 
 def forecaster(family: str) -> TorchSequenceForecaster:
@@ -42,8 +37,6 @@ def eager(model: TorchSequenceForecaster, x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module", params=FAMILIES)
 def compiled(request: pytest.FixtureRequest) -> TorchSequenceForecaster:
     model = forecaster(request.param)
-    if shutil.which("g++") is None and shutil.which("c++") is None:
-        pytest.skip("torch.compile (inductor) needs a C++ compiler")
     with torch.random.fork_rng(devices=[]):
         why = model.compile_predict()
     assert why is None, why
@@ -59,7 +52,6 @@ def test_eager_by_default_and_bit_identical(family: str) -> None:
     assert model._compiled is None
 
 
-@needs_compiler
 def test_compiled_one_row_is_eager_within_rounding_and_deterministic(
     compiled: TorchSequenceForecaster,
 ) -> None:
@@ -72,7 +64,6 @@ def test_compiled_one_row_is_eager_within_rounding_and_deterministic(
     np.testing.assert_array_equal(compiled._predict(batch), eager(compiled, batch))
 
 
-@needs_compiler
 def test_new_weights_run_eager_until_compiled_again(compiled: TorchSequenceForecaster) -> None:
     model = forecaster(compiled.family)
     model.network_ = compiled._seeded_network()

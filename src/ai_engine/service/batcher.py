@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -28,6 +27,7 @@ from ai_engine.data import Candles
 from ai_engine.engine import Engine, WindowMemo
 from ai_engine.ensemble import MemberForecast
 from ai_engine.features import ModelInputs, latest_inputs
+from ai_engine.service.body_cache import Recent
 
 Waiting = tuple[Engine, ModelInputs, "asyncio.Future[list[MemberForecast]]"]
 Computed = tuple[ModelInputs, list[MemberForecast], WindowMemo | None]
@@ -60,7 +60,7 @@ class ForecastBatcher:
         self.on_window = on_window
         self._waiting: list[Waiting] = []
         self._flush_task: asyncio.Task[None] | None = None
-        self._windows: OrderedDict[tuple[str, str, str, bytes], Computed] = OrderedDict()
+        self._windows: Recent[tuple[str, str, str, bytes], Computed] = Recent(window_entries)
 
     async def window_forecasts(
         self, engine: Engine, candles: Candles, digest: bytes | None = None
@@ -78,14 +78,11 @@ class ForecastBatcher:
         if self.on_window is not None:
             self.on_window(known is not None)
         if known is not None:
-            self._windows.move_to_end(key)
             return known[0], list(known[1]), known[2]  # a caller's list never reaches the cache
         inputs = latest_inputs(candles.frame, engine.spec)
         forecasts = await self.forecasts(engine, inputs)
         memo = WindowMemo()
-        self._windows[key] = (inputs, forecasts, memo)
-        if len(self._windows) > self.window_entries:
-            self._windows.popitem(last=False)
+        self._windows.put(key, (inputs, forecasts, memo))
         return inputs, list(forecasts), memo
 
     async def forecasts(self, engine: Engine, inputs: ModelInputs) -> list[MemberForecast]:

@@ -27,7 +27,8 @@ V = TypeVar("V")
 
 
 class Recent(Generic[K, V]):
-    """At most ``entries`` values, the least recently used dropped first."""
+    """At most ``entries`` values, the least recently used dropped first (0: none kept).
+    Also the batcher's window cache."""
 
     def __init__(self, entries: int) -> None:
         self.entries = entries

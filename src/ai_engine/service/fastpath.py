@@ -115,24 +115,21 @@ def candles_handler(answer: Answer) -> FastHandler:
         service: ServiceState = request.app.state.service
         bodies = service.bodies
         body = await request.body()
-        key = bodies.key(body) if bodies.enabled else b""
-        parsed = bodies.parsed.get(key) if bodies.enabled else None
+        key = bodies.key(body) if bodies.enabled else b""  # off: nothing is kept (Recent(0))
+        parsed = bodies.parsed.get(key)
         if parsed is None:
             parsed = parse_candles(body)
             if parsed is None:
                 return None
-            if bodies.enabled:
-                bodies.parsed.put(key, parsed)
+            bodies.parsed.put(key, parsed)
         engine = await routed_engine(request, service, release, parsed.symbol, parsed.timeframe)
-        known = (engine.release.id, key)
-        validated = bodies.candles.get(known) if bodies.enabled else None
+        validated = bodies.candles.get((engine.release.id, key))
         if validated is None:
             candles = arrays_candles(
                 parsed, engine, service.settings.max_candles, parsed.symbol, parsed.timeframe
             )
             validated = (candles, window_digest(candles) if bodies.enabled else None)
-            if bodies.enabled:
-                bodies.candles.put(known, validated)
+            bodies.candles.put((engine.release.id, key), validated)
         return JSONBytes(await answer(request, service, engine, *validated))
 
     return handler

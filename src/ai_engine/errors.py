@@ -25,11 +25,13 @@ catch ``AIEngineError`` once each and print its message as one line.
     ├── StateStoreError            the safety state database is unreachable or unmigrated
     ├── ServiceError               the signal service did not answer, or refused (client side)
     ├── OwnershipConflict          a position claimed by a second owner (HTTP 409)
+    ├── IdempotencyConflict        a retried fill_id whose fill differs from the first (HTTP 409)
     └── ContractViolation          a body that breaks the signal contract; ``code`` says how
 
 The service maps them to HTTP statuses (service/app.py): DataValidationError 422 (400 on the
 Open Inference Protocol routes), ConsensusError and EngineUnavailable 503, NotFound 404,
-PromotionRefused 409, StreamConflict 409, StateStoreError 503, OwnershipConflict 409, any other
+PromotionRefused 409, StreamConflict 409, StateStoreError 503, OwnershipConflict 409,
+IdempotencyConflict 409, any other
 AIEngineError 500.
 """
 
@@ -139,3 +141,7 @@ class ContractViolation(AIEngineError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class IdempotencyConflict(AIEngineError):
+    """A retried idempotency key (``fill_id``) whose request differs from the first one."""

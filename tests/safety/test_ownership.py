@@ -41,7 +41,7 @@ def test_a_fill_after_a_proposal_opens_a_position_of_its_owner_with_its_exits(
     book = book_of(desk)
     assert book.exits("strat-a") == [] and book.exits("strat-b") == []
 
-    desk.propose(ProposalInput("SYN", "5m", 10_000.0, price=98.0), make_signal("HOLD"))  # a mark
+    desk.propose(ProposalInput("SYN", "5m", 10_000.0, mark=98.0), make_signal("HOLD"))  # a mark
     (exit_,) = book.exits("strat-a")
     assert exit_["reason"] == "stop_loss" and exit_["side"] == "SELL" and exit_["quantity"] == 5
     assert exit_["position_id"] == opened["id"] and exit_["last_price"] == 98.0
@@ -76,7 +76,7 @@ def test_reported_positions_no_proposal_opened_are_external_and_never_exited(
     positions = book.positions()
     assert positions["positions"] == [] and positions["external"][0]["owner"] == EXTERNAL
     clock.advance(10**6)
-    desk.propose(ProposalInput("SYN", "5m", 10_000.0, price=1.0), make_signal("HOLD"))
+    desk.propose(ProposalInput("SYN", "5m", 10_000.0, mark=1.0), make_signal("HOLD"))
     assert book.exits("engine") == []
     with pytest.raises(Exception, match="EXTERNAL positions are never proposed"):
         book.exits(EXTERNAL)

@@ -51,9 +51,11 @@ class LimitsConfig:
     max_changes_per_minute: int = 30
     min_notional: float = 10.0
     max_notional: float = 1_000_000.0
+    reservation_max_s: float = 3600.0
+    """Longest an approved proposal reserves its change (else until its signal's valid_until)."""
 
     def check(self) -> None:
-        for name in ("max_position", "max_gross", "max_net", "max_notional"):
+        for name in ("max_position", "max_gross", "max_net", "max_notional", "reservation_max_s"):
             _positive(f"limits.{name}", getattr(self, name))
         for name in ("max_open_positions", "max_changes_per_minute"):
             if getattr(self, name) < 1:

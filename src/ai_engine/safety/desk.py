@@ -19,10 +19,21 @@ import sqlalchemy as sa
 
 from ai_engine import contract
 from ai_engine.errors import SafetyInputError
-from ai_engine.safety import ess, ledger, monitor
+from ai_engine.safety import ess, ledger, monitor, ownership, reservations
 from ai_engine.safety import tables as t
 from ai_engine.safety.config import SafetyConfig
-from ai_engine.safety.governance import Book, ess_gate, govern, is_adding, status_of
+from ai_engine.safety.governance import Book, breaches, ess_gate, govern, is_adding, status_of
+from ai_engine.safety.inputs import (
+    MAX_AMOUNT,
+    MIN_EQUITY,
+    RESERVATION_MIN_S,
+    booked,
+    epoch,
+    exits_of,
+    positive,
+    replayed,
+    text,
+)
 from ai_engine.safety.sizing import size
 from ai_engine.safety.store import StateStore
 
@@ -38,8 +49,12 @@ class ProposalInput:
     equity: float
     position: float | None = None
     price: float | None = None
+    """The client's price: turns the exit returns into prices for this proposal only."""
     owner: str = ledger.DEFAULT_OWNER
     """The client asking (e.g. a strategy id): it owns the position the proposal opens."""
+    mark: float | None = None
+    """The last close of candles the service itself validated: marks the symbol's positions.
+    A client's ``price`` never marks anything."""
 
 
 class SafetyDesk:
@@ -81,7 +96,7 @@ class SafetyDesk:
 
     def trip(self, reason: str, actor: str, state: str = "HALTED") -> ess.EssStatus:
         """Manual trip to HALTED or REDUCING (no change when already as severe)."""
-        _text("reason", reason)
+        text("reason", reason)
         if state not in ("HALTED", "REDUCING"):
             raise SafetyInputError(
                 ["body", "state"], f"state: expected HALTED or REDUCING, found {state!r}"
@@ -90,7 +105,7 @@ class SafetyDesk:
 
     def reset(self, reason: str, actor: str) -> ess.EssStatus:
         """Back to ACTIVE; the drawdown high-water mark and the trigger windows restart now."""
-        _text("reason", reason)
+        text("reason", reason)
         now = self.clock()
         with self.store.write() as conn:
             current = ess.read(conn, self.store.lock_ess(conn))
@@ -114,7 +129,7 @@ class SafetyDesk:
     # ---- account and fills ---------------------------------------------------------------
     def report_account(self, equity: float) -> dict[str, Any]:
         """Append the bot's equity to the curve; may trip the drawdown trigger."""
-        _positive("equity", equity)
+        positive("equity", equity)
         now = self.clock()
         with self.store.write() as conn:
             current = ess.read(conn, self.store.lock_ess(conn))
@@ -135,16 +150,26 @@ class SafetyDesk:
             raise SafetyInputError(
                 ["body", "side"], f"side: expected BUY or SELL, found {fill.side!r}"
             )
-        _positive("quantity", fill.quantity)
-        _positive("price", fill.price)
-        if not (math.isfinite(fill.fee) and fill.fee >= 0):
+        positive("quantity", fill.quantity)
+        positive("price", fill.price)
+        if isinstance(fill.fee, bool) or not (
+            math.isfinite(fill.fee) and 0 <= fill.fee <= MAX_AMOUNT
+        ):
             raise SafetyInputError(
-                ["body", "fee"], f"fee: expected a finite number >= 0, found {fill.fee}"
+                ["body", "fee"],
+                f"fee: expected a finite number in [0, {MAX_AMOUNT:g}], found {fill.fee}",
             )
         now = self.clock()
         with self.store.write() as conn:
             current = ess.read(conn, self.store.lock_ess(conn))
+            if fill.fill_id is not None:
+                owner, _ = ownership.fill_owner(conn, fill.symbol, fill.owner, fill.proposal_id)
+                first = ledger.fill_by_id(conn, owner, fill.fill_id)
+                if first is not None:
+                    return replayed(first, fill)
             position, pnl = ledger.apply_fill(conn, fill, now)
+            signed = fill.quantity * fill.price * (1.0 if fill.side == "BUY" else -1.0)
+            reservations.use(conn, position.owner, fill.symbol, signed, now)
             moves: list[ess.Transition | None] = []
             last = ledger.latest_snapshot(conn)
             if last is not None and (pnl != 0.0 or fill.fee != 0.0):
@@ -152,14 +177,45 @@ class SafetyDesk:
                 moves.append(self._drawdown_trigger(conn, current, snapshot, now))
                 current = ess.read(conn)
             moves.append(self._losing_trigger(conn, current, now))
+            found = self._breaches(conn)
+            if found:
+                moves.append(self._breach_trigger(conn, found, now))
             equity = ledger.latest_snapshot(conn)
             result = {
                 "position": ledger.position_json(position, equity.equity if equity else None),
                 "realized_pnl": pnl,
                 "account": self._account_json(conn),
+                "fill_id": fill.fill_id,
+                "reasons": ["LIMIT_BREACHED"] if found else [],
+                "breaches": found,
             }
+            if fill.fill_id is not None:
+                ledger.remember_answer(conn, position.owner, fill.fill_id, result)
         self._notify(moves)
         return result
+
+    def breaches(self) -> list[str]:
+        """The limits the booked positions are past now (empty: none)."""
+        with self.store.read() as conn:
+            return self._breaches(conn)
+
+    def reservations(self) -> list[dict[str, Any]]:
+        """The live reservations, newest first."""
+        with self.store.read() as conn:
+            return reservations.live(conn, self.clock())
+
+    def _breaches(self, conn: sa.Connection) -> list[str]:
+        snapshot = ledger.latest_snapshot(conn)
+        if snapshot is None:
+            return []  # no equity yet: fractions of equity are undefined
+        return breaches(booked(conn, snapshot.equity), self.config.limits)
+
+    def _breach_trigger(
+        self, conn: sa.Connection, found: list[str], now: float
+    ) -> ess.Transition | None:
+        current = ess.read(conn)
+        reason = "LIMIT_BREACHED by a fill: " + "; ".join(found)
+        return ess.move(conn, current, "REDUCING", "limit_breach", reason[:1000], "engine", now)
 
     def fills(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.store.read() as conn:
@@ -208,19 +264,26 @@ class SafetyDesk:
         self._check_proposal(request, signal)
         sizing = size(signal, self.config.sizing)
         now = self.clock()
-        as_of = _epoch(signal.get("as_of"))
+        as_of = epoch(signal.get("as_of"))
+        carried = contract.carried(signal, datetime.fromtimestamp(now, UTC))
+        valid_until = min(
+            max(epoch(carried["valid_until"]) or now, now + RESERVATION_MIN_S),
+            now + self.config.limits.reservation_max_s,
+        )
         with self.store.write() as conn:
             status_row = ess.read(conn, self.store.lock_ess(conn))
             snapshot = ledger.latest_snapshot(conn)
-            others: dict[str, float] = {}
-            stored_current = 0.0
-            for row in ledger.open_positions(conn):
-                fraction = row.quantity * row.last_price / request.equity
-                if row.symbol == request.symbol:
-                    stored_current += fraction
+            reservations.release(conn, request.owner, request.symbol, now, "replaced")
+            others = booked(conn, request.equity)
+            stored_current = others.pop(request.symbol, 0.0)
+            pending = 0.0
+            for symbol, notional in reservations.by_symbol(conn, now).items():
+                if symbol == request.symbol:
+                    pending = notional / request.equity
                 else:
-                    others[row.symbol] = others.get(row.symbol, 0.0) + fraction
-            current = stored_current if request.position is None else request.position
+                    others[symbol] = others.get(symbol, 0.0) + notional / request.equity
+            position = stored_current if request.position is None else request.position
+            current = position + pending
             changes = conn.execute(
                 sa.select(sa.func.count())
                 .select_from(t.proposals)
@@ -232,13 +295,15 @@ class SafetyDesk:
             adjustments = [*sizing.adjustments, *steps, *([gate] if gate else [])]
             adding = is_adding(target, current)
             status = status_of(sizing.target, target, current)
-            exits = _exits(sizing, target, request.price, now)
+            reserved = (target - current) * request.equity if adding and status != "denied" else 0
+            exits = exits_of(sizing, target, request.price, now)
             inputs = {
                 "symbol": request.symbol,
                 "timeframe": request.timeframe,
                 "equity": request.equity,
                 "position": request.position,
                 "stored_position": stored_current,
+                "pending": pending,
                 "price": request.price,
                 "account_equity": snapshot.equity if snapshot else None,
             }
@@ -261,13 +326,15 @@ class SafetyDesk:
                     adjustments=[a.to_json() for a in adjustments],
                     owner=request.owner,
                     exits={**exits, "max_holding_s": sizing.max_holding_s},
+                    reserved_notional=reserved,
+                    valid_until=valid_until,
                 )
                 .returning(t.proposals.c.id)
             ).scalar_one()
             if as_of is not None:
                 monitor.seen(conn, request.symbol, request.timeframe, as_of, now)
-            if request.price is not None:
-                ledger.mark(conn, request.symbol, request.price, now)
+            if request.mark is not None:
+                ledger.mark(conn, request.symbol, request.mark, now)
         return {
             "id": int(proposal_id),
             "owner": request.owner,
@@ -277,7 +344,11 @@ class SafetyDesk:
             "release": signal.get("release"),
             "action": signal.get("action"),
             "equity": request.equity,
-            "current": current,
+            "current": position,
+            "pending": pending,
+            "reservation": None
+            if not reserved
+            else {"notional": reserved, "valid_until": ess.iso(valid_until)},
             "raw_target": sizing.target,
             "target": target,
             "delta": target - current,
@@ -288,12 +359,12 @@ class SafetyDesk:
             "ess_state": status_row.state,
             "annual_vol": sizing.annual_vol,
             **exits,
-            **contract.carried(signal, datetime.fromtimestamp(now, UTC)),
+            **carried,
         }
 
     def _check_proposal(self, request: ProposalInput, signal: dict[str, Any]) -> None:
         self._check_symbol(request.symbol)
-        _positive("equity", request.equity)
+        positive("equity", request.equity, low=MIN_EQUITY)
         if request.position is not None and not (
             math.isfinite(request.position) and abs(request.position) <= MAX_POSITION_INPUT
         ):
@@ -302,8 +373,9 @@ class SafetyDesk:
                 f"position: expected a finite fraction of equity within ±{MAX_POSITION_INPUT}, "
                 f"found {request.position}",
             )
-        if request.price is not None:
-            _positive("price", request.price)
+        for name in ("price", "mark"):
+            if getattr(request, name) is not None:
+                positive(name, getattr(request, name))
         for name in ("symbol", "timeframe"):
             if signal.get(name) != getattr(request, name):
                 raise SafetyInputError(
@@ -317,8 +389,8 @@ class SafetyDesk:
         if symbol not in known:
             raise SafetyInputError(
                 ["body", "symbol"],
-                f"symbol: unknown symbol {symbol!r}; expected one of {sorted(known)} "
-                f"(limits.symbols, or the served release's symbol)",
+                f"symbol: expected one of {sorted(known)} (limits.symbols, or the symbols the "
+                "served releases cover), found another",
             )
 
     # ---- freshness and the periodic triggers -----------------------------------------------
@@ -359,41 +431,3 @@ class SafetyDesk:
         for move in moves:
             if move is not None:
                 self.on_transition(move)
-
-
-def _exits(sizing: Any, target: float, price: float | None, now: float) -> dict[str, Any]:
-    active = abs(target) > 0
-    stop = sizing.stop_loss_return if active else None
-    take = sizing.take_profit_return if active else None
-    return {
-        "horizon": sizing.horizon,
-        "stop_loss_return": stop,
-        "take_profit_return": take,
-        "stop_loss": None if stop is None or price is None else price * math.exp(stop),
-        "take_profit": None if take is None or price is None else price * math.exp(take),
-        "max_holding_bars": sizing.max_holding_bars,
-        "max_holding_until": ess.iso(now + sizing.max_holding_s) if active else None,
-    }
-
-
-def _epoch(value: Any) -> float | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def _positive(name: str, value: float) -> None:
-    if isinstance(value, bool) or not (math.isfinite(value) and value > 0):
-        raise SafetyInputError(
-            ["body", name], f"{name}: expected a finite number > 0, found {value}"
-        )
-
-
-def _text(name: str, value: str) -> None:
-    if not value or not value.strip() or len(value) > 1000:
-        raise SafetyInputError(
-            ["body", name], f"{name}: expected 1 to 1000 characters of text, found {value!r}"
-        )

@@ -141,3 +141,25 @@ def status_of(raw: float, target: float, current: float) -> str:
     if abs(target - current) <= EPS or (abs(target) <= EPS and is_adding(raw, current)):
         return "denied"
     return "clipped"
+
+
+def breaches(exposure: dict[str, float], limits: LimitsConfig) -> list[str]:
+    """What the booked book (signed fractions of equity per symbol) holds past a limit.
+
+    Fills are booked whatever they do (they happened); this says which caps they broke.
+    """
+    found = [
+        f"{symbol}: |position| {abs(v):.4f} over max_position {limits.max_position}"
+        for symbol, v in sorted(exposure.items())
+        if abs(v) > limits.max_position + 1e-9
+    ]
+    gross = sum(abs(v) for v in exposure.values())
+    if gross > limits.max_gross + 1e-9:
+        found.append(f"gross exposure {gross:.4f} over max_gross {limits.max_gross}")
+    net = sum(exposure.values())
+    if abs(net) > limits.max_net + 1e-9:
+        found.append(f"net exposure {net:+.4f} over ±max_net {limits.max_net}")
+    opened = sum(1 for v in exposure.values() if abs(v) > EPS)
+    if opened > limits.max_open_positions:
+        found.append(f"{opened} positions open over max_open_positions {limits.max_open_positions}")
+    return found

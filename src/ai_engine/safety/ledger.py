@@ -53,6 +53,8 @@ class FillInput:
     else DEFAULT_OWNER. Another owner than the position's is an OwnershipConflict."""
     proposal_id: int | None = None
     """The proposal this fill executes: the position it opens takes its owner and exits."""
+    fill_id: str | None = None
+    """The client's id of this fill (unique per owner): a retry with it books nothing new."""
 
 
 def latest_snapshot(conn: sa.Connection) -> Snapshot | None:
@@ -190,6 +192,8 @@ def apply_fill(conn: sa.Connection, fill: FillInput, now: float) -> tuple[sa.Row
             price=fill.price,
             fee=fill.fee,
             realized_pnl=pnl,
+            owner=owner,
+            fill_id=fill.fill_id,
         )
     )
     position = conn.execute(sa.select(t.positions).where(c.id == position_id)).one()
@@ -197,8 +201,24 @@ def apply_fill(conn: sa.Connection, fill: FillInput, now: float) -> tuple[sa.Row
 
 
 def recent_fills(conn: sa.Connection, limit: int) -> list[dict[str, Any]]:
-    rows = conn.execute(sa.select(t.fills).order_by(t.fills.c.id.desc()).limit(limit))
+    c = t.fills.c
+    columns = [col for col in t.fills.c if col.name != "response"]
+    rows = conn.execute(sa.select(*columns).order_by(c.id.desc()).limit(limit))
     return [{**r._asdict(), "at": iso(r.at)} for r in rows]
+
+
+def fill_by_id(conn: sa.Connection, owner: str, fill_id: str) -> sa.Row[Any] | None:
+    """The fill ``owner`` booked under ``fill_id``, if any."""
+    c = t.fills.c
+    return conn.execute(sa.select(t.fills).where(c.owner == owner, c.fill_id == fill_id)).first()
+
+
+def remember_answer(conn: sa.Connection, owner: str, fill_id: str, answer: dict[str, Any]) -> None:
+    """Keep the answer to the fill ``fill_id`` so that a retry gets the same one."""
+    c = t.fills.c
+    conn.execute(
+        sa.update(t.fills).where(c.owner == owner, c.fill_id == fill_id).values(response=answer)
+    )
 
 
 def losing_streak(conn: sa.Connection, since: float) -> int:

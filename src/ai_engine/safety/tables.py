@@ -54,6 +54,10 @@ fills = sa.Table(
     sa.Column("price", sa.Float, nullable=False),
     sa.Column("fee", sa.Float, nullable=False),
     sa.Column("realized_pnl", sa.Float, nullable=False),
+    sa.Column("owner", sa.String(64), nullable=True),
+    sa.Column("fill_id", sa.String(64), nullable=True),
+    sa.Column("response", sa.JSON, nullable=True),
+    sa.Index("ux_fills_owner_fill_id", "owner", "fill_id", unique=True),
 )
 
 ess_state = sa.Table(
@@ -100,6 +104,10 @@ proposals = sa.Table(
     sa.Column("adjustments", sa.JSON, nullable=False),
     sa.Column("owner", sa.String(64), nullable=False, server_default="engine"),
     sa.Column("exits", sa.JSON, nullable=True),
+    sa.Column("reserved_notional", sa.Float, nullable=True),
+    sa.Column("valid_until", sa.Float, nullable=True),
+    sa.Column("released_at", sa.Float, nullable=True),
+    sa.Column("released_by", sa.String(16), nullable=True),
 )
 
 position_reports = sa.Table(

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge
 
-from ai_engine.errors import OwnershipConflict, StateStoreError
+from ai_engine.errors import IdempotencyConflict, OwnershipConflict, StateStoreError
 from ai_engine.safety import SafetyConfig, SafetyDesk, StateStore, default_state_url
 from ai_engine.safety.config import default_config_path
 from ai_engine.safety.ess import SEVERITY, EssStatus, Transition
@@ -145,8 +145,10 @@ def install_safety(
         app.include_router(module.router)
 
     @app.exception_handler(OwnershipConflict)
-    async def conflict(request: Request, exc: OwnershipConflict) -> JSONResponse:
-        return JSONResponse({"error": f"OwnershipConflict: {exc}", "detail": []}, status_code=409)
+    @app.exception_handler(IdempotencyConflict)
+    async def conflict(request: Request, exc: Exception) -> JSONResponse:
+        name = type(exc).__name__
+        return JSONResponse({"error": f"{name}: {exc}", "detail": []}, status_code=409)
 
     @app.exception_handler(StateStoreError)
     async def store_unavailable(request: Request, exc: StateStoreError) -> JSONResponse:

@@ -32,6 +32,8 @@ def status_json(safety: SafetyService) -> dict[str, Any]:
     why += [
         f"{f['symbol']}: no fresh candles for {f['age_s']:.0f} s" for f in freshness if f["stale"]
     ]
+    breaches = safety.desk.breaches()
+    why += [f"LIMIT_BREACHED: {b}" for b in breaches]
     return {
         "trading": not why,
         "why": why,
@@ -43,6 +45,8 @@ def status_json(safety: SafetyService) -> dict[str, Any]:
             "edge": edge,
         },
         "freshness": freshness,
+        "breaches": breaches,
+        "reservations": safety.desk.reservations(),
     }
 
 

@@ -1,0 +1,101 @@
+"""Reservations: an approved or clipped proposal that adds exposure holds its change against
+every limit until it is filled, replaced or expires.
+
+A reservation is stored on its proposal row as a signed quote notional (``reserved_notional``,
+positive for buying) with the proposal's ``valid_until``. It is live while ``released_at`` is
+empty and ``valid_until`` is in the future. It is released when the same owner proposes again
+for the symbol (``replaced``) or when the owner's fills on the symbol use it up (``filled``).
+Every function runs in the caller's write transaction, the one that checks the limits, so
+concurrent proposals on any number of replicas see each other's reservations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ai_engine.safety import tables as t
+from ai_engine.safety.ess import iso
+
+EPS = 1e-9
+
+
+def _live(now: float) -> Any:
+    c = t.proposals.c
+    return sa.and_(
+        c.released_at.is_(None),
+        c.reserved_notional.is_not(None),
+        c.reserved_notional != 0.0,
+        c.valid_until > now,
+    )
+
+
+def by_symbol(conn: sa.Connection, now: float) -> dict[str, float]:
+    """Live reserved notional per symbol (signed, quote currency)."""
+    c = t.proposals.c
+    rows = conn.execute(
+        sa.select(c.symbol, sa.func.sum(c.reserved_notional)).where(_live(now)).group_by(c.symbol)
+    )
+    return {str(symbol): float(total) for symbol, total in rows}
+
+
+def release(conn: sa.Connection, owner: str, symbol: str, now: float, why: str) -> None:
+    """Release every live reservation of ``owner`` on ``symbol``."""
+    c = t.proposals.c
+    conn.execute(
+        sa.update(t.proposals)
+        .where(_live(now), c.owner == owner, c.symbol == symbol)
+        .values(released_at=now, released_by=why)
+    )
+
+
+def use(conn: sa.Connection, owner: str, symbol: str, notional: float, now: float) -> None:
+    """A fill of ``notional`` (signed: positive for a buy) by ``owner`` uses up their
+    reservations on ``symbol`` in that direction, oldest first; a fill the other way
+    releases them (the owner changed course)."""
+    c = t.proposals.c
+    rows = conn.execute(
+        sa.select(c.id, c.reserved_notional)
+        .where(_live(now), c.owner == owner, c.symbol == symbol)
+        .order_by(c.id)
+    ).all()
+    left = notional
+    for proposal_id, reserved in rows:
+        if reserved * left <= 0:  # opposite direction, or nothing of the fill left
+            if reserved * notional < 0:
+                _set(conn, proposal_id, 0.0, now)
+            continue
+        taken = min(abs(left), abs(reserved))
+        remaining = reserved - taken if reserved > 0 else reserved + taken
+        left = left - taken if left > 0 else left + taken
+        _set(conn, proposal_id, remaining, now)
+
+
+def _set(conn: sa.Connection, proposal_id: int, remaining: float, now: float) -> None:
+    values: dict[str, Any] = {"reserved_notional": remaining}
+    if abs(remaining) < EPS:
+        values = {"released_at": now, "released_by": "filled"}
+    conn.execute(sa.update(t.proposals).where(t.proposals.c.id == proposal_id).values(values))
+
+
+def live(conn: sa.Connection, now: float, limit: int = 100) -> list[dict[str, Any]]:
+    """The live reservations, newest first, for /v1/status and /ui."""
+    c = t.proposals.c
+    rows = conn.execute(
+        sa.select(c.id, c.owner, c.symbol, c.reserved_notional, c.valid_until, c.at)
+        .where(_live(now))
+        .order_by(c.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "proposal_id": int(r.id),
+            "owner": r.owner,
+            "symbol": r.symbol,
+            "notional": float(r.reserved_notional),
+            "at": iso(r.at),
+            "valid_until": iso(r.valid_until),
+        }
+        for r in rows
+    ]

@@ -141,8 +141,9 @@ def _add_error_handlers(app: FastAPI, service_metrics: Metrics) -> None:
             for e in errors[:MAX_ERROR_ITEMS]
         ]  # never echo the input: it may hold NaN
         message = "; ".join(f"{_dotted(i['loc'])}: {i['msg']}" for i in items[:3])
-        if len(errors) > 3:
-            message += f" (and {len(errors) - 3} more)"
+        total = getattr(exc, "total", len(errors))  # candle_guard lists the first few only
+        if total > 3:
+            message += f" (and {total - 3} more)"
         return _error(request, bad_request[request.url.path.startswith("/v2")], message, items)
 
     @app.exception_handler(DataValidationError)

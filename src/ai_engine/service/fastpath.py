@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from fastapi import Request
-from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from ai_engine.candle_arrays import candles_from_arrays, epoch_ns
@@ -23,6 +22,7 @@ from ai_engine.data import Candles, ValidationSettings
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError
 from ai_engine.service.batcher import window_digest
+from ai_engine.service.candle_guard import GuardedRoute
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.fastjson import JSONBytes, ParsedCandles, parse_candles
 from ai_engine.service.inference import COLUMN_NAMES, validated_candles
@@ -54,8 +54,8 @@ def fast_path(endpoint: Callable[..., Any], handler: FastHandler) -> None:
     _FAST[endpoint] = handler
 
 
-class FastRoute(APIRoute):
-    """An APIRoute that tries its endpoint's fast handler before the ordinary one."""
+class FastRoute(GuardedRoute):
+    """A GuardedRoute that tries its endpoint's fast handler before the guarded ordinary one."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         ordinary = super().get_route_handler()

@@ -14,6 +14,7 @@ from pydantic_core import PydanticCustomError
 from ai_engine.contract import SchemaVersion
 from ai_engine.service.schemas import (
     GENERATED_AT_TEXT,
+    HARD_MAX_CANDLES,
     SCHEMA_VERSION_TEXT,
     CandleColumns,
     CandleRow,
@@ -110,7 +111,11 @@ class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     symbol: Symbol
     timeframe: Timeframe
-    candles: list[CandleRow] | None = Field(default=None, max_length=1_000_000)
+    candles: list[CandleRow] | None = Field(
+        default=None,
+        max_length=HARD_MAX_CANDLES,
+        description="rows {t,o,h,l,c,v}, oldest first; at most the service's max_candles",
+    )
     columns: CandleColumns | None = None
     signal: SignalIn | None = None
     equity: Positive

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ai_engine.safety import ProposalInput
+from ai_engine.service.candle_guard import GuardedRoute
 from ai_engine.service.deps import ReleaseQuery, Service, engine_for
 from ai_engine.service.inference import columns_of, signal_json, validated_candles
 from ai_engine.service.routes.signal import ERRORS
@@ -17,7 +18,7 @@ from ai_engine.service.safety_schemas import ProposalIn, ProposalOut
 from ai_engine.service.schemas import CandlesIn
 from ai_engine.service.ui import remember_signal
 
-router = APIRouter(prefix="/v1/risk", tags=["safety"])
+router = APIRouter(prefix="/v1/risk", tags=["safety"], route_class=GuardedRoute)
 
 
 @router.post("/proposal", response_model=ProposalOut, responses=ERRORS)

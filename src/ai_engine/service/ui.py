@@ -4,6 +4,9 @@ One page: the production release and each member's health, the edge verdict, the
 stop with trip/reset (asks for the admin token; disabled when none is configured), exposure
 against the limits, positions by owner (EXTERNAL apart), recent signals, and proposals with
 their denials and reasons. The panels refresh themselves from ``/ui/panels``.
+
+No inline script or style: the page loads ``/ui/app.js`` and ``/ui/app.css`` (``ASSETS``), so
+its Content-Security-Policy (``CSP``) allows scripts and styles from the service itself only.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from fastapi import Request
 
 from ai_engine.safety import ledger
+from ai_engine.service.charts import ago, fmt
 from ai_engine.service.safety import SafetyService
 
 RECENT = 20
@@ -36,6 +40,11 @@ def recent_signals(request: Request) -> list[dict[str, Any]]:
 
 def _e(value: Any) -> str:
     return escape("—" if value is None else str(value))
+
+
+def _human(value: Any) -> str:
+    """Floats with 3 significant digits, anything else as text (escaped)."""
+    return escape(fmt(value)) if isinstance(value, float) else _e(value)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -62,6 +71,7 @@ def _release(safety: SafetyService) -> str:
             f'<p class="bad">none loaded: {_e(reason)}</p></section>'
         )
     release = engine.release
+    weights = engine.combination()["weights"]  # the weights signals use (all 0 without an edge)
     members = [
         [
             _e(m.family),
@@ -69,7 +79,7 @@ def _release(safety: SafetyService) -> str:
             '<span class="ok">healthy</span>'
             if m.healthy
             else '<span class="bad">unhealthy</span>',
-            _e(engine.settings.weights.get(m.family, 0.0)),
+            escape(fmt(weights.get(m.family, 0.0), 3)),
             _e(m.reason or ""),
         ]
         for m in engine.members
@@ -80,7 +90,7 @@ def _release(safety: SafetyService) -> str:
         if not edge
         else ("EDGE" if edge.get("enabled") else "NO EDGE: signals HOLD")
     )
-    edge_rows = [[_e(k), _e(edge.get(k))] for k in ("horizon", "method", "p_value", "oos_r2")]
+    edge_rows = [[_e(k), _human(edge.get(k))] for k in ("horizon", "method", "p_value", "oos_r2")]
     state = '<span class="ok">ready</span>' if ready else '<span class="bad">not ready</span>'
     return (
         '<section id="release"><h2>Production release</h2>'
@@ -95,7 +105,7 @@ def _release(safety: SafetyService) -> str:
 
 def _ess(status: dict[str, Any]) -> str:
     rows = [
-        [_e(t["at"]), _e(t["from_state"]), _e(t["to_state"]), _e(t["trigger"]), _e(t["reason"])]
+        [ago(t["at"]), _e(t["from_state"]), _e(t["to_state"]), _e(t["trigger"]), _e(t["reason"])]
         for t in status["transitions"]
     ]
     return (
@@ -222,9 +232,15 @@ def _proposals(proposals: list[dict[str, Any]]) -> str:
     )
 
 
-def panels(safety: SafetyService, signals: list[dict[str, Any]]) -> str:
-    """Every panel, read from the holder and the state store now (blocking: off the loop)."""
+def panels(
+    safety: SafetyService,
+    signals: list[dict[str, Any]],
+    windows: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """Every panel, read from the holder and the state store now (blocking: off the loop);
+    ``windows``: the candle windows served per symbol (ui_charts.remember_window)."""
     from ai_engine.service.routes.ess import ess_json
+    from ai_engine.service.ui_charts import chart_panels
 
     status = ess_json(safety, 5)
     account = safety.desk.account()
@@ -234,6 +250,7 @@ def panels(safety: SafetyService, signals: list[dict[str, Any]]) -> str:
         [
             _release(safety),
             _ess(status),
+            chart_panels(safety, signals, windows or {}),
             _exposure(account, safety.desk.config.limits),
             _positions(safety.book.positions()),
             _signals(signals),
@@ -247,12 +264,17 @@ body{font:14px system-ui,sans-serif;margin:1rem 2rem;color:#222}
 table{border-collapse:collapse;margin:.4rem 0}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3;text-align:left}.ok{color:#176317}.bad{color:#b00020;font-weight:bold}
 .warn{color:#9a6700}.empty{color:#777}section{margin-bottom:1.2rem}
-.ess-halted,.ess-reducing{background:#fde7e9;padding:4px}#controls{border:1px solid #ccc;
+.ess-halted,.ess-reducing{background:#fde7e9;padding:4px}
+.ess-active{background:#e6f4ea;padding:4px}.ess-reducing{background:#fff4d6}
+.chart{width:100%;max-width:760px;height:auto;display:block;margin:.3rem 0}
+.chart text{font-size:11px;fill:#444}.verdict{font-weight:600}.pick{margin-right:.6rem}
+@media (max-width:600px){body{margin:.5rem}table{font-size:12px;display:block;overflow-x:auto}}
+#controls{border:1px solid #ccc;
 padding:.5rem;margin:.5rem 0}
 """
 
 SCRIPT = """
-const REFRESH_MS = %d;
+const REFRESH_MS = Number(document.currentScript.dataset.refreshMs) || 5000;
 async function refreshPanels() {
   const stamp = document.getElementById('updated');
   try {
@@ -267,7 +289,7 @@ async function ess(action) {
   const out = document.getElementById('ess-result');
   if (!token) { out.textContent = 'enter the admin token first'; return; }
   const body = {reason: document.getElementById('ess-reason').value || ('operator ' + action
-    + ' from /ui'), actor: 'ui'};
+    + ' from /ui')};
   if (action === 'trip') body.state = document.getElementById('ess-target').value;
   const r = await fetch('/v1/ess/' + action, {method: 'POST', body: JSON.stringify(body),
     headers: {'content-type': 'application/json', 'authorization': 'Bearer ' + token}});
@@ -276,12 +298,35 @@ async function ess(action) {
     : 'refused (' + r.status + '): ' + data.error;
   await refreshPanels();
 }
+for (const action of ['trip', 'reset']) {
+  document.getElementById(action).addEventListener('click', () => ess(action));
+}
 setInterval(refreshPanels, REFRESH_MS);
 """
+ASSETS = {
+    "app.js": (SCRIPT, "text/javascript; charset=utf-8"),
+    "app.css": (STYLE, "text/css; charset=utf-8"),
+}
+"""/ui/<name>: the page's script and style (the CSP refuses inline ones)."""
+CSP = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+"""Headers of every /ui answer: no framing, no inline or foreign script."""
 
 
 def page(
-    safety: SafetyService, signals: list[dict[str, Any]], admin: bool, refresh_s: float
+    safety: SafetyService,
+    signals: list[dict[str, Any]],
+    admin: bool,
+    refresh_s: float,
+    windows: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """The whole page; ``admin``: an admin token is configured (else trip/reset are disabled)."""
     disabled = "" if admin else " disabled"
@@ -297,17 +342,18 @@ def page(
         f'<input id="ess-reason" placeholder="reason" size="40"{disabled}> '
         f'<select id="ess-target"{disabled}><option>HALTED</option><option>REDUCING</option>'
         "</select> "
-        f'<button id="trip" onclick="ess(\'trip\')"{disabled}>Trip</button> '
-        f'<button id="reset" onclick="ess(\'reset\')"{disabled}>Reset</button> '
+        f'<button id="trip"{disabled}>Trip</button> '
+        f'<button id="reset"{disabled}>Reset</button> '
         '<span id="ess-result" data-testid="ess-result"></span></section>'
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<link rel="icon" href="data:,"><title>quantum-ai-engine · operator</title>'
-        f"<style>{STYLE}</style></head><body>"
+        '<link rel="stylesheet" href="/ui/app.css"></head><body>'
         '<h1>quantum-ai-engine · operator</h1><p>updated <span id="updated">'
         f"at render</span> · refreshes every {refresh_s:g} s</p>"
         + controls
-        + f'<main id="panels">{panels(safety, signals)}</main>'
-        + f"<script>{SCRIPT % int(refresh_s * 1000)}</script></body></html>"
+        + f'<main id="panels">{panels(safety, signals, windows)}</main>'
+        + f'<script src="/ui/app.js" data-refresh-ms="{int(refresh_s * 1000)}"></script>'
+        + "</body></html>"
     )

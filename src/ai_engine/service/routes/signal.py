@@ -20,6 +20,7 @@ from ai_engine.service.inference import columns_of, forecast_json, signal_json, 
 from ai_engine.service.routing import routed_engine
 from ai_engine.service.schemas import CandlesIn, ErrorOut, ForecastOut, SignalOut
 from ai_engine.service.ui import remember_signal
+from ai_engine.service.ui_charts import remember_window
 
 router = APIRouter(prefix="/v1", tags=["signal"], route_class=FastRoute)
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -59,6 +60,7 @@ async def answer_signal(
     signal = await signal_json(service.batcher, engine, candles, settings.stale_check, digest)
     service.metrics.signals.labels(signal["action"]).inc()
     remember_signal(request, signal)
+    remember_window(request, candles)
     if service.shadow is not None:  # read, never changed, by the shadow's worker thread
         service.shadow.submit(candles, signal)
     return signal

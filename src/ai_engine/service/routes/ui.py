@@ -1,16 +1,19 @@
-"""GET /ui (the operator page) and GET /ui/panels (its panels, which the page refreshes)."""
+"""GET /ui (the operator page), GET /ui/panels (its panels, which the page refreshes) and
+/ui/app.js, /ui/app.css (its script and style); every answer carries ``SECURITY_HEADERS``
+(a Content-Security-Policy of 'self' only, X-Frame-Options DENY)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from ai_engine.service.deps import Service
 from ai_engine.service.safety import Safety
-from ai_engine.service.ui import page, panels, recent_signals
+from ai_engine.service.ui import ASSETS, SECURITY_HEADERS, page, panels, recent_signals
+from ai_engine.service.ui_charts import recent_windows
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
@@ -24,12 +27,28 @@ async def ui_page(
 ) -> HTMLResponse:
     """The operator page; its panels refresh every ``refresh`` seconds."""
     admin = bool(service.settings.admin_token)
-    html = await run_in_threadpool(page, safety, recent_signals(request), admin, refresh)
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    html = await run_in_threadpool(
+        page, safety, recent_signals(request), admin, refresh, recent_windows(request)
+    )
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
 
 
 @router.get("/ui/panels", response_class=HTMLResponse)
 async def ui_panels(request: Request, safety: Safety) -> HTMLResponse:
     """The page's panels alone, read now."""
-    html = await run_in_threadpool(panels, safety, recent_signals(request))
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    html = await run_in_threadpool(panels, safety, recent_signals(request), recent_windows(request))
+    return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+
+@router.get("/ui/app.js")
+async def ui_script() -> Response:
+    """The page's script (served, not inline: the CSP allows 'self' scripts only)."""
+    text, media = ASSETS["app.js"]
+    return Response(text, media_type=media, headers=SECURITY_HEADERS)
+
+
+@router.get("/ui/app.css")
+async def ui_style() -> Response:
+    """The page's style sheet."""
+    text, media = ASSETS["app.css"]
+    return Response(text, media_type=media, headers=SECURITY_HEADERS)

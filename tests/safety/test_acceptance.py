@@ -22,7 +22,7 @@ import pytest
 from safety.pg import PgServer, free_port
 from safety.service_helpers import ADMIN, SYMBOL, registry_in
 from safety.signals import make_signal
-from service.helpers import ADMIN_TOKEN
+from service.helpers import ADMIN_TOKEN, TRADER, TRADER_KEYS
 
 PROPOSAL = {"symbol": SYMBOL, "timeframe": "5m", "signal": make_signal(symbol=SYMBOL)}
 
@@ -33,7 +33,11 @@ class Server:
     def __init__(self, registry: Path, state_url: str, log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN}
+        env = {
+            **os.environ,
+            "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "AI_ENGINE_TRADER_KEYS": TRADER_KEYS,
+        }
         self._log = log.open("ab")
         self.process = subprocess.Popen(
             [
@@ -67,12 +71,12 @@ class Server:
         raise AssertionError(f"server not ready in time: {log.read_text()[-3000:]}")
 
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response = httpx.get(f"{self.url}{path}", timeout=10, headers=TRADER)
         assert response.status_code == 200, response.text
         return response.json()
 
     def post(self, path: str, body: dict[str, Any], **kw: Any) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", json=body, timeout=30, **kw)
+        return httpx.post(f"{self.url}{path}", json=body, timeout=30, **{"headers": TRADER, **kw})
 
     def propose(self) -> dict[str, Any]:
         response = self.post("/v1/risk/proposal", {**PROPOSAL, "equity": 10_000, "position": 0})
@@ -155,10 +159,9 @@ def test_two_replicas_on_postgresql_agree_within_a_second(
     with serving(registry, url, log) as a, serving(registry, url, log) as b:
         assert b.get("/v1/ess")["state"] == "ACTIVE"
         assert a.post("/v1/ess/trip", {"reason": "replica drill"}, headers=ADMIN).status_code == 200
-        tripped_at = time.monotonic()
-        while b.get("/v1/ess")["state"] != "HALTED":
-            assert time.monotonic() - tripped_at < 1.0, "replica b did not see the trip in 1 s"
-            time.sleep(0.02)
+        # b reads the ESS from the shared database on every request: its first read after a's
+        # answer already sees the trip (no clock: a loaded machine cannot break it)
+        assert b.get("/v1/ess")["state"] == "HALTED", "replica b's next read missed the trip"
         assert b.propose()["reasons"] == ["ESS_HALTED"]
         # the database restarts under running replicas: they reconnect and keep the state
         pg_server.restart()

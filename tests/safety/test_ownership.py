@@ -138,7 +138,9 @@ def test_positions_exits_and_claims_over_http(
         position_id = listed["external"][0]["id"]
         exits = client.get("/v1/exits", params={"owner": "engine"})
         assert exits.status_code == 200 and exits.json()["exits"] == []
-        assert client.get("/v1/exits", params={"owner": EXTERNAL}).status_code == 422
+        assert client.get("/v1/exits", params={"owner": EXTERNAL}, headers=ADMIN).status_code == 422
+        stranger = client.get("/v1/exits", params={"owner": "strat-a"})  # not the key's owner
+        assert stranger.status_code == 403
 
         claim = f"/v1/positions/{position_id}/claim"
         assert client.post(claim, json={"owner": "strat-a"}).status_code == 401
@@ -148,7 +150,9 @@ def test_positions_exits_and_claims_over_http(
         assert second.status_code == 409, second.text
         assert second.json()["error"].startswith("OwnershipConflict: position")
         fill = {"symbol": SYMBOL, "side": "SELL", "quantity": 1, "price": 50}
-        clash = client.post("/v1/fills", json={**fill, "position_id": position_id, "owner": "b"})
+        clash = client.post(
+            "/v1/fills", json={**fill, "position_id": position_id, "owner": "b"}, headers=ADMIN
+        )
         assert clash.status_code == 409
         assert client.post("/v1/fills", json={**fill, "proposal_id": 999}).status_code == 422
         given = client.post(
@@ -160,13 +164,13 @@ def test_positions_exits_and_claims_over_http(
                 "equity": 10_000,
                 "owner": "strat-c",
             },
+            headers=ADMIN,  # the admin key may act for any owner
         )
         assert given.status_code == 200 and given.json()["owner"] == "strat-c"
         assert given.json()["valid_until"] and given.json()["schema_version"] == "1"
-        # a fill booked after the report: the start compares and logs it
-        assert (
-            client.post("/v1/fills", json={**fill, "position_id": position_id}).status_code == 200
-        )
+        # a fill booked after the report (for its owner strat-a): the start compares and logs it
+        booked = client.post("/v1/fills", json={**fill, "position_id": position_id}, headers=ADMIN)
+        assert booked.status_code == 200, booked.text
     with (
         caplog.at_level(logging.WARNING, logger="ai_engine.service"),
         client_for(registry, url) as client,

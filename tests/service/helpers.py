@@ -17,6 +17,10 @@ from synthetic import synthetic_frame
 
 ADMIN_TOKEN = "test-admin-token"
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+TRADER_KEY = "test-trader-key-engine"
+TRADER = {"Authorization": f"Bearer {TRADER_KEY}"}
+"""The trader key of the default owner ``engine``; clients of ``running_client`` send it."""
+TRADER_KEYS = f"engine={TRADER_KEY}"
 SYMBOL, TIMEFRAME = "SYN", "5m"
 FRAME = synthetic_frame(600, seed=3)
 
@@ -67,6 +71,7 @@ def settings_for(root: Path, **changes: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "registry": root,
         "admin_token": ADMIN_TOKEN,
+        "trader_keys": TRADER_KEYS,
         "watch_interval_s": 0.0,
         "stale_check": False,  # the test candles are from 2018; test_api covers the check
         **changes,
@@ -76,8 +81,9 @@ def settings_for(root: Path, **changes: Any) -> ServiceSettings:
 
 @contextmanager
 def running_client(settings: ServiceSettings) -> Iterator[TestClient]:
-    """A TestClient around a fresh app, after its first load attempt has finished."""
+    """A TestClient around a fresh app, after its first load attempt has finished; it sends
+    the trader key of ``engine`` unless a request gives its own Authorization header."""
     app = create_app(settings)
-    with TestClient(app) as client:
+    with TestClient(app, headers=TRADER) as client:
         assert app.state.service.holder.wait_loaded(60)
         yield client

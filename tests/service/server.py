@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from service.helpers import ADMIN_TOKEN
+from service.helpers import ADMIN_TOKEN, TRADER_KEYS
 
 SLOW = 180.0
 """Seconds a condition may take on a loaded machine; met conditions return at once."""
@@ -49,9 +49,15 @@ def served(
     env_changes: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Run ``ai-engine serve`` until the block ends; yields its base URL once it is live.
-    ``env_changes``: environment variables set beside (or over) the admin token."""
+    ``env_changes``: environment variables set beside (or over) the admin token and the trader
+    keys (``"AI_ENGINE_TRADER_KEYS": ""``: none, so the service makes its key file)."""
     port = free_port()
-    env = {**os.environ, "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN, **(env_changes or {})}
+    env = {
+        **os.environ,
+        "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "AI_ENGINE_TRADER_KEYS": TRADER_KEYS,
+        **(env_changes or {}),
+    }
     command = [sys.executable, "-m", "ai_engine.cli", "serve", "--registry", str(registry)]
     with log.open("wb") as stderr:
         process = subprocess.Popen(

@@ -123,7 +123,8 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN."""
+    """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN,
+    trader keys from AI_ENGINE_TRADER_KEYS (else the 'keys' file beside the state store)."""
     from ai_engine.service import ServiceSettings, serve
 
     settings = ServiceSettings(
@@ -131,6 +132,7 @@ def serve_command(
         release=release,
         max_candles=max_candles,
         admin_token=os.environ.get("AI_ENGINE_ADMIN_TOKEN") or None,
+        trader_keys=os.environ.get("AI_ENGINE_TRADER_KEYS") or None,
         watch_interval_s=watch_interval,
         log_level=log_level.upper(),
         threads=threads,

@@ -29,11 +29,13 @@ from ai_engine.errors import (
     PromotionRefused,
     StreamConflict,
 )
+from ai_engine.models.onnx_runtime import set_threads as set_onnx_threads
 from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.body import JsonBodyMiddleware
 from ai_engine.service.body_cache import BodyCache
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.holder import EngineHolder
+from ai_engine.service.keys import service_keys
 from ai_engine.service.observability import (
     LOGGER_NAME,
     UVICORN_LOG_CONFIG,
@@ -54,6 +56,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """A FastAPI app serving ``settings.release`` from ``settings.registry``."""
     settings = settings or ServiceSettings.from_env()
     configure_logging(settings.log_level)
+    set_onnx_threads(settings.threads)  # the sessions of the PyTorch members' model.onnx
     service_metrics = Metrics()
     holder = EngineHolder(
         settings.registry,
@@ -67,6 +70,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        app.state.keys = service_keys(  # the write endpoints' keys; a malformed one fails here
+            settings.registry, settings.state_url, settings.trader_keys
+        )
         safety.start()  # the ESS is read before anything is served; an unusable store fails
         holder.start(settings.watch_interval_s)
         if shadow is not None:
@@ -228,6 +234,8 @@ def serve(
     )
     if settings.state_url:
         os.environ["AI_ENGINE_STATE_URL"] = settings.state_url
+    if settings.trader_keys:
+        os.environ["AI_ENGINE_TRADER_KEYS"] = settings.trader_keys
     if settings.safety_config:
         os.environ["AI_ENGINE_SAFETY_CONFIG"] = str(settings.safety_config)
     if settings.shadow:

@@ -4,7 +4,8 @@ NVIDIA's ``tritonclient`` posts its JSON without a Content-Type and ``curl -d`` 
 form; FastAPI would then not parse the body at all and answer "Input should be a valid
 dictionary". Every route of this service takes JSON, so a POST body is read as JSON. Triton's
 binary tensor data extension (a JSON header of ``Inference-Header-Content-Length`` bytes followed
-by raw tensors) is refused with a 400 that names it.
+by raw tensors) is refused with a 400 that names it. The Content-Type the client sent is kept
+in the scope (``deps.CONTENT_TYPE``): the write endpoints accept application/json only (415).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ BINARY_REFUSAL = (
     "binary_data=False) on each InferInput)"
 )
 JSON_TYPE = (b"content-type", b"application/json")
+CONTENT_TYPE = "ai_engine.content_type"
+"""Scope key of the Content-Type the client sent (None: none); deps.require_json reads it."""
 
 
 class JsonBodyMiddleware:
@@ -31,6 +34,8 @@ class JsonBodyMiddleware:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        given = [v for k, v in scope["headers"] if k.lower() == b"content-type"]
+        scope[CONTENT_TYPE] = given[0].decode("latin-1") if given else None
         headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
         if any(k.lower() == BINARY_HEADER for k, _ in headers):
             body: dict[str, object] = {"error": BINARY_REFUSAL}

@@ -121,9 +121,11 @@ class ProposalIn(BaseModel):
     equity: Positive
     position: Fraction | None = None
     price: Positive | None = None
-    owner: Name = Field(
-        default="engine",
-        description="the client asking (e.g. a strategy id); it owns the position this opens",
+    owner: Name | None = Field(
+        default=None,
+        description="the client asking (e.g. a strategy id); it owns the position this opens. "
+        "Default: the trader key's owner (the admin key: engine); a trader key naming another "
+        "owner is a 403",
     )
 
     @model_validator(mode="after")
@@ -235,17 +237,23 @@ class FillsOut(BaseModel):
     fills: list[FillRecordOut]
 
 
+ACTOR_TEXT = (
+    "ignored (kept so older clients are not refused): the stored actor is the key's identity, "
+    "admin"
+)
+
+
 class EssTripIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Reason
     state: Literal["HALTED", "REDUCING"] = "HALTED"
-    actor: Actor = "api"
+    actor: Actor | None = Field(default=None, description=ACTOR_TEXT)
 
 
 class EssResetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Reason
-    actor: Actor = "api"
+    actor: Actor | None = Field(default=None, description=ACTOR_TEXT)
 
 
 class TransitionOut(BaseModel):

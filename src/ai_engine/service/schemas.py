@@ -326,7 +326,7 @@ class ModelsOut(BaseModel):
     """What is served, why not when nothing is, and how the last reload went."""
 
     reference: str
-    registry: str
+    registry: str = Field(description="the registry folder's name (never its full path)")
     served: ServedRelease | None
     error: str | None
     running_feature_fingerprint: str

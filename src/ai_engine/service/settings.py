@@ -3,6 +3,9 @@
 - ``AI_ENGINE_REGISTRY`` (``registry``): the registry folder
 - ``AI_ENGINE_RELEASE`` (``production``): alias (watched for changes) or release id to serve
 - ``AI_ENGINE_ADMIN_TOKEN`` (unset): Bearer token of the admin endpoints; unset: disabled (403)
+- ``AI_ENGINE_TRADER_KEYS`` (unset): Bearer keys of the write endpoints, each naming its owner:
+  ``owner=key[,owner=key...]`` or the path of a file of ``owner = key`` lines; unset: the key
+  file beside the state store, created at first start for ``engine`` (service/keys.py)
 - ``AI_ENGINE_MAX_CANDLES`` (10000): most candles one request may carry
 - ``AI_ENGINE_WATCH_INTERVAL`` (2.0): seconds between alias checks; 0 turns watching off
 - ``AI_ENGINE_LOG_LEVEL`` (INFO): level of the JSON log lines
@@ -47,6 +50,8 @@ class ServiceSettings:
     registry: Path = Path("registry")
     release: str = DEFAULT_ALIAS
     admin_token: str | None = None
+    trader_keys: str | None = None
+    """AI_ENGINE_TRADER_KEYS as given (inline pairs or a key file's path; service/keys.py)."""
     max_candles: int = 10_000
     watch_interval_s: float = 2.0
     pinned_cache: int = 4
@@ -75,6 +80,10 @@ class ServiceSettings:
             raise ConfigError(f"window cache must be >= 0 entries, found {self.window_cache}")
         if self.watch_interval_s < 0:
             raise ConfigError(f"watch interval must be >= 0 s, found {self.watch_interval_s}")
+        if self.trader_keys and "=" in self.trader_keys:  # inline pairs: refused at once
+            from ai_engine.service.keys import parse_inline
+
+            parse_inline(self.trader_keys)
         if self.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError(
                 f"log level must be DEBUG, INFO, WARNING or ERROR, found {self.log_level!r}"
@@ -93,6 +102,7 @@ class ServiceSettings:
             registry=Path(env.get("AI_ENGINE_REGISTRY", "registry")),
             release=env.get("AI_ENGINE_RELEASE", DEFAULT_ALIAS),
             admin_token=env.get("AI_ENGINE_ADMIN_TOKEN") or None,
+            trader_keys=env.get("AI_ENGINE_TRADER_KEYS") or None,
             max_candles=_number(env, "AI_ENGINE_MAX_CANDLES", 10_000, int),
             watch_interval_s=_number(env, "AI_ENGINE_WATCH_INTERVAL", 2.0, float),
             log_level=env.get("AI_ENGINE_LOG_LEVEL", "INFO").upper(),

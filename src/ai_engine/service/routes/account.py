@@ -1,4 +1,6 @@
-"""POST /v1/account (the bot reports its equity) and GET /v1/account (curve and positions)."""
+"""POST /v1/account (the bot reports its equity) and GET /v1/account (curve and positions).
+
+Both need a key (a trader key or the admin token); the POST takes application/json only."""
 
 from __future__ import annotations
 
@@ -7,11 +9,11 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from ai_engine.service.deps import JsonOnly, Key
 from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import AccountIn, AccountOut
 from ai_engine.service.schemas import ErrorOut
 
-router = APIRouter(prefix="/v1", tags=["safety"])
 STORE_ERRORS: dict[int | str, dict[str, object]] = {
     503: {"model": ErrorOut, "description": "the state store is unavailable"},
 }
@@ -26,15 +28,26 @@ ERRORS: dict[int | str, dict[str, object]] = {
     **QUERY_ERRORS,
 }
 """Routes with a JSON body."""
+KEYED: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "missing or unknown key (a trader key or the admin)"},
+}
+"""Routes that need a key."""
+WRITE: dict[int | str, dict[str, object]] = {
+    **KEYED,
+    403: {"model": ErrorOut, "description": "the request names another owner than the key's"},
+    415: {"model": ErrorOut, "description": "a Content-Type other than application/json"},
+}
+"""Routes that change state: a key, the key's owner, application/json only."""
+router = APIRouter(prefix="/v1", tags=["safety"], dependencies=[Key, JsonOnly])
 
 
-@router.post("/account", response_model=AccountOut, responses=ERRORS)
+@router.post("/account", response_model=AccountOut, responses={**ERRORS, **WRITE})
 async def post_account(body: AccountIn, safety: Safety) -> dict[str, Any]:
     """Append the equity to the curve; a drawdown past ess.max_drawdown trips the ESS."""
     return await run_in_threadpool(safety.desk.report_account, body.equity)
 
 
-@router.get("/account", response_model=AccountOut, responses=STORE_ERRORS)
+@router.get("/account", response_model=AccountOut, responses={**STORE_ERRORS, **KEYED})
 async def get_account(safety: Safety) -> dict[str, Any]:
     """The latest equity snapshot (with high-water mark and drawdown) and the open positions."""
     return await run_in_threadpool(safety.desk.account)

@@ -30,7 +30,7 @@ async def models(service: Service) -> dict[str, Any]:
     last = holder.last_reload
     return {
         "reference": holder.reference,
-        "registry": str(holder.root),
+        "registry": holder.root.resolve().name,  # its name only: the absolute path stays private
         "served": None if engine is None else _served(engine, holder.readiness(), holder.loaded_at),
         "error": holder.error,
         "running_feature_fingerprint": CURRENT_SPEC.fingerprint(),

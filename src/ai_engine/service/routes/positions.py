@@ -1,5 +1,7 @@
 """Positions by owner: GET /v1/positions, POST /v1/positions (the bot's report),
-POST /v1/positions/{id}/claim (admin), GET /v1/exits?owner=..."""
+POST /v1/positions/{id}/claim (admin), GET /v1/exits?owner=...
+
+All need a key; a trader key reports and reads exits for its own owner only (403)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ai_engine.safety import ledger
 from ai_engine.safety.ess import iso
 from ai_engine.safety.ownership import ReportedPosition
-from ai_engine.service.deps import Admin
+from ai_engine.service.deps import Admin, JsonOnly, Key, KeyCaller
 from ai_engine.service.position_schemas import (
     ClaimIn,
     ExitsOut,
@@ -19,13 +21,13 @@ from ai_engine.service.position_schemas import (
     PositionReportOut,
     PositionsOut,
 )
-from ai_engine.service.routes.account import ERRORS, QUERY_ERRORS, STORE_ERRORS
+from ai_engine.service.routes.account import ERRORS, KEYED, QUERY_ERRORS, STORE_ERRORS, WRITE
 from ai_engine.service.routes.ess import ADMIN_ERRORS
 from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import PositionOut
 from ai_engine.service.schemas import ErrorOut
 
-router = APIRouter(prefix="/v1", tags=["safety"])
+router = APIRouter(prefix="/v1", tags=["safety"], dependencies=[Key, JsonOnly])
 CONFLICT: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorOut, "description": "the position already has another owner"},
 }
@@ -34,15 +36,21 @@ OwnerQuery = Annotated[
 ]
 
 
-@router.get("/positions", response_model=PositionsOut, responses=STORE_ERRORS)
+@router.get("/positions", response_model=PositionsOut, responses={**STORE_ERRORS, **KEYED})
 async def get_positions(safety: Safety) -> dict[str, Any]:
     """Open positions by owner, EXTERNAL ones apart, the last report and the start's check."""
     return await run_in_threadpool(safety.book.positions)
 
 
-@router.post("/positions", response_model=PositionReportOut, responses={**ERRORS, **CONFLICT})
-async def report_positions(body: PositionReportIn, safety: Safety) -> dict[str, Any]:
+@router.post(
+    "/positions", response_model=PositionReportOut, responses={**ERRORS, **WRITE, **CONFLICT}
+)
+async def report_positions(
+    body: PositionReportIn, safety: Safety, caller: KeyCaller
+) -> dict[str, Any]:
     """The bot's open positions: the store follows them; unknown ones open as EXTERNAL."""
+    for position in body.positions:  # a trader key reports its own owner's positions only
+        caller.owner(position.owner)
     report = [ReportedPosition(**p.model_dump()) for p in body.positions]
     found = await run_in_threadpool(safety.book.report, report)
     return {**await run_in_threadpool(safety.book.positions), "differences": found}
@@ -70,8 +78,9 @@ async def claim_position(
     return ledger.position_json(row, equity)
 
 
-@router.get("/exits", response_model=ExitsOut, responses=QUERY_ERRORS)
-async def get_exits(owner: OwnerQuery, safety: Safety) -> dict[str, Any]:
+@router.get("/exits", response_model=ExitsOut, responses={**QUERY_ERRORS, **KEYED, 403: WRITE[403]})
+async def get_exits(owner: OwnerQuery, safety: Safety, caller: KeyCaller) -> dict[str, Any]:
     """Exits due now for ``owner``'s positions: past the stop level or the holding time."""
+    caller.owner(owner)  # a trader key reads its own owner's exits only
     exits = await run_in_threadpool(safety.book.exits, owner)
     return {"owner": owner, "at": iso(safety.book.clock()), "exits": exits}

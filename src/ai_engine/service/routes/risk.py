@@ -1,5 +1,6 @@
 """POST /v1/risk/proposal: a signal (made here from candles, or given) and the account in,
-a target position with its exits and reason codes out."""
+a target position with its exits and reason codes out. Needs a key: a trader key proposes for
+its own owner (the default; another owner is 403), the admin key for any (default engine)."""
 
 from __future__ import annotations
 
@@ -10,26 +11,32 @@ from starlette.concurrency import run_in_threadpool
 
 from ai_engine.safety import ProposalInput
 from ai_engine.service.candle_guard import GuardedRoute
-from ai_engine.service.deps import ReleaseQuery, Service, engine_for
+from ai_engine.service.deps import JsonOnly, Key, KeyCaller, ReleaseQuery, Service, engine_for
 from ai_engine.service.inference import columns_of, signal_json, validated_candles
+from ai_engine.service.keys import DEFAULT_OWNER
+from ai_engine.service.routes.account import WRITE
 from ai_engine.service.routes.signal import ERRORS
 from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import ProposalIn, ProposalOut
 from ai_engine.service.schemas import CandlesIn
 from ai_engine.service.ui import remember_signal
 
-router = APIRouter(prefix="/v1/risk", tags=["safety"], route_class=GuardedRoute)
+router = APIRouter(
+    prefix="/v1/risk", tags=["safety"], route_class=GuardedRoute, dependencies=[Key, JsonOnly]
+)
 
 
-@router.post("/proposal", response_model=ProposalOut, responses=ERRORS)
+@router.post("/proposal", response_model=ProposalOut, responses={**ERRORS, **WRITE})
 async def post_proposal(
     body: ProposalIn,
     request: Request,
     service: Service,
     safety: Safety,
+    caller: KeyCaller,
     release: ReleaseQuery = None,
 ) -> dict[str, Any]:
     """Size the signal (volatility targeting), apply the limits and the ESS, audit it."""
+    owner = caller.owner(body.owner, DEFAULT_OWNER) or DEFAULT_OWNER
     price = body.price
     if body.signal is not None:
         signal = body.signal.model_dump()
@@ -50,7 +57,7 @@ async def post_proposal(
         remember_signal(request, signal)
         price = price if price is not None else float(candles.close[-1])
     request_ = ProposalInput(
-        body.symbol, body.timeframe, body.equity, body.position, price, body.owner
+        body.symbol, body.timeframe, body.equity, body.position, price, owner
     )
     proposal = await run_in_threadpool(safety.desk.propose, request_, signal)
     safety.metrics.proposals.labels(proposal["status"]).inc()

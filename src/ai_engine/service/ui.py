@@ -18,6 +18,7 @@ from typing import Any
 from fastapi import Request
 
 from ai_engine.safety import ledger
+from ai_engine.service.charts import ago, fmt
 from ai_engine.service.safety import SafetyService
 
 RECENT = 20
@@ -39,6 +40,11 @@ def recent_signals(request: Request) -> list[dict[str, Any]]:
 
 def _e(value: Any) -> str:
     return escape("—" if value is None else str(value))
+
+
+def _human(value: Any) -> str:
+    """Floats with 3 significant digits, anything else as text (escaped)."""
+    return escape(fmt(value)) if isinstance(value, float) else _e(value)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -65,6 +71,7 @@ def _release(safety: SafetyService) -> str:
             f'<p class="bad">none loaded: {_e(reason)}</p></section>'
         )
     release = engine.release
+    weights = engine.combination()["weights"]  # the weights signals use (all 0 without an edge)
     members = [
         [
             _e(m.family),
@@ -72,7 +79,7 @@ def _release(safety: SafetyService) -> str:
             '<span class="ok">healthy</span>'
             if m.healthy
             else '<span class="bad">unhealthy</span>',
-            _e(engine.settings.weights.get(m.family, 0.0)),
+            escape(fmt(weights.get(m.family, 0.0), 3)),
             _e(m.reason or ""),
         ]
         for m in engine.members
@@ -83,7 +90,7 @@ def _release(safety: SafetyService) -> str:
         if not edge
         else ("EDGE" if edge.get("enabled") else "NO EDGE: signals HOLD")
     )
-    edge_rows = [[_e(k), _e(edge.get(k))] for k in ("horizon", "method", "p_value", "oos_r2")]
+    edge_rows = [[_e(k), _human(edge.get(k))] for k in ("horizon", "method", "p_value", "oos_r2")]
     state = '<span class="ok">ready</span>' if ready else '<span class="bad">not ready</span>'
     return (
         '<section id="release"><h2>Production release</h2>'
@@ -98,7 +105,7 @@ def _release(safety: SafetyService) -> str:
 
 def _ess(status: dict[str, Any]) -> str:
     rows = [
-        [_e(t["at"]), _e(t["from_state"]), _e(t["to_state"]), _e(t["trigger"]), _e(t["reason"])]
+        [ago(t["at"]), _e(t["from_state"]), _e(t["to_state"]), _e(t["trigger"]), _e(t["reason"])]
         for t in status["transitions"]
     ]
     return (
@@ -225,9 +232,15 @@ def _proposals(proposals: list[dict[str, Any]]) -> str:
     )
 
 
-def panels(safety: SafetyService, signals: list[dict[str, Any]]) -> str:
-    """Every panel, read from the holder and the state store now (blocking: off the loop)."""
+def panels(
+    safety: SafetyService,
+    signals: list[dict[str, Any]],
+    windows: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """Every panel, read from the holder and the state store now (blocking: off the loop);
+    ``windows``: the candle windows served per symbol (ui_charts.remember_window)."""
     from ai_engine.service.routes.ess import ess_json
+    from ai_engine.service.ui_charts import chart_panels
 
     status = ess_json(safety, 5)
     account = safety.desk.account()
@@ -237,6 +250,7 @@ def panels(safety: SafetyService, signals: list[dict[str, Any]]) -> str:
         [
             _release(safety),
             _ess(status),
+            chart_panels(safety, signals, windows or {}),
             _exposure(account, safety.desk.config.limits),
             _positions(safety.book.positions()),
             _signals(signals),
@@ -250,7 +264,12 @@ body{font:14px system-ui,sans-serif;margin:1rem 2rem;color:#222}
 table{border-collapse:collapse;margin:.4rem 0}td,th{border:1px solid #ccc;padding:2px 6px}
 th{background:#f3f3f3;text-align:left}.ok{color:#176317}.bad{color:#b00020;font-weight:bold}
 .warn{color:#9a6700}.empty{color:#777}section{margin-bottom:1.2rem}
-.ess-halted,.ess-reducing{background:#fde7e9;padding:4px}#controls{border:1px solid #ccc;
+.ess-halted,.ess-reducing{background:#fde7e9;padding:4px}
+.ess-active{background:#e6f4ea;padding:4px}.ess-reducing{background:#fff4d6}
+.chart{width:100%;max-width:760px;height:auto;display:block;margin:.3rem 0}
+.chart text{font-size:11px;fill:#444}.verdict{font-weight:600}.pick{margin-right:.6rem}
+@media (max-width:600px){body{margin:.5rem}table{font-size:12px;display:block;overflow-x:auto}}
+#controls{border:1px solid #ccc;
 padding:.5rem;margin:.5rem 0}
 """
 
@@ -303,7 +322,11 @@ SECURITY_HEADERS = {
 
 
 def page(
-    safety: SafetyService, signals: list[dict[str, Any]], admin: bool, refresh_s: float
+    safety: SafetyService,
+    signals: list[dict[str, Any]],
+    admin: bool,
+    refresh_s: float,
+    windows: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """The whole page; ``admin``: an admin token is configured (else trip/reset are disabled)."""
     disabled = "" if admin else " disabled"
@@ -330,7 +353,7 @@ def page(
         '<h1>quantum-ai-engine · operator</h1><p>updated <span id="updated">'
         f"at render</span> · refreshes every {refresh_s:g} s</p>"
         + controls
-        + f'<main id="panels">{panels(safety, signals)}</main>'
+        + f'<main id="panels">{panels(safety, signals, windows)}</main>'
         + f'<script src="/ui/app.js" data-refresh-ms="{int(refresh_s * 1000)}"></script>'
         + "</body></html>"
     )

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ai_engine.service.deps import Service
 from ai_engine.service.safety import Safety
 from ai_engine.service.ui import ASSETS, SECURITY_HEADERS, page, panels, recent_signals
+from ai_engine.service.ui_charts import recent_windows
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
@@ -26,14 +27,16 @@ async def ui_page(
 ) -> HTMLResponse:
     """The operator page; its panels refresh every ``refresh`` seconds."""
     admin = bool(service.settings.admin_token)
-    html = await run_in_threadpool(page, safety, recent_signals(request), admin, refresh)
+    html = await run_in_threadpool(
+        page, safety, recent_signals(request), admin, refresh, recent_windows(request)
+    )
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 
 
 @router.get("/ui/panels", response_class=HTMLResponse)
 async def ui_panels(request: Request, safety: Safety) -> HTMLResponse:
     """The page's panels alone, read now."""
-    html = await run_in_threadpool(panels, safety, recent_signals(request))
+    html = await run_in_threadpool(panels, safety, recent_signals(request), recent_windows(request))
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ai_engine.evaluation import Costs, EvaluationSettings, OutOfFold
-from ai_engine.evaluation.combination import cross_fitted, nnls_weights
+from ai_engine.evaluation.combination import cross_fitted, nnls_weights, time_blocks
 from ai_engine.evaluation.edge import clark_west, oos_r2
 from ai_engine.evaluation.verdict import judge
 from ai_engine.synthetic import one_bar_reversal, random_walk
@@ -64,28 +64,29 @@ def test_noise_members_on_a_random_walk_have_no_edge(seed: int) -> None:
     rng = np.random.default_rng(seed + 10)
     members = {f"m{i}": rng.normal(0, 0.002, actual.shape) for i in range(4)}
     oof = oof_of(members, actual)
-    combined = cross_fitted("nnls", members, actual, oof.segments, {})
-    results, rule = judge(oof, combined, EvaluationSettings(), min_consensus=3)
-    assert rule is None and not any(r.passes for r in results)
+    combined = cross_fitted("nnls", members, actual, time_blocks(oof.segments, oof.rows), {})
+    verdict = judge(oof, combined, EvaluationSettings(), min_consensus=3)
+    assert verdict.rule is None and not any(r.passes for r in verdict.results)
 
 
 def test_a_one_bar_reversal_is_found_at_h1_with_low_costs_and_not_after_high_ones() -> None:
     members, actual = reversal_case(0)
     oof = oof_of(members, actual)
-    combined = cross_fitted("nnls", members, actual, oof.segments, {})
+    combined = cross_fitted("nnls", members, actual, time_blocks(oof.segments, oof.rows), {})
     low = EvaluationSettings(costs=Costs(fee=0.0002, slippage=0.0))
-    results, rule = judge(oof, combined, low, min_consensus=3)
-    assert rule is not None and rule.horizon == 1
+    verdict = judge(oof, combined, low, min_consensus=3)
+    results = verdict.results
+    assert verdict.rule is not None and verdict.rule.horizon == 1
     assert results[0].p_value < 1e-6 and results[0].oos_r2 > 0.05
+    assert verdict.spa_p_value < 0.01 and verdict.net_return > 0
     high = EvaluationSettings(costs=Costs(fee=0.01, slippage=0.0))  # 2 % round trip
-    _, rule = judge(oof, combined, high, min_consensus=3)
-    assert rule is None  # predictable, but not after these costs
+    assert judge(oof, combined, high, min_consensus=3).rule is None  # predictable, not after costs
 
 
 def test_the_veto_stops_entries_members_do_not_agree_on() -> None:
     members, actual = reversal_case(1)
     members = {f: -v if f in ("m1", "m2") else v for f, v in members.items()}
     oof = oof_of(members, actual)
-    combined = cross_fitted("nnls", members, actual, oof.segments, {})
-    results, rule = judge(oof, combined, EvaluationSettings(costs=Costs(0.0002, 0.0)), 3)
-    assert rule is None and results[0].turnover == 0  # skill at h=1, but 2 of 4 agree only
+    combined = cross_fitted("nnls", members, actual, time_blocks(oof.segments, oof.rows), {})
+    verdict = judge(oof, combined, EvaluationSettings(costs=Costs(0.0002, 0.0)), 3)
+    assert verdict.rule is None and verdict.results[0].turnover == 0  # 2 of 4 agree only

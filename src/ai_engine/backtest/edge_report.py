@@ -43,6 +43,8 @@ def fold_edges(walk: WalkForward) -> list[dict[str, Any]]:
                 "p_value": edge.get("p_value"),
                 "oos_r2": edge.get("oos_r2"),
                 "net_return_oof": edge.get("net_return"),
+                "net_scoring": edge.get("net_scoring", "in-sample (release before issue 24)"),
+                "break_even": edge.get("break_even"),
                 "inner_folds": edge.get("inner_folds"),
             }
         )
@@ -51,7 +53,9 @@ def fold_edges(walk: WalkForward) -> list[dict[str, Any]]:
 
 def ensemble_vs_zero(walk: WalkForward) -> list[dict[str, Any]]:
     """Diebold-Mariano per horizon: is the ensemble's squared error below the zero forecast's?
-    (one-sided, HAC lags h - 1, on the rows with an ensemble forecast)."""
+    (one-sided; the h-step differentials overlap, MA(h - 1): uniform-kernel variance with
+    h - 1 lags, Harvey-Leybourne-Newbold factor, Student-t tails; on the rows with an ensemble
+    forecast). Its p-values are per horizon, not adjusted for looking at twelve."""
     combined, actual = walk.forecasts["ensemble"], walk.actual
     scored = np.isfinite(combined).all(axis=1) & np.isfinite(actual).all(axis=1)
     out = []

@@ -16,7 +16,7 @@ others' weights were fitted beside it, and scaling them up would be a bet nobody
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 import numpy as np
@@ -25,6 +25,11 @@ from ai_engine.errors import ConfigError
 
 CombinationMethod = Literal["nnls", "fixed"]
 COMBINATIONS: tuple[str, ...] = ("nnls", "fixed")
+Defaults = (
+    Mapping[str, float] | Callable[[Mapping[str, np.ndarray], np.ndarray], Mapping[str, float]]
+)
+"""Fixed weights per member, or a function of the fitting rows' forecasts and outcomes that
+gives them (validation-error weights: computed on those rows only)."""
 
 
 def nnls_weights(forecasts: Mapping[str, np.ndarray], actual: np.ndarray) -> dict[str, np.ndarray]:
@@ -56,13 +61,15 @@ def fit_weights(
     method: str,
     forecasts: Mapping[str, np.ndarray],
     actual: np.ndarray,
-    defaults: Mapping[str, float],
+    defaults: Defaults,
 ) -> dict[str, np.ndarray]:
-    """Weights ``{member: (H,)}`` by ``method`` ("nnls" or "fixed")."""
+    """Weights ``{member: (H,)}`` by ``method`` ("nnls" or "fixed"); callable ``defaults``
+    are computed from these rows only."""
     if method == "nnls":
         return nnls_weights(forecasts, actual)
     if method == "fixed":
-        return fixed_weights({m: defaults[m] for m in forecasts}, actual.shape[1])
+        fixed = defaults(forecasts, actual) if callable(defaults) else defaults
+        return fixed_weights({m: fixed[m] for m in forecasts}, actual.shape[1])
     raise ConfigError(f"combination must be one of {list(COMBINATIONS)}, found {method!r}")
 
 
@@ -76,23 +83,44 @@ def combine_forecasts(
     return np.sum(parts, axis=0)
 
 
+def time_blocks(segments: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Block labels ``(n,)`` in time order for the expanding-window fit: every inner segment
+    is cut into halves when the out-of-fold rows are one contiguous series (at least four
+    blocks in all), and kept whole otherwise (rows of several symbols side by side)."""
+    labels = sorted(set(segments.tolist()))
+    contiguous = len(rows) > 1 and bool(np.all(np.diff(rows) == 1))
+    per = max(2, -(-4 // len(labels))) if contiguous else 1
+    out = np.zeros(len(segments), dtype=int)
+    for k, label in enumerate(labels):
+        where = np.flatnonzero(segments == label)
+        for j, part in enumerate(np.array_split(where, per)):
+            out[part] = k * per + j
+    return out
+
+
 def cross_fitted(
     method: str,
     forecasts: Mapping[str, np.ndarray],
     actual: np.ndarray,
-    segments: np.ndarray,
-    defaults: Mapping[str, float],
+    blocks: np.ndarray,
+    defaults: Defaults,
+    purge: int | None = None,
 ) -> np.ndarray:
-    """The combined out-of-fold forecast ``(n, H)`` where each segment's rows use weights fitted
-    on the other segments only, so that the edge test never scores weights on the rows that
-    chose them. A single segment is cut into two halves that are fitted on each other."""
-    if len(set(segments.tolist())) < 2:
-        segments = (np.arange(len(segments)) >= len(segments) // 2).astype(int)
+    """The combined out-of-fold forecast ``(n, H)`` on an expanding window: the rows of block
+    ``b`` use weights fitted on the rows of blocks ``< b`` only, less the last ``purge`` rows
+    (default ``H``: their targets overlap block ``b``'s outcomes). The first block has no past:
+    its forecast is the zero forecast (no position), and the verdict does not score it.
+    ``defaults`` may be a function of the fitting rows (validation-error weights)."""
+    purge = actual.shape[1] if purge is None else purge
     out = np.zeros_like(actual)
-    labels: Sequence[int] = sorted(set(segments.tolist()))
-    for label in labels:
-        rows = segments == label
-        train = {m: f[~rows] for m, f in forecasts.items()}
-        weights = fit_weights(method, train, actual[~rows], defaults)
+    labels: Sequence[int] = sorted(set(blocks.tolist()))
+    for label in labels[1:]:
+        rows = blocks == label
+        past = np.flatnonzero(blocks < label)
+        past = past[: max(len(past) - purge, 0)]
+        if len(past) < 2:
+            continue
+        train = {m: f[past] for m, f in forecasts.items()}
+        weights = fit_weights(method, train, actual[past], defaults)
         out[rows] = combine_forecasts({m: f[rows] for m, f in forecasts.items()}, weights)
     return out

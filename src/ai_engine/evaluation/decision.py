@@ -80,6 +80,12 @@ class DecisionRule:
             return -1
         return 0
 
+    def entries(self, expected: np.ndarray) -> np.ndarray:
+        """``entry`` of every value of ``expected`` ``(T,)`` at once, ``(T,)`` in {-1, 0, 1}."""
+        up = (expected > self.entry_threshold).astype(int)
+        down = (expected < -self.entry_threshold).astype(int) if self.short else 0
+        return up - down
+
     def to_json(self) -> dict[str, Any]:
         return {
             "horizon": self.horizon,
@@ -107,20 +113,22 @@ def positions(expected: np.ndarray, entries: np.ndarray, rule: DecisionRule) -> 
     the entry each bar allows after vetoes (+1, -1, 0; see ``DecisionRule.entry``).
     Returns positions ``(T,)`` in {-1, 0, 1}.
     """
-    out = np.zeros(len(expected))
+    out = [0] * len(expected)
     current, held = 0, 0
-    for t, (value, entry) in enumerate(zip(expected, entries, strict=True)):
+    exit_band, min_hold = rule.exit_threshold, rule.min_hold_bars
+    values = np.asarray(expected, dtype=np.float64).tolist()
+    for t, (value, entry) in enumerate(zip(values, np.asarray(entries).tolist(), strict=True)):
         if current != 0:
             held += 1
-            if held >= rule.min_hold_bars:
+            if held >= min_hold:
                 if entry == -current:
-                    current, held = entry, 0
-                elif current * value <= rule.exit_threshold:
+                    current, held = int(entry), 0
+                elif current * value <= exit_band:
                     current, held = 0, 0
         elif entry != 0:
             current, held = int(entry), 0
         out[t] = current
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def position_changes(held: np.ndarray) -> np.ndarray:

@@ -14,9 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from ai_engine.evaluation.combination import combine_forecasts, cross_fitted, fit_weights
+from ai_engine.evaluation.combination import (
+    Defaults,
+    combine_forecasts,
+    cross_fitted,
+    fit_weights,
+    time_blocks,
+)
 from ai_engine.evaluation.conformal import (
+    VolModel,
     conformal_quantiles,
+    fit_vol_model,
+    garch_scale,
+    horizon_scale,
     interval,
     local_scale,
     recent_quantiles_at_last,
@@ -24,7 +34,7 @@ from ai_engine.evaluation.conformal import (
 from ai_engine.evaluation.decision import Costs, DecisionRule
 from ai_engine.evaluation.gates import DistanceGate
 from ai_engine.evaluation.oof import OutOfFold
-from ai_engine.evaluation.verdict import EDGE_METHOD, EvaluationSettings, judge
+from ai_engine.evaluation.verdict import EDGE_METHOD, EvaluationSettings, Verdict, judge
 from ai_engine.features import ModelInputs
 
 FORMAT = 1
@@ -48,6 +58,9 @@ class Evidence:
     """The zero forecast's score quantiles on the calibration rows ``(H,)``, the reference for
     the recent ones."""
     recent_window: int
+    vol_model: VolModel | None = None
+    """The intervals' volatility term structure (None: RMS of ``vol_window`` bars x sqrt(h),
+    as releases made before it)."""
 
     @property
     def enabled(self) -> bool:
@@ -66,7 +79,14 @@ class Evidence:
         if recent is not None:
             ratio = np.where(self.zero_quantiles > 0, recent / self.zero_quantiles, np.nan)
             quantiles = np.where(np.isfinite(ratio), quantiles * ratio, quantiles)
-        return interval(combined, local_scale(windows, self.vol_window), quantiles)
+        return interval(combined, self.scales(windows, combined.shape[1]), quantiles)
+
+    def scales(self, windows: np.ndarray, horizon: int) -> np.ndarray:
+        """The intervals' scale for return windows ``(n, L, c)``: ``(n, H)`` from the
+        volatility model, else ``(n,)`` (the RMS of the last ``vol_window`` returns)."""
+        if self.vol_model is None:
+            return local_scale(windows, self.vol_window)
+        return garch_scale(windows[:, :, 0].astype(np.float64), self.vol_model, horizon)
 
     def recent(self, close: np.ndarray) -> np.ndarray | None:
         """Recent score quantiles ``(1, H)`` at the last of ``close`` ``(n,)``, or None; only
@@ -81,7 +101,7 @@ class Evidence:
 
     def edge_summary(self) -> dict[str, Any]:
         """The Signal's ``edge`` object."""
-        keys = ("enabled", "horizon", "method", "p_value", "oos_r2")
+        keys = ("enabled", "horizon", "method", "p_value", "oos_r2", "net_return", "break_even")
         return {k: self.edge.get(k) for k in keys}
 
     def to_json(self) -> dict[str, Any]:
@@ -93,12 +113,18 @@ class Evidence:
             "decision": None if self.rule is None else self.rule.to_json(),
             "costs": self.costs.to_json(),
             "intervals": {
-                "method": "split conformal, scores normalised by local volatility",
+                "method": "split conformal, scores normalised by "
+                + (
+                    "a garch(1,1) volatility term structure"
+                    if self.vol_model
+                    else "local volatility"
+                ),
                 "coverage": self.coverage,
                 "vol_window": self.vol_window,
                 "quantiles": self.quantiles.tolist(),
                 "zero_quantiles": self.zero_quantiles.tolist(),
                 "recent_window": self.recent_window,
+                "vol_model": None if self.vol_model is None else self.vol_model.to_json(),
             },
             "input_gate": self.gate.to_json(),
             "straddle_gate": self.straddle_gate,
@@ -122,6 +148,7 @@ class Evidence:
                 intervals.get("zero_quantiles", intervals["quantiles"]), dtype=np.float64
             ),
             recent_window=int(intervals.get("recent_window", 0)),
+            vol_model=VolModel.from_json(intervals.get("vol_model")),
         )
 
 
@@ -145,7 +172,7 @@ def evaluate(
     inputs: ModelInputs,
     targets: np.ndarray,
     settings: EvaluationSettings,
-    defaults: Mapping[str, float],
+    defaults: Defaults,
     min_consensus: int,
 ) -> Evidence:
     """Evidence from out-of-fold forecasts of the training ``inputs`` / ``targets`` ``(n, H)``.
@@ -161,51 +188,47 @@ def evaluate(
     """
     gate = DistanceGate.fit(inputs.tabular)
     costs = settings.costs
+    vol_model = fit_vol_model(inputs.sequence[:, -1, 0])
     if oof is None:
-        scale = local_scale(inputs.sequence, settings.vol_window)
-        zero = conformal_quantiles(targets, np.zeros_like(targets), scale, settings.coverage)
+        scale = scales_of(inputs.sequence, settings.vol_window, vol_model, targets.shape[1])
+        rms = local_scale(inputs.sequence, settings.vol_window)
+        members = defaults if isinstance(defaults, Mapping) else {}
         return Evidence(
             settings.combination,
-            {m: np.zeros(targets.shape[1]) for m in defaults},
+            {m: np.zeros(targets.shape[1]) for m in members},
             no_edge("too few training rows for one out-of-fold segment", costs, settings.alpha),
             None,
             costs,
-            zero,
+            conformal_quantiles(targets, np.zeros_like(targets), scale, settings.coverage),
             settings.coverage,
             settings.vol_window,
             gate,
             settings.straddle_gate,
-            zero,
+            conformal_quantiles(targets, np.zeros_like(targets), rms, settings.coverage),
             settings.recent_window,
+            vol_model,
         )
-    combined = cross_fitted(settings.combination, oof.forecasts, oof.actual, oof.segments, defaults)
-    results, rule = judge(oof, combined, settings, min_consensus)
+    blocks = time_blocks(oof.segments, oof.rows)
+    scored = blocks > blocks.min()
+    combined = cross_fitted(settings.combination, oof.forecasts, oof.actual, blocks, defaults)
+    scale = scales_of(inputs.sequence[oof.rows], settings.vol_window, vol_model, targets.shape[1])
+    half = None
+    if settings.straddle_gate:  # the judged rule vetoes what the served one will
+        q = conformal_quantiles(
+            oof.actual[scored], combined[scored], scale[scored], settings.coverage
+        )
+        half = q[None, :] * horizon_scale(scale, combined.shape[1])
+    verdict = judge(oof, combined, settings, min_consensus, half)
+    rule = verdict.rule
     weights = fit_weights(settings.combination, oof.forecasts, oof.actual, defaults)
-    level = settings.alpha / len(results)
-    skill = np.array([r.p_value < level and r.oos_r2 > 0 and rule is not None for r in results])
+    skill = skilled(verdict, settings.alpha)
     weights = {m: np.where(skill, w, 0.0) for m, w in weights.items()}
-    combined = np.where(skill[None, :], combined, 0.0)
-    scale = local_scale(inputs.sequence[oof.rows], settings.vol_window)
-    quantiles = conformal_quantiles(oof.actual, combined, scale, settings.coverage)
-    zero = np.zeros_like(combined)
-    zero_quantiles = conformal_quantiles(oof.actual, zero, scale, settings.coverage)
-    chosen = next((r for r in results if rule and r.horizon == rule.horizon), None)
-    best = chosen or min(results, key=lambda r: r.p_value)
-    edge = {
-        "enabled": rule is not None,
-        "horizon": None if rule is None else rule.horizon,
-        "method": EDGE_METHOD,
-        "p_value": best.p_value,
-        "oos_r2": best.oos_r2,
-        "net_return": best.net_return,
-        "alpha": settings.alpha,
-        "level_per_horizon": settings.alpha / len(results),
-        "costs": costs.to_json(),
-        "oof_rows": len(oof.rows),
-        "inner_folds": oof.folds,
-        "reason": None if rule else "no horizon passes the test, OOS R^2 > 0 and net > 0",
-        "per_horizon": [r.to_json() for r in results],
-    }
+    combined = np.where(skill[None, :], combined, 0.0)[scored]
+    actual, scale = oof.actual[scored], scale[scored]
+    quantiles = conformal_quantiles(actual, combined, scale, settings.coverage)
+    rms = local_scale(inputs.sequence[oof.rows][scored], settings.vol_window)  # as recent scores
+    zero_quantiles = conformal_quantiles(actual, np.zeros_like(combined), rms, settings.coverage)
+    edge = verdict_edge(verdict, settings, oof.folds, len(oof.rows))
     return Evidence(
         settings.combination,
         weights,
@@ -219,7 +242,70 @@ def evaluate(
         settings.straddle_gate,
         zero_quantiles,
         settings.recent_window,
+        vol_model,
     )
+
+
+def scales_of(
+    windows: np.ndarray, vol_window: int, model: VolModel | None, horizon: int
+) -> np.ndarray:
+    """``Evidence.scales`` before there is an Evidence."""
+    if model is None:
+        return local_scale(windows, vol_window)
+    return garch_scale(windows[:, :, 0].astype(np.float64), model, horizon)
+
+
+def skilled(verdict: Verdict, alpha: float) -> np.ndarray:
+    """Horizons ``(H,)`` whose weights are kept: none without an edge; else the decision
+    horizon and those where Clark-West rejects at ``alpha / H`` with OOS R^2 > 0."""
+    rule, level = verdict.rule, alpha / len(verdict.results)
+    return np.array(
+        [
+            rule is not None and ((r.p_value < level and r.oos_r2 > 0) or r.horizon == rule.horizon)
+            for r in verdict.results
+        ]
+    )
+
+
+def verdict_edge(
+    verdict: Verdict, settings: EvaluationSettings, folds: int, rows: int
+) -> dict[str, Any]:
+    """The release's ``edge`` object from a verdict."""
+    results, rule = verdict.results, verdict.rule
+    chosen = next((r for r in results if rule and r.horizon == rule.horizon), None)
+    best = chosen or min(results, key=lambda r: r.p_value)
+    priced = [r for r in results if r.break_even is not None]
+    cheapest = max(priced, key=lambda r: (r.break_even, -r.horizon)) if priced else None
+    if rule is not None:
+        reason = None
+    elif verdict.spa_p_value >= settings.alpha:
+        reason = f"no rule beats holding after the choice of rule (SPA p >= {settings.alpha})"
+    else:
+        reason = "the rule chosen on earlier segments earns nothing on later ones"
+    return {
+        "enabled": rule is not None,
+        "horizon": None if rule is None else rule.horizon,
+        "method": EDGE_METHOD,
+        "p_value": verdict.spa_p_value,
+        "clark_west_p_value": best.p_value,
+        "oos_r2": best.oos_r2,
+        "net_return": verdict.net_return,
+        "net_bars": verdict.net_bars,
+        "net_scoring": "nested: rule chosen on earlier segments, net on later ones",
+        "net_return_in_sample": verdict.net_in_sample,
+        "margin": verdict.margin,
+        "break_even": None
+        if cheapest is None
+        else {"horizon": cheapest.horizon, "round_trip": cheapest.break_even},
+        "alpha": settings.alpha,
+        "costs": settings.costs.to_json(),
+        "oof_rows": rows,
+        "scored_rows": verdict.scored_rows,
+        "rules_tested": verdict.rules_tested,
+        "inner_folds": folds,
+        "reason": reason,
+        "per_horizon": [r.to_json() for r in results],
+    }
 
 
 def edge_line(edge: Mapping[str, Any]) -> str:
@@ -229,12 +315,32 @@ def edge_line(edge: Mapping[str, Any]) -> str:
     if not edge:
         return "no edge verdict (release made before out-of-fold evaluation)"
     if edge.get("enabled"):
-        net = edge.get("net_return")
-        result = f", out-of-fold net {100 * net:+.2f}% after {cost}" if net is not None else ""
+        net, bars = edge.get("net_return"), edge.get("net_bars")
+        unseen = f" on {bars:,} bars the choice did not see" if bars else ""
+        result = (
+            f", out-of-fold net {100 * net:+.2f}%{unseen} after {cost}" if net is not None else ""
+        )
+        test = "SPA p" if edge.get("method") == EDGE_METHOD else "p"
         return (
-            f"edge at h={edge['horizon']}, p={edge['p_value']:.2g}, "
-            f"OOS R2 {edge['oos_r2']:.4f}{result}"
+            f"edge at h={edge['horizon']}, {test}={edge['p_value']:.2g}, "
+            f"OOS R2 {edge['oos_r2']:.4f}{result}{break_even_clause(edge)}"
         )
     if edge.get("p_value") is None:
         return f"no edge: {edge.get('reason')}: HOLD"
+    if edge.get("method") == EDGE_METHOD:
+        return (
+            f"no edge after {cost} (SPA p={edge['p_value']:.2g} over "
+            f"{edge.get('rules_tested', 0)} rules){break_even_clause(edge)}: HOLD"
+        )
     return f"no edge at any horizon out of fold (best p={edge['p_value']:.2g}, after {cost}): HOLD"
+
+
+def break_even_clause(edge: Mapping[str, Any]) -> str:
+    """``; h=1 would net > 0 at a round trip <= 0.06%`` (empty when unknown)."""
+    found = edge.get("break_even")
+    if not found:
+        return ""
+    return (
+        f"; h={found['horizon']} would net > 0 out of fold at a round trip "
+        f"<= {100 * found['round_trip']:.2f}%"
+    )

@@ -1,23 +1,25 @@
 """From out-of-fold forecasts to a release's evidence: weights, edge verdict, rule, intervals.
 
-Per horizon ``h`` the cross-fitted combined forecast is tested against the zero forecast
-(Clark-West, one-sided, HAC lags ``h - 1``) at a Bonferroni level ``alpha / H`` (twelve
-horizons are twelve chances to find an edge by luck). A horizon passes when that test
-rejects, its out-of-sample R^2 is positive, the trading rule at ``h`` makes money after
-costs on the out-of-fold bars (its mean net bar return is above 0 by the same kind of test at
-the same level), and both hold segment by segment (the Clark-West gain is
-positive and the rule loses nothing in every inner segment). The decision horizon is the
-passing horizon with the best net result per bar; no passing horizon means no edge, and the
-signal always HOLDs (``no_edge``).
+The combined out-of-fold forecast is built on an expanding window (``cross_fitted``: each
+block uses weights fitted on earlier blocks only; the first block is not scored). On the
+scored rows every rule, a horizon ``h = 1..H`` times an entry margin of ``margins``
+(multiples of the round-trip cost above it; exit band ``exit_fraction`` of the entry band;
+minimum hold ``h`` bars), is run after costs. There is an edge when
 
-The entry margin above the round-trip cost is chosen on the out-of-fold bars from
-``margins`` (multiples of the round-trip cost): the one whose worst inner segment earns
-most; the exit band is ``exit_fraction`` of the entry
-band; the minimum hold is ``h`` bars.
+- Hansen's SPA test rejects, at ``alpha``, that no rule beats doing nothing (one test over
+  all rules: the selection of horizon and margin is accounted for), and
+- the selection procedure earns more than 0 on blocks it did not see (``nested_net``), and
+  the rule chosen on all scored rows earns more than 0.
+
+The served rule is the one with the most net on all scored rows; the printed out-of-fold net
+is the nested one. Clark-West against the zero forecast (uniform kernel, HLN) and the
+out-of-sample R^2 are reported per horizon as evidence of forecast skill; with
+``straddle_gate`` the judged rule vetoes the entries whose interval straddles zero, as served.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,12 +27,13 @@ from typing import Any
 import numpy as np
 
 from ai_engine.errors import ConfigError
-from ai_engine.evaluation.combination import COMBINATIONS
-from ai_engine.evaluation.decision import Costs, DecisionRule, net_returns, positions, turnover
-from ai_engine.evaluation.edge import clark_west, hac_mean_test, oos_r2
+from ai_engine.evaluation.combination import COMBINATIONS, time_blocks
+from ai_engine.evaluation.decision import Costs, DecisionRule
+from ai_engine.evaluation.edge import clark_west, oos_r2
 from ai_engine.evaluation.oof import OutOfFold
+from ai_engine.evaluation.selection import break_even, nested_net, run_rule, spa_p_value
 
-EDGE_METHOD = "clark-west"
+EDGE_METHOD = "spa"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class EvaluationSettings:
     exit_fraction: float = 0.0
     short: bool = True
     straddle_gate: bool = False
+    spa_reps: int = 1000
+    """Bootstrap replications of the SPA test."""
 
     def __post_init__(self) -> None:
         if self.inner_folds < 1:
@@ -66,6 +71,8 @@ class EvaluationSettings:
                 f"margins must be >= 0 and exit_fraction within [0, 1], found "
                 f"{list(self.margins)} and {self.exit_fraction}"
             )
+        if self.spa_reps < 100:
+            raise ConfigError(f"spa_reps must be >= 100, found {self.spa_reps}")
 
 
 @dataclass(frozen=True)
@@ -73,20 +80,39 @@ class HorizonResult:
     horizon: int
     statistic: float
     p_value: float
+    """Clark-West against the zero forecast, one-sided (uniform kernel, HLN), per horizon."""
     oos_r2: float
     net_return: float
-    net_p_value: float
-    """One-sided HAC test that the rule's mean net bar return is above 0: a few lucky trades
-    are not evidence that it pays."""
+    """Net of the best margin at this horizon on all scored rows (selected: in-sample)."""
     turnover: float
     margin: float
     stable: bool
-    """The forecast's gain over zero is positive, and the rule loses money, in no inner
-    segment: an edge from one lucky period does not count."""
+    """The forecast's gain over zero is positive, and the rule loses nothing, in every
+    scored block (reported, not required)."""
     passes: bool
+    break_even: float | None = None
+    """Largest round trip at which the forecast's rule nets > 0 (``selection.break_even``);
+    searched where the Clark-West test finds skill at ``alpha / H``."""
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of all rules: per-horizon figures, the chosen rule (None: no edge)."""
+
+    results: list[HorizonResult]
+    rule: DecisionRule | None
+    spa_p_value: float
+    net_return: float
+    """Nested: the net of choosing the rule on earlier blocks, scored on later ones."""
+    net_bars: int
+    net_in_sample: float
+    """The chosen rule's net on all scored rows (inflated by the choice)."""
+    scored_rows: int
+    rules_tested: int
+    margin: float | None
 
 
 def votes_allow(forecasts: Mapping[str, np.ndarray], step: int, min_consensus: int) -> np.ndarray:
@@ -98,80 +124,83 @@ def votes_allow(forecasts: Mapping[str, np.ndarray], step: int, min_consensus: i
     return up.astype(int) - down.astype(int)
 
 
-def trade_rule(
-    expected: np.ndarray,
-    allowed: np.ndarray,
-    next_returns: np.ndarray,
-    rule: DecisionRule,
-    costs: Costs,
-) -> tuple[np.ndarray, float]:
-    """Net bar returns ``(T,)`` and turnover of ``rule`` over bars in time order."""
-    entries = np.array([rule.entry(v) for v in expected]) * (allowed != 0)
-    entries = np.where(entries == allowed, entries, 0)
-    held = positions(expected, entries, rule)
-    return net_returns(held, next_returns, costs), turnover(held)
-
-
-def best_rule(
-    h: int,
-    expected: np.ndarray,
-    allowed: np.ndarray,
-    next_returns: np.ndarray,
-    settings: EvaluationSettings,
-    segments: np.ndarray,
-) -> tuple[DecisionRule, np.ndarray, float, float]:
-    """The margin whose worst inner segment earns most at horizon ``h`` (a margin that only
-    pays in one period is not chosen; ties go to the wider margin): rule, net bar returns,
-    turnover, margin."""
-    costs = settings.costs
-    best: tuple[DecisionRule, np.ndarray, float, float] | None = None
-    best_score = -np.inf
-    labels = np.unique(segments)
-    for margin in sorted(settings.margins):
-        entry = costs.round_trip * (1.0 + margin)
-        rule = DecisionRule(h, entry, entry * settings.exit_fraction, h, settings.short)
-        net, traded = trade_rule(expected, allowed, next_returns, rule, costs)
-        score = min(float(net[segments == k].sum()) for k in labels)
-        if best is None or score >= best_score:
-            best, best_score = (rule, net, traded, margin), score
-    if best is None:  # EvaluationSettings refuses empty margins; this guards the invariant
-        raise ConfigError(f"expected at least one decision margin, found {list(settings.margins)}")
-    return best
-
-
 def judge(
-    oof: OutOfFold, combined: np.ndarray, settings: EvaluationSettings, min_consensus: int
-) -> tuple[list[HorizonResult], DecisionRule | None]:
-    """Test every horizon; the rule at the chosen one, or None (no edge)."""
+    oof: OutOfFold,
+    combined: np.ndarray,
+    settings: EvaluationSettings,
+    min_consensus: int,
+    half_width: np.ndarray | None = None,
+    with_break_even: bool = True,
+) -> Verdict:
+    """Judge every rule on the scored rows of ``combined`` ``(n, H)`` (see the module);
+    ``half_width`` ``(n, H)``: the interval's half width, vetoing entries that straddle 0."""
     horizons = combined.shape[1]
-    level = settings.alpha / horizons
+    blocks = time_blocks(oof.segments, oof.rows)
+    scored = blocks > blocks.min()
     next_returns = np.expm1(oof.actual[:, 0])
+    costs = settings.costs
     results: list[HorizonResult] = []
-    rules: dict[int, DecisionRule] = {}
+    rules: list[tuple[DecisionRule, float]] = []
+    columns: list[np.ndarray] = []
     for h in range(1, horizons + 1):
         actual, forecast = oof.actual[:, h - 1], combined[:, h - 1]
-        test = clark_west(actual, forecast, h)
-        r2 = oos_r2(actual, forecast)
+        test = clark_west(actual[scored], forecast[scored], h)
+        r2 = oos_r2(actual[scored], forecast[scored])
         allowed = votes_allow(oof.forecasts, h - 1, min_consensus)
-        rule, net, traded, margin = best_rule(
-            h, forecast, allowed, next_returns, settings, oof.segments
-        )
+        if half_width is not None:
+            allowed = np.where(np.abs(forecast) > half_width[:, h - 1], allowed, 0)
+        best: tuple[float, np.ndarray, float, float] | None = None
+        for margin in sorted(settings.margins):
+            entry = costs.round_trip * (1.0 + margin)
+            rule = DecisionRule(h, entry, entry * settings.exit_fraction, h, settings.short)
+            net, traded = run_rule(forecast, allowed, next_returns, rule, costs)
+            rules.append((rule, margin))
+            columns.append(net[scored])
+            if best is None or net[scored].sum() >= best[0]:  # ties: the wider margin
+                best = (float(net[scored].sum()), net, traded, margin)
+        assert best is not None  # EvaluationSettings refuses empty margins
+        total, net, traded, margin = best
         gain = actual**2 - (actual - forecast) ** 2 + forecast**2
         stable = all(
-            gain[oof.segments == k].mean() > 0 and net[oof.segments == k].sum() >= 0
-            for k in np.unique(oof.segments)
+            gain[blocks == k].mean() > 0 and net[blocks == k].sum() >= 0
+            for k in np.unique(blocks[scored])
         )
-        total = float(net.sum())
-        pays = hac_mean_test(net, h - 1).p_value
-        passes = test.p_value < level and r2 > 0 and pays < level and stable
+        cost_free = None
+        if with_break_even and test.p_value < settings.alpha / horizons:
+            cost_free = break_even(
+                h, forecast, allowed, next_returns, scored, settings.exit_fraction, settings.short
+            )
         results.append(
             HorizonResult(
-                h, test.statistic, test.p_value, r2, total, pays, traded, margin, stable, passes
+                h,
+                test.statistic,
+                test.p_value,
+                r2,
+                total,
+                traded,
+                margin,
+                stable,
+                False,
+                cost_free,
             )
         )
-        rules[h] = rule
-    passing = [r for r in results if r.passes]
-    if not passing:
-        return results, None
-    chosen = max(passing, key=lambda r: r.net_return)
-    return results, rules[chosen.horizon]
+    nets = np.column_stack(columns)
+    p_spa = spa_p_value(nets, horizons, settings.spa_reps)
+    nested = nested_net(nets, blocks[scored])
+    totals = nets.sum(axis=0)
+    best_rule = int(np.argmax(totals))
+    enabled = p_spa < settings.alpha and nested.net > 0 and totals[best_rule] > 0
+    rule, margin = rules[best_rule]
+    if enabled:
+        results = [dataclasses.replace(r, passes=r.horizon == rule.horizon) for r in results]
+    return Verdict(
+        results,
+        rule if enabled else None,
+        p_spa,
+        nested.net,
+        nested.bars,
+        float(totals[best_rule]),
+        int(scored.sum()),
+        int(np.sum(np.ptp(nets, axis=0) > 0)),
+        margin if enabled else None,
+    )

@@ -25,9 +25,9 @@ import numpy as np
 
 from ai_engine.bundle import BundleInfo, save_bundle
 from ai_engine.data import timeframe_delta
-from ai_engine.ensemble import weights_from_validation_error
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Evidence, OutOfFold, evaluate
+from ai_engine.evaluation.combination import Defaults
 from ai_engine.evaluation.oof import take
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
 from ai_engine.models.base import Forecaster, build, get_family
@@ -48,6 +48,7 @@ from ai_engine.training import (
     fit_family,
     forecast_metrics,
     min_rows_to_fit,
+    validation_weights,
 )
 
 Trees = Literal["pooled", "per_symbol"]
@@ -173,10 +174,9 @@ def _out_of_fold(
 
 def symbol_evidence(part: SymbolRows, oof: OutOfFold | None, plan: TrainingPlan) -> Evidence:
     """The existing evaluation on one symbol's out-of-fold rows."""
-    defaults = {f: plan.ensemble.weights[f] for f in plan.members}
+    defaults: Defaults = {f: plan.ensemble.weights[f] for f in plan.members}
     if plan.weighting == "validation" and oof is not None:
-        errors = {f: float(np.mean(np.abs(v - oof.actual))) for f, v in oof.forecasts.items()}
-        defaults = weights_from_validation_error(errors)
+        defaults = validation_weights  # from the rows each weight is fitted on only
     return evaluate(
         oof, part.inputs, part.targets, plan.evaluation, defaults, plan.ensemble.min_consensus
     )

@@ -1,26 +1,41 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+DEMO_STAMP := $(VENV)/.installed-demo
 STAMP := $(VENV)/.installed
+PYTEST := $(BIN)/pytest -n 2 -q --durations=25
 
-.PHONY: install demo test lint clean
+.PHONY: install install-demo demo test test-fast lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+# The demo needs the package and its runtime dependencies only (torch pinned: its CPU wheel).
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e .
+	touch $(DEMO_STAMP)
+
+# The tests add the extras: dev tools, freqtrade and Ray.
+$(STAMP): $(DEMO_STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,freqtrade,ray]'
 	touch $(STAMP)
 
+install-demo: $(DEMO_STAMP)
+
 install: $(STAMP)
 
-demo: install
+demo: install-demo
 	$(BIN)/ai-engine demo
 
+# Every test, the slow end-to-end ones included; the 25 slowest are listed at the end.
 test: install
-	$(BIN)/pytest -n 2 -q
+	$(PYTEST)
+
+# The edit loop: everything but the tests marked slow (pyproject.toml [tool.pytest.ini_options]).
+test-fast: install
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks examples

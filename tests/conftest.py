@@ -24,3 +24,38 @@ def frame() -> pd.DataFrame:
 def eth_btc_path() -> Path:
     assert ETH_BTC.is_file(), f"reference data missing: {ETH_BTC}"
     return ETH_BTC
+
+
+SLOW_MODULES = (
+    "backtest/test_backtest_cli.py",
+    "contract/test_contract_service.py",
+    "integrations/test_freqtrade.py",
+    "multi/test_executors.py",
+    "multi/test_retrain.py",
+    "multi/test_routing.py",
+    "multi/test_timeframes.py",
+    "safety/test_acceptance.py",
+    "safety/test_reservations.py",
+    "service/test_bounded_bodies.py",
+    "service/test_fuzz.py",
+    "service/test_server.py",
+    "service/test_stream.py",
+    "service/test_tritonclient.py",
+    "test_api_docs.py",
+    "test_cli.py",
+    "test_cli_first_hour.py",
+    "test_plugins.py",
+    "test_registry_crash.py",
+    "ui/test_ui_browser.py",
+)
+"""The end-to-end modules (real servers, CLI subprocesses, a browser, fuzzing, training through
+the CLI), marked ``slow``: `make test` runs them, `make test-fast` (-m "not slow") leaves them
+out. A single test elsewhere may carry ``@pytest.mark.slow`` itself."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).resolve().parent
+    slow = {tests / name for name in SLOW_MODULES}
+    for item in items:
+        if item.path in slow:
+            item.add_marker(pytest.mark.slow)

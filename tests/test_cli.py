@@ -71,7 +71,18 @@ def test_train_then_signal_json_in_a_fresh_process(trained: Path, eth_btc_path: 
 
 def test_signal_table_and_models_list(trained: Path, eth_btc_path: Path) -> None:
     table = run("signal", "--data", str(eth_btc_path), "--registry", str(trained))
-    assert table.returncode == 0 and " agree " in table.stdout and "(3 required)" in table.stdout
+    assert table.returncode == 0, table.stderr
+    as_json = json.loads(run("signal", "--data", str(eth_btc_path), "--registry", str(trained),
+                             "--json").stdout)  # fmt: skip
+    votes = [m["vote"] for m in as_json["members"]]
+    # the line states the votes as cast (issue 27) and why the action is what it is
+    cast = f"members vote {votes.count('UP')} UP / {votes.count('DOWN')} DOWN"
+    assert f"{as_json['action']}" in table.stdout and cast in table.stdout, table.stdout
+    assert "(3 of 4 needed for a trade)" in table.stdout and "agree DOWN" not in table.stdout
+    if as_json["reason"] == "no_edge":
+        assert "no horizon has an edge out of fold" in table.stdout
+        assert "confidence 0.00" in table.stdout and "confidence 1.00" not in table.stdout
+    assert "weight h" in table.stdout and " weights at h" in table.stdout  # labelled
     assert "edge at h=" in table.stdout or "no edge" in table.stdout
     listing = run("models", "list", "--registry", str(trained))
     assert listing.returncode == 0

@@ -120,12 +120,12 @@ def test_bad_settings_are_config_errors(settings: dict, message: str) -> None:
 @pytest.mark.parametrize(
     ("finals", "weights", "confidence"),
     [
-        ((0.01, 0.01, -0.01, -0.01), None, 0.4),  # UP holds 0.6 of the weight, DOWN 0.4
-        ((0.0005, -0.0005, 0.0, 0.0009), None, 1.0),  # every vote FLAT: no side at all
-        ((-0.002, -0.0015, -0.002, 0.02), {"xgboost": 0.1, "lightgbm": 0.1, "nhits": 0.1}, 0.3),
+        ((0.01, 0.01, -0.01, -0.01), None, 0.6),  # leans UP (+0.002): UP holds 0.6 of the weight
+        ((0.0005, -0.0005, 0.0, 0.0009), None, 0.0),  # every vote FLAT: nothing backs a side
+        ((-0.002, -0.0015, -0.002, 0.02), {"xgboost": 0.1, "lightgbm": 0.1, "nhits": 0.1}, 0.7),
     ],
 )
-def test_hold_confidence_is_one_minus_the_larger_sides_weight(
+def test_hold_confidence_is_the_weight_behind_the_side_it_leans_to(
     finals: tuple[float, ...], weights: dict[str, float] | None, confidence: float
 ) -> None:
     settings = {} if weights is None else {"weights": {**weights, "patchtst": 0.7}}

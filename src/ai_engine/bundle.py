@@ -140,10 +140,12 @@ def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     left out)."""
     versions = {"python": platform.python_version()}
     for name in (*_LIBRARIES, *extra):
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+        for distribution in (name, f"{name}-cpu"):  # xgboost-cpu installs the xgboost module
+            try:
+                versions[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,6 +35,14 @@ from ai_engine.evaluation import Evidence
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, latest_inputs
 from ai_engine.models.family import import_plugin
 from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, ReleaseMember
+
+
+def weights_label(method: str, horizon: int, edge: bool | None) -> str:
+    """``nnls weights at h12 (no edge: all 0)``: what a column of member weights shows."""
+    if edge is None:
+        return f"fixed weights at h{horizon} (release without evidence; over healthy members)"
+    return f"{method} weights at h{horizon}" + ("" if edge else " (no edge: all 0)")
+
 
 STALE_BARS = 2
 """A last candle older than this many bars (by the wall clock) is stale: HOLD."""
@@ -173,6 +182,37 @@ class Engine:
         step = self.settings.decision_horizon - 1
         at_step = {f: float(self.evidence.weights[f][step]) for f in healthy}
         return forecasts, at_step, self.evidence.combined(healthy)[0]
+
+    def combination(self) -> dict[str, Any]:
+        """The member weights signals use at the decision horizon, labelled: ``method`` (the
+        release's fitted combination, ``nnls`` or ``fixed``; ``fixed`` for a release made
+        before evidence, renormalised over healthy members), ``horizon``, ``edge``,
+        ``weights`` {family: weight} and ``per_horizon`` {family: [H weights]} (None before
+        evidence), and ``label``, the one line every edge shows beside them."""
+        step = self.settings.decision_horizon - 1
+        families = [m.family for m in self.members]
+        if self.evidence is None:
+            raw = {m.family: self.settings.weights.get(m.family, 0.0) for m in self.members}
+            total = sum(w for m, w in zip(self.members, raw.values(), strict=True) if m.healthy)
+            weights = {
+                m.family: raw[m.family] / total if m.healthy and total > 0 else 0.0
+                for m in self.members
+            }
+            method, per_horizon, edge = "fixed", None, None
+        else:
+            fitted = self.evidence.weights
+            zeros = np.zeros(len(self.evidence.quantiles))
+            per_horizon = {f: [float(w) for w in fitted.get(f, zeros)] for f in families}
+            weights = {f: per_horizon[f][step] for f in families}
+            method, edge = self.evidence.combination, self.evidence.enabled
+        return {
+            "method": method,
+            "horizon": step + 1,
+            "edge": edge,
+            "weights": weights,
+            "per_horizon": per_horizon,
+            "label": weights_label(method, step + 1, edge),
+        }
 
     def signal_from(
         self,

@@ -126,6 +126,9 @@ class Signal:
     horizon: int
     action: Action
     confidence: float
+    """The share (0..1) of combination weight at the decision horizon behind the side the signal
+    leans to (BUY/SELL: the action's side; HOLD: the expected return's sign, or the majority
+    vote when it is 0). 0 when no member carries weight (no edge): nothing backs a direction."""
     expected_return: float
     forecast: list[float]
     release: str
@@ -231,8 +234,9 @@ def combine(
     elif counts["DOWN"] >= settings.min_consensus and expected < -settings.dead_band:
         action = "SELL"
     if action == "HOLD":
-        confidence = 1.0 - max(share.values())
         agreeing = max(counts["UP"], counts["DOWN"])
+        side = lean(expected, votes)
+        confidence = 0.0 if side == "FLAT" else share[side]
     else:
         direction = "UP" if action == "BUY" else "DOWN"
         confidence, agreeing = share[direction], counts[direction]
@@ -290,12 +294,12 @@ def decide(
     )
     votes = {f: vote(float(v[step]), 0.0) for f, v in healthy.items()}
     weight_now = {f: float(evidence.weights.get(f, np.zeros(step + 1))[step]) for f in healthy}
-    direction: Vote = "UP" if expected > 0 else "DOWN"
-    agreeing = sum(v == direction for v in votes.values())
+    direction = lean(expected, votes)
+    agreeing = sum(v == direction for v in votes.values()) if direction != "FLAT" else 0
     action, reason = _evidence_action(
         evidence, expected, agreeing, settings, lower[step], upper[step], context
     )
-    confidence = _weight_share(weight_now, votes, direction if action != "HOLD" else None)
+    confidence = _weight_share(weight_now, votes, direction)
     return Signal(
         symbol=where["symbol"],
         timeframe=where["timeframe"],
@@ -339,15 +343,26 @@ def _evidence_action(
     return ("BUY" if entry > 0 else "SELL"), None
 
 
-def _weight_share(weights: dict[str, float], votes: dict[str, Vote], side: Vote | None) -> float:
-    """BUY/SELL: the share of combination weight on the action's side. HOLD (``side`` None):
-    1 minus the larger side's share. No weight at all: 0 for a trade, 1 for a HOLD."""
+def lean(expected: float, votes: dict[str, Vote]) -> Vote:
+    """The side a signal leans to: the sign of the expected return; when that is exactly 0 (no
+    edge: every combination weight 0), the side more members vote; FLAT on a tie or no votes."""
+    if expected > 0:
+        return "UP"
+    if expected < 0:
+        return "DOWN"
+    up, down = (sum(v == side for v in votes.values()) for side in ("UP", "DOWN"))
+    return "UP" if up > down else "DOWN" if down > up else "FLAT"
+
+
+def _weight_share(weights: dict[str, float], votes: dict[str, Vote], side: Vote) -> float:
+    """The confidence: the share of combination weight at the decision horizon on ``side``
+    (members whose forecast has its sign). For BUY/SELL that is the action's side; for HOLD the
+    side the combination leans to. No weight at all (no edge) or no side: 0, nothing backs a
+    direction."""
     total = sum(weights.values())
-    shares = {
-        v: sum(w for f, w in weights.items() if votes[f] == v) / total if total else 0.0
-        for v in ("UP", "DOWN")
-    }
-    return shares[side] if side is not None else 1.0 - max(shares.values())
+    if total <= 0 or side == "FLAT":
+        return 0.0
+    return sum(w for f, w in weights.items() if votes[f] == side) / total
 
 
 def member_votes(

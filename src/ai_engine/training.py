@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -23,7 +23,6 @@ from ai_engine.data import Candles
 from ai_engine.ensemble import EnsembleSettings, weights_from_validation_error
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Costs, EvaluationSettings, Evidence, evaluate, out_of_fold
-from ai_engine.evaluation.combination import Defaults
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, training_data
 from ai_engine.models.base import Forecaster, build, get_family
 from ai_engine.models.family import (
@@ -252,14 +251,19 @@ def time_split(n_rows: int, val_fraction: float, gap: int) -> tuple[slice, slice
 def forecast_metrics(
     forecast: np.ndarray, actual: np.ndarray, decision_horizon: int
 ) -> dict[str, Any]:
-    """MAE/RMSE over all horizons and per horizon, directional hit rate at the decision horizon."""
+    """MAE/RMSE over all horizons and per horizon, directional hit rate at the decision horizon:
+    the share of rows with a nonzero forecast and outcome whose signs match; None where the
+    forecast is 0 on every row (the zero forecast, or a combination without an edge: no
+    direction to score)."""
     error = forecast - actual
     step = decision_horizon - 1
+    directed = (forecast[:, step] != 0) & (actual[:, step] != 0)
+    hits = np.sign(forecast[directed, step]) == np.sign(actual[directed, step])
     return {
         "mae": float(np.mean(np.abs(error))),
         "rmse": float(np.sqrt(np.mean(error**2))),
         "mae_by_horizon": [float(v) for v in np.mean(np.abs(error), axis=0)],
-        "hit_rate": float(np.mean(np.sign(forecast[:, step]) == np.sign(actual[:, step]))),
+        "hit_rate": float(np.mean(hits)) if directed.any() else None,
     }
 
 
@@ -349,16 +353,11 @@ def out_of_fold_evidence(
 
     min_train = min_rows_to_fit(spec.horizon, plan.val_fraction)
     oof = out_of_fold(inputs, targets, plan.evaluation.inner_folds, min_train, fit_predict)
-    defaults: Defaults = {f: plan.ensemble.weights[f] for f in members}
+    defaults = {f: plan.ensemble.weights[f] for f in members}
     if plan.weighting == "validation" and oof is not None:
-        defaults = validation_weights  # from the rows each weight is fitted on, never later ones
+        errors = {f: float(np.mean(np.abs(v - oof.actual))) for f, v in oof.forecasts.items()}
+        defaults = weights_from_validation_error(errors)
     return evaluate(oof, inputs, targets, plan.evaluation, defaults, plan.ensemble.min_consensus)
-
-
-def validation_weights(forecasts: Mapping[str, np.ndarray], actual: np.ndarray) -> dict[str, float]:
-    """Inverse mean-absolute-error weights of out-of-fold ``forecasts`` ``{member: (n, H)}``."""
-    errors = {f: float(np.mean(np.abs(v - actual))) for f, v in forecasts.items()}
-    return weights_from_validation_error(errors)
 
 
 def _save_into(

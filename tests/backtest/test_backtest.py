@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -119,3 +120,28 @@ def test_the_report_holds_every_figure_and_the_exact_settings(
     bars = pd.read_csv(paths["csv"], index_col=0)
     assert len(bars) == len(random_walk_result.walk.rows)
     assert str(summary_tables(report)[0].title).startswith("RW 5m")
+
+
+def test_a_random_walk_report_says_why_it_never_traded_with_one_set_of_weights(
+    random_walk_result: BacktestResult, tmp_path: Path
+) -> None:
+    report = random_walk_result.report
+    verdict, signals = report["verdict"], report["signals"]
+    assert verdict["folds_with_edge"] == signals["folds_with_edge"] == 0
+    assert verdict["hold_reasons"] == signals["reasons"]
+    assert "(0 of 2 fold(s) found an edge out of fold)" in verdict["headline"]
+    assert verdict["why"].startswith("why: 0 of 2 fold(s) found an edge out of fold")
+    assert all(v.startswith("no edge") for v in verdict["fold_verdicts"])
+    # the plan names the combination actually fitted; each fold the weights it used, labelled
+    plan = report["settings"]["plan"]
+    assert plan["combination"] == "nnls" and "weighting" not in plan
+    for fold in report["folds"]:
+        used = fold["combination"]
+        assert set(used["weights"].values()) == {0.0} and "weights" not in fold["ensemble"]
+        assert used["label"] == f"nnls weights at h{used['horizon']} (no edge: all 0)"
+    page = write_report(random_walk_result, tmp_path / "out")["html"].read_text()
+    top = page.split("<h2>")[0]  # before the first section: the headline and its notes
+    assert html.escape(verdict["why"]) in top and "fold 0: no edge" in top
+    assert "weights used" in page and "(nnls weights at h" in page
+    # no direction to score where the forecast is 0: the hit rate is undefined, not 0.000
+    assert report["forecast"]["models"]["zero"]["hit_rate"]["rate"] is None

@@ -54,3 +54,19 @@ def test_annualised_figures_from_a_short_period_are_marked() -> None:
     long = {"trading": trading(-0.05, -0.12, years=2.0)}
     long["verdict"] = backtest_verdict(long["trading"], STAMPS, FOLDS, np.ones(6))
     assert trading_rows(long)[0][2] == "-96.00%"
+
+
+def test_an_ensemble_that_never_traded_says_why_in_the_headline_and_lines() -> None:
+    hold = {"folds_with_edge": 0, "reasons": {"ood_input": 23, "no_edge": 1567}}
+    verdicts = ["no edge at any horizon out of fold (best p=0.11, after 0.30% round trip): HOLD"]
+    idle = backtest_verdict(trading(0.0, 0.1), STAMPS, FOLDS, np.zeros(6), hold, verdicts * 2)
+    assert (
+        "the ensemble never traded (0 of 2 fold(s) found an edge out of fold)" in (idle["headline"])
+    )
+    lines = verdict_lines({"verdict": idle})
+    assert lines[1] == (
+        "why: 0 of 2 fold(s) found an edge out of fold (no edge: the fold's ensemble only "
+        "HOLDs); HOLD bars by reason: no_edge 1567, ood_input 23"
+    )
+    assert lines[2] == f"fold 0: {verdicts[0]}" and lines[3] == f"fold 1: {verdicts[0]}"
+    assert idle["folds_with_edge"] == 0 and idle["hold_reasons"]["no_edge"] == 1567

@@ -30,7 +30,7 @@ from ai_engine.synthetic import candles_from_returns, persistent_drift
 from ai_engine.training import make_plan, train
 from multi.pairs import write_pairs
 from multi.test_timeframes import resampled
-from service.server import served
+from service.server import SLOW, served, wait_ready
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "crypto" / "ETH_BTC-5m.feather"
 TF = pd.Timedelta("5min")
@@ -78,6 +78,8 @@ def userdir(
         "--data", str(data), *extra)  # fmt: skip
     config = json.loads((folder / "config.json").read_text())
     config["ai_engine"]["signals_dir"] = str(folder / "signals")
+    if service:  # a loaded machine may take seconds per answer: no per-call limit to break
+        config["ai_engine"]["timeout"] = SLOW
     (folder / "config.json").write_text(json.dumps(config))
     return folder
 
@@ -224,6 +226,7 @@ def test_dry_run_gets_signals_over_http_and_enters_nothing_without_the_service(
     upto = frame.iloc[: buy[-1] + 1]  # live: the last candle is a BUY
     upto.index = pd.date_range(end=end, periods=len(upto), freq="5min", tz="UTC", name="date")
     with served(edge_registry, tmp_path / "serve.log") as url:
+        wait_ready(url)  # the release loads after the server is live
         folder = userdir(tmp_path / "ft", edge_registry, "SYN/BTC", data, url)
         strategy = dry_run_strategy(folder)
         assert strategy.client is not None and strategy.engine is None
@@ -311,6 +314,7 @@ def test_a_release_of_several_series_backtests_and_dry_runs_each_pair_as_its_ser
     frame = load_candles(candles).frame.iloc[-300:]
     frame.index = pd.date_range(end=end, periods=len(frame), freq="5min", tz="UTC", name="date")
     with served(registry, tmp_path / "serve.log") as url:
+        wait_ready(url)  # the release loads after the server is live
         live = dry_run_strategy(userdir(tmp_path / "live", registry, "ETH/BTC", candles, url, "5m"))
         df = analyze(live, frame, "ETH/BTC")
     assert df["ai_action"].iloc[-1] != "", "the service should answer ETH/BTC"

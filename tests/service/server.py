@@ -26,9 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait(condition: Callable[[], bool], timeout_s: float = SLOW) -> None:
+def wait(condition: Callable[[], bool], timeout_s: float = SLOW, what: str = "") -> None:
     """Poll ``condition`` until it holds; a request that times out on a busy machine counts as
-    "not yet", never as a failure."""
+    "not yet", never as a failure. ``what``: the awaited event, named in the failure."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -37,7 +37,13 @@ def wait(condition: Callable[[], bool], timeout_s: float = SLOW) -> None:
         except httpx.TimeoutException:
             pass
         time.sleep(0.1)
-    raise AssertionError(f"condition not met in {timeout_s:.0f} s")
+    raise AssertionError(f"waited {timeout_s:.0f} s for {what or 'a condition'}; it never came")
+
+
+def wait_ready(url: str, timeout_s: float = SLOW) -> None:
+    """Wait until the server at ``url`` has loaded its release (``/health/ready`` 200)."""
+    ready = lambda: httpx.get(f"{url}/health/ready", timeout=30).status_code == 200  # noqa: E731
+    wait(ready, timeout_s, f"{url}/health/ready to answer 200 (the release loaded)")
 
 
 @contextmanager
@@ -69,7 +75,7 @@ def served(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait(lambda: _answers(url, process))
+            wait(lambda: _answers(url, process), what=f"{url}/health/live to answer 200")
             yield url
         finally:
             process.send_signal(signal.SIGTERM)

@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from ai_engine.service import ServiceSettings, create_app
 from service.helpers import ADMIN, running_client, settings_for
+from service.server import SLOW
 
 MAX_EXAMPLES = 25
 
@@ -46,7 +47,9 @@ def fuzzed_app(trained_registry: Path, tmp_path_factory: pytest.TempPathFactory)
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case: Any, fuzzed_app: Any) -> None:
     headers = ADMIN if case.path.startswith("/v1/models/") else None
-    response = case.call(app=fuzzed_app, headers=headers)
+    # schemathesis reads each answer with a 10 s limit by default, which a loaded machine breaks
+    # (issue 27); the generous cap still ends a request that hangs.
+    response = case.call(app=fuzzed_app, headers=headers, timeout=SLOW)
     # A schema cannot say "200 sorted candles": schema-valid bodies may be refused with 422.
     case.validate_response(response, excluded_checks=[positive_data_acceptance])
     assert response.status_code < 500, (case.method, case.path, response.text[:300])

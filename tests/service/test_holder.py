@@ -34,9 +34,10 @@ def test_the_watcher_leaves_alone_a_release_a_promote_is_swapping_in(
     with holder._reload_lock:  # as EngineHolder.promote holds it from moving the alias on
         registry.promote(second)
         watcher.start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 180  # a generous cap: met at once on a quiet machine
         while holder.alias_checks == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert holder.alias_checks, "waited 180 s for the watcher's first alias check"
         time.sleep(0.3)  # the watcher has read the alias and waits for the lock
         holder._reload("promote", preloaded=preloaded)
     watcher.join(30)

@@ -228,7 +228,7 @@ FOLD_COLUMNS = (
     "rows",
     "ensemble MAE / zero",
     "ensemble hit rate",
-    "weights",
+    "weights used",
     "fit s",
 )
 TRADING_COLUMNS = (
@@ -312,7 +312,9 @@ def render_html(result: BacktestResult) -> str:
     fold_rows = []
     for fold in report["folds"]:
         ensemble = fold["test_metrics"]["ensemble"]
-        weights = ", ".join(f"{k} {v:.2f}" for k, v in fold["ensemble"]["weights"].items())
+        used = fold["combination"]  # the weights the fold's ensemble used, labelled
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in used["weights"].items())
+        weights = f"{weights} ({used['label']})"
         fold_rows.append(
             [
                 str(fold["index"]),

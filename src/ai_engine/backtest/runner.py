@@ -40,7 +40,10 @@ from ai_engine.backtest.walkforward import (
 )
 from ai_engine.bundle import library_versions
 from ai_engine.data import Candles
+from ai_engine.engine import weights_label
 from ai_engine.ensemble import vote
+from ai_engine.evaluation import Evidence
+from ai_engine.evaluation.evidence import edge_line
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
 from ai_engine.models.base import descriptor
 from ai_engine.training import TrainingPlan
@@ -58,10 +61,15 @@ class BacktestResult:
 
 
 def plan_json(plan: TrainingPlan, spec: FeatureSpec) -> dict[str, Any]:
-    """The exact training settings: every family's resolved config, weighting, ensemble."""
+    """The exact training settings: every family's resolved config, the combination, ensemble.
+
+    ``combination`` is how each fold fits its member weights per horizon (the weights used are
+    in ``folds[*].combination``); ``fixed_weights_from`` says where a ``fixed`` combination's
+    weights come from (the families' defaults, or inverse validation error)."""
     return {
         "preset": plan.preset,
-        "weighting": plan.weighting,
+        "combination": plan.evaluation.combination,
+        "fixed_weights_from": "defaults" if plan.weighting == "fixed" else plan.weighting,
         "val_fraction": plan.val_fraction,
         "seed": plan.seed,
         "threads": plan.threads,
@@ -70,6 +78,20 @@ def plan_json(plan: TrainingPlan, spec: FeatureSpec) -> dict[str, Any]:
         "members": list(plan.members),
         "plugins": list(plan.plugins),
         "configs": {f: plan.config_for(f, spec) for f in plan.members},
+    }
+
+
+def fold_combination(evidence: Evidence, horizon: int) -> dict[str, Any]:
+    """The member weights a fold's ensemble used at its decision horizon, labelled like
+    Engine.combination (``/v1/models``, ``ai-engine signal``)."""
+    weights = {m: float(w[horizon - 1]) for m, w in evidence.weights.items()}
+    return {
+        "method": evidence.combination,
+        "horizon": horizon,
+        "edge": evidence.enabled,
+        "weights": weights,
+        "per_horizon": {m: [float(v) for v in w] for m, w in evidence.weights.items()},
+        "label": weights_label(evidence.combination, horizon, evidence.enabled),
     }
 
 
@@ -172,7 +194,8 @@ def run_backtest(
             {
                 **result.fold.to_json(frame.index),
                 "fit_seconds": result.fit_seconds,
-                "ensemble": result.ensemble.to_json(),
+                "ensemble": {k: v for k, v in result.ensemble.to_json().items() if k != "weights"},
+                "combination": fold_combination(result.evidence, result.ensemble.decision_horizon),
                 "validation": {
                     k: {m: v for m, v in row.items() if m != "mae_by_horizon"}
                     for k, row in result.validation.items()
@@ -181,10 +204,17 @@ def run_backtest(
                 "edge": edge,
             }
         )
+    hold = hold_figures(walk)
+    fold_verdicts = [edge_line(result.evidence.edge) for result in walk.folds]
     report = {
         "kind": "ai-engine walk-forward backtest",
         "verdict": backtest_verdict(
-            trading, walk.timestamps, walk.fold_of_row, sims["ensemble"].positions
+            trading,
+            walk.timestamps,
+            walk.fold_of_row,
+            sims["ensemble"].positions,
+            hold,
+            fold_verdicts,
         ),
         "data": {
             "symbol": candles.symbol,
@@ -229,7 +259,7 @@ def run_backtest(
             **up_share(walk.actual, decision),
             **quality,
         },
-        "signals": {**signal_figures(walk), **hold_figures(walk)},
+        "signals": {**signal_figures(walk), **hold},
         "edge": {
             "ensemble_vs_zero": ensemble_vs_zero(walk),
             "intervals": interval_coverage(walk, plan.evaluation.coverage),

@@ -23,9 +23,13 @@ def backtest_verdict(
     timestamps: pd.DatetimeIndex,
     fold_of_row: np.ndarray,
     ensemble_positions: np.ndarray,
+    hold: dict[str, Any] | None = None,
+    fold_verdicts: list[str] | None = None,
 ) -> dict[str, Any]:
     """The verdict as JSON: the three total returns, the best, the folds that never traded,
-    whether the period is short, and the headline sentence."""
+    whether the period is short, the headline sentence, and why the ensemble held: ``hold``
+    (edge_report.hold_figures: folds_with_edge, HOLD reasons) and ``fold_verdicts`` (each
+    fold's edge verdict line, evidence.edge_line)."""
     returns = {
         "ensemble": float(trading["ensemble"]["total_return"]),
         "buy_and_hold": float(trading["buy_and_hold"]["total_return"]),
@@ -47,8 +51,24 @@ def backtest_verdict(
         "short_period": years < SHORT_PERIOD_YEARS,
         "folds_never_traded": idle,
         "folds": len(np.unique(fold_of_row)),
+        "folds_with_edge": None if hold is None else hold["folds_with_edge"],
+        "hold_reasons": None if hold is None else dict(hold["reasons"]),
+        "fold_verdicts": list(fold_verdicts or []),
     }
-    return {**figures, "headline": _headline(figures)}
+    return {**figures, "headline": _headline(figures), "why": why_line(figures)}
+
+
+def why_line(v: dict[str, Any]) -> str | None:
+    """``why: 0 of 5 folds found an edge out of fold; HOLD reasons: no_edge 1567, ...``."""
+    if v.get("folds_with_edge") is None:
+        return None
+    reasons = v.get("hold_reasons") or {}
+    counted = sorted(reasons.items(), key=lambda item: -item[1])
+    held = ", ".join(f"{r} {n}" for r, n in counted) if counted else "none"
+    return (
+        f"why: {v['folds_with_edge']} of {v['folds']} fold(s) found an edge out of fold "
+        f"(no edge: the fold's ensemble only HOLDs); HOLD bars by reason: {held}"
+    )
 
 
 def _headline(v: dict[str, Any]) -> str:
@@ -59,7 +79,12 @@ def _headline(v: dict[str, Any]) -> str:
         f"over {v['test_days']:.0f} days of test bars, after costs"
     )
     if len(v["folds_never_traded"]) == v["folds"]:
-        return f"{figures}: the ensemble never traded, so it did no better than doing nothing."
+        cause = ""
+        if v.get("folds_with_edge") is not None:
+            cause = f" ({v['folds_with_edge']} of {v['folds']} fold(s) found an edge out of fold)"
+        return (
+            f"{figures}: the ensemble never traded{cause}, so it did no better than doing nothing."
+        )
     if v["best"] == "ensemble":
         verdict = "the ensemble beat both buy-and-hold and doing nothing"
     elif v["best"] == "buy_and_hold":
@@ -77,6 +102,9 @@ def verdict_lines(report: dict[str, Any]) -> list[str]:
     if v is None:  # a report written before the verdict existed
         return []
     lines = [v["headline"]]
+    if v.get("why"):
+        lines.append(v["why"])
+    lines += [f"fold {k}: {line}" for k, line in enumerate(v.get("fold_verdicts") or [])]
     idle = v["folds_never_traded"]
     if idle and len(idle) < v["folds"]:
         names = ", ".join(str(f) for f in idle)

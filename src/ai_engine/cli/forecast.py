@@ -46,7 +46,8 @@ def _metrics_table(metrics: dict[str, dict[str, Any]], title: str) -> Table:
         table.add_column(column, justify="right" if column != "model" else "left")
     zero = metrics["zero_forecast"]["mae"]
     for name, row in metrics.items():
-        hit = "-" if name == "zero_forecast" else f"{row['hit_rate']:.3f}"  # no direction
+        rate = row["hit_rate"]  # None: the forecast is 0 on every row, no direction to score
+        hit = "—" if rate is None else f"{rate:.3f}"
         table.add_row(
             name, f"{row['mae']:.6f}", f"{row['mae'] / zero:.3f}", f"{row['rmse']:.6f}", hit
         )
@@ -109,9 +110,14 @@ def train_command(
     common.out.print(f"published release [bold]{report.release.id}[/] in {reg.root}{promoted}")
 
 
-def _signal_table(signal: Any) -> Table:
-    table = Table(title=f"{signal.symbol} {signal.timeframe} as of {signal.as_of}")
-    for column in ("member", "version", "healthy", "weight", f"forecast h{signal.horizon}", "vote"):
+def _signal_table(signal: Any, weights: str | None = None) -> Table:
+    """The members' table; ``weights`` labels the weight column (Engine.combination)."""
+    table = Table(
+        title=f"{signal.symbol} {signal.timeframe} as of {signal.as_of}",
+        caption=f"weight: {weights}" if weights else None,
+    )
+    columns = ("member", "version", "healthy", f"weight h{signal.horizon}")
+    for column in (*columns, f"forecast h{signal.horizon}", "vote"):
         table.add_column(column)
     for m in signal.members:
         value = "-" if m.forecast is None else f"{m.forecast[signal.horizon - 1]:+.5f}"
@@ -126,17 +132,11 @@ def _signal_table(signal: Any) -> Table:
     return table
 
 
-def _print_signal(signal: Any) -> None:
-    common.out.print(_signal_table(signal))
-    consensus = signal.consensus
-    side = "UP" if signal.expected_return > 0 else "DOWN"
-    why = f" ({signal.reason})" if signal.reason else ""
-    common.out.print(
-        f"[bold]{signal.action}[/]{why} confidence {signal.confidence:.2f}, expected return "
-        f"{signal.expected_return:+.5f} over {signal.horizon} bars; "
-        f"{consensus['agreeing']} of {consensus['healthy']} agree {side} "
-        f"({consensus['required']} required); release {signal.release}"
-    )
+def _print_signal(signal: Any, weights: str | None = None) -> None:
+    from ai_engine.signal_text import consensus_line
+
+    common.out.print(_signal_table(signal, weights))
+    common.out.print(consensus_line(signal), highlight=False, markup=False, soft_wrap=True)
     from ai_engine.evaluation.evidence import edge_line
 
     common.out.print(edge_line(signal.edge))
@@ -181,7 +181,7 @@ def signal_command(
     if as_json:
         sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
     else:
-        _print_signal(signal)
+        _print_signal(signal, engine.combination()["label"])
 
 
 @app.command("demo")
@@ -211,7 +211,7 @@ def demo_command(
         f"loaded release {engine.release.id} from {registry} in a fresh Engine: "
         f"{engine.healthy_count}/{len(engine.members)} members healthy"
     )
-    _print_signal(engine.signal(candles))
+    _print_signal(engine.signal(candles), engine.combination()["label"])
 
 
 DEFAULT_REPORT = Path("backtest-report")

@@ -260,6 +260,11 @@ class ServedRelease(BaseModel):
     feature_fingerprint: str
     required_candles: int
     ensemble: dict[str, Any]
+    combination: dict[str, Any] = Field(
+        default={},
+        description="the weights signals use (members' `weight`): method, horizon, edge, weights, "
+        "per_horizon, label; without an edge every weight is 0",
+    )
     edge: dict[str, Any] = Field(
         description="the release's out-of-fold edge verdict: enabled, horizon, method, p_value, "
         "oos_r2, net_return, costs, per_horizon (empty for releases made before it)"

@@ -44,6 +44,7 @@ async def models(service: Service) -> dict[str, Any]:
 
 def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) -> dict[str, Any]:
     release = engine.release
+    combination = engine.combination()
     return {
         "release": release.id,
         "model_set": release.model_set,
@@ -54,6 +55,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
         "feature_fingerprint": release.feature_fingerprint,
         "required_candles": engine.required_candles,
         "ensemble": engine.settings.to_json(),
+        "combination": combination,
         "edge": release.evaluation.get("edge", {}),
         "symbols": release.symbols,
         "series": release.series,
@@ -65,7 +67,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
                 "version": m.version,
                 "healthy": m.healthy,
                 "reason": m.reason,
-                "weight": engine.settings.weights.get(m.family, 0.0),
+                "weight": combination["weights"].get(m.family, 0.0),
             }
             for m in engine.members
         ],

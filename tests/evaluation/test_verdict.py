@@ -90,3 +90,16 @@ def test_the_veto_stops_entries_members_do_not_agree_on() -> None:
     combined = cross_fitted("nnls", members, actual, time_blocks(oof.segments, oof.rows), {})
     verdict = judge(oof, combined, EvaluationSettings(costs=Costs(0.0002, 0.0)), 3)
     assert verdict.rule is None and verdict.results[0].turnover == 0  # 2 of 4 agree only
+
+
+def test_the_straddle_gate_is_part_of_the_judged_rule() -> None:
+    """With ``straddle_gate`` the served rule holds where the interval straddles 0; the judged
+    rule does the same: intervals wider than every forecast leave nothing to trade or find."""
+    members, actual = reversal_case(0)
+    oof = oof_of(members, actual)
+    combined = cross_fitted("nnls", members, actual, time_blocks(oof.segments, oof.rows), {})
+    low = EvaluationSettings(costs=Costs(fee=0.0002, slippage=0.0))
+    open_ = judge(oof, combined, low, 3, half_width=np.zeros_like(combined))
+    assert open_.rule is not None and open_.results[0].turnover > 0
+    wide = judge(oof, combined, low, 3, half_width=np.full_like(combined, 1.0))
+    assert wide.rule is None and all(r.turnover == 0 for r in wide.results)

@@ -1,5 +1,9 @@
 """Safety commands: ``propose``, ``ess status|trip|reset``, ``account``, ``fills``, ``limits``,
 ``state upgrade``. They work on the state store directly (whoever can reach it is an admin).
+
+They never create what they were pointed at: a registry folder that does not exist is a
+RegistryError and a state store that does not exist a StateStoreError (exit 1), so a mistyped
+``--registry`` cannot trip a different emergency stop; ``state upgrade --create`` makes one.
 """
 
 from __future__ import annotations
@@ -50,18 +54,48 @@ def _release_symbols(registry: Path) -> set[str]:
         return set()
 
 
+def _existing_registry(registry: Path) -> None:
+    """RegistryError unless ``registry`` is a folder (what the state URL or config comes from)."""
+    from ai_engine.errors import RegistryError
+
+    if not registry.is_dir():
+        raise RegistryError(
+            f"registry: expected an existing registry folder, found nothing at "
+            f"{registry.resolve()} (give --registry or AI_ENGINE_REGISTRY); nothing was changed"
+        )
+
+
+def _state_url(state_url: str | None, registry: Path, create: bool = False) -> str:
+    """The state URL (default: beside the registry, which must exist); unless ``create``, the
+    store must exist too (StateStoreError)."""
+    from ai_engine.safety import default_state_url
+    from ai_engine.safety.store import require_existing
+
+    if state_url is None:
+        _existing_registry(registry)
+    url = state_url or default_state_url(registry)
+    if not create:
+        require_existing(url)
+    return url
+
+
 def _desk(
     state_url: str | None,
     registry: Path,
     safety_config: Path | None,
     symbols: set[str] | None = None,
+    limits: bool = True,
 ) -> Any:
-    """A started desk (migrated store) for the CLI."""
-    from ai_engine.safety import SafetyConfig, SafetyDesk, StateStore, default_state_url
+    """A started desk over an existing store; ``limits``: the command applies the limits, so
+    their default file beside the registry needs the registry to exist."""
+    from ai_engine.safety import SafetyConfig, SafetyDesk, StateStore
     from ai_engine.safety.config import default_config_path
 
+    if limits and safety_config is None:
+        _existing_registry(registry)
+    url = _state_url(state_url, registry)
     config = SafetyConfig.load(safety_config or default_config_path(registry))
-    store = StateStore(state_url or default_state_url(registry))
+    store = StateStore(url)
     desk = SafetyDesk(store, config, known_symbols=lambda: symbols or _release_symbols(registry))
     desk.start()
     return desk
@@ -97,13 +131,17 @@ def _checked_signal(data: Any, path: Path) -> dict[str, Any]:
 
 @state_app.command("upgrade")
 def state_upgrade(
-    state_url: StateUrlOption = None, registry: RegistryOption = DEFAULT_REGISTRY
+    state_url: StateUrlOption = None,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the state store when it does not exist.")
+    ] = False,
 ) -> None:
-    """Create or migrate the state store to the newest schema."""
-    from ai_engine.safety import StateStore, default_state_url
+    """Migrate the state store to the newest schema (--create: make it first if missing)."""
+    from ai_engine.safety import StateStore
     from ai_engine.safety.store import redact
 
-    store = StateStore(state_url or default_state_url(registry))
+    store = StateStore(_state_url(state_url, registry, create))
     head = store.upgrade()
     echo([f"state store {redact(store.url)} at revision {head}"])
 
@@ -123,7 +161,7 @@ def ess_status(
     as_json: JsonOption = False,
 ) -> None:
     """The emergency stop's state, since when, why and by whom."""
-    desk = _desk(state_url, registry, None)
+    desk = _desk(state_url, registry, None, limits=False)
     status = desk.ess_status()
     if as_json:
         _print({**status.to_json(), "transitions": [t.to_json() for t in desk.ess_history(10)]})
@@ -140,7 +178,8 @@ def ess_trip(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Trip the emergency stop; it stays until an explicit reset."""
-    status = _desk(state_url, registry, None).trip(reason, _actor(actor), state.upper())
+    desk = _desk(state_url, registry, None, limits=False)
+    status = desk.trip(reason, _actor(actor), state.upper())
     echo([_ess_line(status)])
 
 
@@ -152,7 +191,7 @@ def ess_reset(
     registry: RegistryOption = DEFAULT_REGISTRY,
 ) -> None:
     """Back to ACTIVE (audited); the drawdown high-water mark restarts from the equity now."""
-    status = _desk(state_url, registry, None).reset(reason, _actor(actor))
+    status = _desk(state_url, registry, None, limits=False).reset(reason, _actor(actor))
     echo([_ess_line(status)])
 
 
@@ -205,6 +244,8 @@ def limits_command(
     from ai_engine.safety import SafetyConfig
     from ai_engine.safety.config import default_config_path
 
+    if safety_config is None:
+        _existing_registry(registry)
     _print(SafetyConfig.load(safety_config or default_config_path(registry)).to_json())
 
 

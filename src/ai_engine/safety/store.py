@@ -43,6 +43,35 @@ def redact(url: str) -> str:
         return "<unparsable state URL>"
 
 
+def require_existing(url: str) -> None:
+    """StateStoreError unless ``url`` names a state store that exists (a SQLite file, or a
+    database with the state schema); nothing is created or migrated here."""
+    why = _missing(url)
+    if why is not None:
+        raise StateStoreError(
+            f"state store {redact(url)}: expected an existing state store, found {why}; "
+            "check --state-url / --registry, or create one with `ai-engine state upgrade "
+            "--create`"
+        )
+
+
+def _missing(url: str) -> str | None:
+    try:
+        parsed = sa.make_url(url)
+    except Exception as exc:
+        raise StateStoreError(f"state URL {url!r} cannot be parsed: {exc}") from exc
+    database = parsed.database
+    in_file = parsed.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if in_file and not Path(str(database)).is_file():
+        return f"no file {Path(str(database)).resolve()}"
+    store = StateStore(url)
+    try:
+        revision = store.revision()
+    finally:
+        store.dispose()
+    return "a database without the state schema (no migration applied)" if not revision else None
+
+
 class StateStore:
     """A database holding the account, positions, fills, ESS state and audit rows."""
 

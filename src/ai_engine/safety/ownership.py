@@ -151,6 +151,144 @@ def due_exits(conn: sa.Connection, owner: str, now: float) -> list[dict[str, Any
 
 
 # ---- reports and reconciliation --------------------------------------------------------------
+REPORT_HISTORY = 50
+"""Position reports kept (the newest); older ones are deleted as each report is stored."""
+
+
+@dataclass
+class ReportPlan:
+    """What a report changes, worked out from a snapshot of the open positions (``seen``):
+    its differences, the positions it opens, and the new state of the rows it changes."""
+
+    seen: tuple[tuple[Any, ...], ...]
+    found: list[dict[str, Any]]
+    opened: list[dict[str, Any]]
+    changed: list[dict[str, Any]]
+    marked: list[dict[str, Any]]
+
+
+def open_rows(conn: sa.Connection) -> list[sa.Row[Any]]:
+    """The open positions, oldest first."""
+    c = t.positions.c
+    query = sa.select(t.positions).where(c.closed_at.is_(None)).order_by(c.opened_at, c.id)
+    return list(conn.execute(query))
+
+
+def fingerprint(rows: list[sa.Row[Any]]) -> tuple[tuple[Any, ...], ...]:
+    """What a plan depends on: each open position's id, owner, symbol, quantity and mark."""
+    return tuple((r.id, r.owner, r.symbol, r.quantity, r.last_price) for r in rows)
+
+
+def proposed(conn: sa.Connection, report: list[ReportedPosition]) -> set[tuple[str, str]]:
+    """(owner, symbol) pairs of ``report`` with a non-denied proposal (one query)."""
+    owners = {i.owner for i in report if i.owner is not None and i.owner != EXTERNAL}
+    if not owners:
+        return set()
+    c = t.proposals.c
+    query = (
+        sa.select(c.owner, c.symbol)
+        .where(c.owner.in_(owners), c.symbol.in_({i.symbol for i in report}))
+        .where(c.status != "denied")
+        .distinct()
+    )
+    return {(str(owner), str(symbol)) for owner, symbol in conn.execute(query)}
+
+
+def plan_report(
+    rows: list[sa.Row[Any]],
+    report: list[ReportedPosition],
+    with_proposal: set[tuple[str, str]],
+    now: float,
+) -> ReportPlan:
+    """The plan that makes the open ``rows`` those of ``report`` (OwnershipConflict on a second
+    owner). Unknown positions open as EXTERNAL unless their named owner has a proposal on the
+    symbol; every reported price marks the symbol's open positions (the last one given wins)."""
+    found = _differences(rows, report, strict=True)
+    opened: list[dict[str, Any]] = []
+    state = {r.id: {"quantity": r.quantity, "last_price": r.last_price} for r in rows}
+    changed: dict[str, dict[str, Any]] = {}
+    for diff in found:
+        kind = diff["kind"]
+        if kind == "unknown_position":
+            named = diff["owner"]
+            owner = named if (named, diff["symbol"]) in with_proposal else None
+            row = {
+                "id": diff["position_id"] or uuid.uuid4().hex,
+                "owner": owner or EXTERNAL,
+                "symbol": diff["symbol"],
+                "quantity": diff["reported"],
+                "avg_price": diff["price"],
+                "last_price": diff["price"],
+            }
+            opened.append(row)
+            diff.update(position_id=row["id"], owner=row["owner"], action="opened")
+        elif kind in ("quantity_differs", "missing_from_report"):
+            flat = abs(diff["reported"]) <= QTY_EPS
+            now_row = state[diff["position_id"]]
+            now_row["quantity"] = 0.0 if flat else diff["reported"]
+            if diff.get("price") is not None:
+                now_row["last_price"] = diff["price"]
+            changed[diff["position_id"]] = {"closed_at": now if flat else None}
+            diff["action"] = "closed" if flat else "resized"
+        else:
+            diff["action"] = "none: name the owner or position_id in the report"
+    prices = {item.symbol: item.price for item in report}
+    marked = []
+    for r in rows:
+        closed = changed.get(r.id, {}).get("closed_at") is not None
+        price = prices.get(r.symbol)
+        if price is not None and not closed:
+            state[r.id]["last_price"] = price
+        if r.id in changed:
+            changed[r.id].update(state[r.id], _id=r.id)
+        elif state[r.id]["last_price"] != r.last_price:
+            marked.append({"_id": r.id, "last_price": state[r.id]["last_price"]})
+    for row in opened:
+        row["last_price"] = prices.get(row["symbol"], row["last_price"])
+    return ReportPlan(fingerprint(rows), found, opened, list(changed.values()), marked)
+
+
+def write_plan(
+    conn: sa.Connection, plan: ReportPlan, report: list[ReportedPosition], now: float
+) -> list[dict[str, Any]]:
+    """Write ``plan`` (a few statements whatever the report's size): the positions it opens
+    and changes, the report itself, and the pruning of old reports. Its differences."""
+    c = t.positions.c
+    if plan.opened:
+        ids = [row["id"] for row in plan.opened]
+        taken = set(conn.execute(sa.select(c.id).where(c.id.in_(ids))).scalars())
+        for row, diff in zip(plan.opened, _opened_diffs(plan.found), strict=True):
+            if row["id"] in taken:  # a closed position's id (or one given twice): a new one
+                row["id"] = uuid.uuid4().hex
+                diff["position_id"] = row["id"]
+            taken.add(row["id"])
+        values = {"realized_pnl": 0.0, "opened_at": now, "updated_at": now, "closed_at": None}
+        conn.execute(sa.insert(t.positions), [{**row, **values} for row in plan.opened])
+    by_id = c.id == sa.bindparam("_id")
+    if plan.changed:
+        conn.execute(
+            sa.update(t.positions)
+            .where(by_id)
+            .values(
+                quantity=sa.bindparam("quantity"),
+                last_price=sa.bindparam("last_price"),
+                closed_at=sa.bindparam("closed_at"),
+                updated_at=now,
+            ),
+            plan.changed,
+        )
+    if plan.marked:
+        update = sa.update(t.positions).where(by_id)
+        conn.execute(update.values(last_price=sa.bindparam("last_price")), plan.marked)
+    conn.execute(
+        sa.insert(t.position_reports).values(
+            at=now, positions=[asdict(item) for item in report], differences=plan.found
+        )
+    )
+    _prune_reports(conn)
+    return plan.found
+
+
 def differences(
     conn: sa.Connection, report: list[ReportedPosition], strict: bool
 ) -> list[dict[str, Any]]:
@@ -160,12 +298,32 @@ def differences(
     reported), ``quantity_differs``, ``owner_differs`` (``strict``: OwnershipConflict instead)
     and ``ambiguous`` (several stored positions of the symbol, the report names none of them).
     """
-    stored = {row.id: row for row in _open(conn)}
-    exact = {i: _exact(stored, item) for i, item in enumerate(report)}
+    return _differences(open_rows(conn), report, strict)
+
+
+def last_report(conn: sa.Connection) -> tuple[float, list[ReportedPosition]] | None:
+    c = t.position_reports.c
+    row = conn.execute(sa.select(t.position_reports).order_by(c.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    return float(row.at), [ReportedPosition(**item) for item in row.positions]
+
+
+def _differences(
+    rows: list[sa.Row[Any]], report: list[ReportedPosition], strict: bool
+) -> list[dict[str, Any]]:
+    """``differences`` over the open ``rows`` (in memory: dictionaries, no scan per item)."""
+    stored = {row.id: row for row in rows}
+    by_owner: dict[tuple[str, str], sa.Row[Any]] = {}
+    by_symbol: dict[str, list[sa.Row[Any]]] = {}
+    for row in rows:
+        by_owner.setdefault((row.owner, row.symbol), row)
+        by_symbol.setdefault(row.symbol, []).append(row)
+    exact = {i: _exact(stored, by_owner, item) for i, item in enumerate(report)}
     matched: set[str] = {row.id for row in exact.values() if row is not None}
     found: list[dict[str, Any]] = []
     for i, item in enumerate(report):
-        match = exact[i] if exact[i] is not None else _match(stored, matched, item)
+        match = exact[i] if exact[i] is not None else _match(by_symbol, matched, item)
         if isinstance(match, list):
             matched.update(row.id for row in match)
             total = sum(row.quantity for row in match)
@@ -185,7 +343,7 @@ def differences(
             found.append(_diff("owner_differs", item, match))
         if abs(match.quantity - item.quantity) > QTY_EPS * max(1.0, abs(match.quantity)):
             found.append(_diff("quantity_differs", item, match))
-    for row in stored.values():
+    for row in rows:
         if row.id not in matched:
             found.append(
                 {
@@ -200,93 +358,27 @@ def differences(
     return found
 
 
-def apply_report(
-    conn: sa.Connection, report: list[ReportedPosition], now: float
-) -> list[dict[str, Any]]:
-    """Make the stored positions those of ``report`` (the bot holds the truth); keep the report
-    and its differences. Unknown positions open as EXTERNAL unless their named owner has a
-    proposal on the symbol. Returns the differences, each with what was done."""
-    found = differences(conn, report, strict=True)
-    c = t.positions.c
-    for diff in found:
-        kind = diff["kind"]
-        if kind == "unknown_position":
-            owner = diff["owner"] if _has_proposal(conn, diff["owner"], diff["symbol"]) else None
-            position_id = diff["position_id"] or uuid.uuid4().hex
-            if conn.execute(sa.select(c.id).where(c.id == position_id)).first() is not None:
-                position_id = uuid.uuid4().hex
-            conn.execute(
-                sa.insert(t.positions).values(
-                    id=position_id,
-                    owner=owner or EXTERNAL,
-                    symbol=diff["symbol"],
-                    quantity=diff["reported"],
-                    avg_price=diff["price"],
-                    last_price=diff["price"],
-                    realized_pnl=0.0,
-                    opened_at=now,
-                    updated_at=now,
-                    closed_at=None,
-                )
-            )
-            diff.update(position_id=position_id, owner=owner or EXTERNAL, action="opened")
-        elif kind in ("quantity_differs", "missing_from_report"):
-            flat = abs(diff["reported"]) <= QTY_EPS
-            values: dict[str, Any] = {"quantity": 0.0 if flat else diff["reported"]}
-            values |= {"updated_at": now, "closed_at": now if flat else None}
-            if diff.get("price") is not None:
-                values["last_price"] = diff["price"]
-            conn.execute(sa.update(t.positions).where(c.id == diff["position_id"]).values(values))
-            diff["action"] = "closed" if flat else "resized"
-        else:
-            diff["action"] = "none: name the owner or position_id in the report"
-    for item in report:  # every reported price marks the symbol's open positions
-        conn.execute(
-            sa.update(t.positions)
-            .where(c.symbol == item.symbol, c.closed_at.is_(None))
-            .values(last_price=item.price)
-        )
-    conn.execute(
-        sa.insert(t.position_reports).values(
-            at=now, positions=[asdict(item) for item in report], differences=found
-        )
-    )
-    return found
-
-
-def last_report(conn: sa.Connection) -> tuple[float, list[ReportedPosition]] | None:
-    c = t.position_reports.c
-    row = conn.execute(sa.select(t.position_reports).order_by(c.id.desc()).limit(1)).first()
-    if row is None:
-        return None
-    return float(row.at), [ReportedPosition(**item) for item in row.positions]
-
-
-def _open(conn: sa.Connection) -> list[sa.Row[Any]]:
-    c = t.positions.c
-    query = sa.select(t.positions).where(c.closed_at.is_(None)).order_by(c.opened_at, c.id)
-    return list(conn.execute(query))
-
-
-def _exact(stored: dict[str, sa.Row[Any]], item: ReportedPosition) -> sa.Row[Any] | None:
+def _exact(
+    stored: dict[str, sa.Row[Any]],
+    by_owner: dict[tuple[str, str], sa.Row[Any]],
+    item: ReportedPosition,
+) -> sa.Row[Any] | None:
     """The stored position ``item`` names: by id, else by (owner, symbol)."""
     if item.position_id is not None:
         return stored.get(item.position_id)
     if item.owner is None:
         return None
-    return next(
-        (r for r in stored.values() if r.owner == item.owner and r.symbol == item.symbol), None
-    )
+    return by_owner.get((item.owner, item.symbol))
 
 
 def _match(
-    stored: dict[str, sa.Row[Any]], matched: set[str], item: ReportedPosition
+    by_symbol: dict[str, list[sa.Row[Any]]], matched: set[str], item: ReportedPosition
 ) -> sa.Row[Any] | list[sa.Row[Any]] | None:
     """Without an exact match: the one open position of the symbol not matched yet (whatever
     its owner: a different owner is a second claim); several candidates: the list of them."""
     if item.position_id is not None:
         return None
-    free = [r for r in stored.values() if r.id not in matched and r.symbol == item.symbol]
+    free = [r for r in by_symbol.get(item.symbol, []) if r.id not in matched]
     if len(free) > 1:
         return free
     return free[0] if free else None
@@ -307,9 +399,14 @@ def _diff(
     }
 
 
-def _has_proposal(conn: sa.Connection, owner: str | None, symbol: str) -> bool:
-    if owner is None or owner == EXTERNAL:
-        return False
-    c = t.proposals.c
-    query = sa.select(c.id).where(c.owner == owner, c.symbol == symbol, c.status != "denied")
-    return conn.execute(query.limit(1)).first() is not None
+def _opened_diffs(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [diff for diff in found if diff.get("action") == "opened"]
+
+
+def _prune_reports(conn: sa.Connection) -> None:
+    """Delete all but the newest ``REPORT_HISTORY`` reports (two indexed statements)."""
+    c = t.position_reports.c
+    query = sa.select(c.id).order_by(c.id.desc()).offset(REPORT_HISTORY - 1).limit(1)
+    oldest_kept = conn.execute(query).scalar()
+    if oldest_kept is not None:
+        conn.execute(sa.delete(t.position_reports).where(c.id < oldest_kept))

@@ -16,14 +16,15 @@ import pytest
 
 from ai_engine.data import demo_candles
 from ai_engine.registry import Registry
+from ai_engine.service.keys import configured_keys
 from ai_engine.training import make_plan, train
 from service.helpers import ADMIN_TOKEN
 from service.server import served, wait
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "api.md"
-SET_UP = ("make demo", ".venv/bin/ai-engine serve", "export AI=")
-"""The three set-up lines: the fixture does what they do."""
+SET_UP = ("make demo", ".venv/bin/ai-engine serve", "export AI=", "export AI_KEY=")
+"""The set-up lines: the fixture does what they do (AI_KEY: the key file the service made)."""
 
 
 def commands() -> list[str]:
@@ -42,7 +43,8 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     """What `make demo` and the serve line leave: ./registry with production, a server on it."""
     folder = tmp_path_factory.mktemp("api-docs")
     train(demo_candles(), Registry(folder / "registry"), make_plan("tiny"), "production")
-    with served(Path("registry"), folder / "serve.log", cwd=folder) as url:
+    no_keys = {"AI_ENGINE_TRADER_KEYS": ""}  # out of the box: the service makes ./keys
+    with served(Path("registry"), folder / "serve.log", cwd=folder, env_changes=no_keys) as url:
         wait(lambda: httpx.get(f"{url}/health/ready", timeout=30).status_code == 200)
         yield url, folder
 
@@ -57,7 +59,9 @@ def test_the_doc_has_the_examples_it_promises() -> None:
 
 def test_every_command_runs_as_written(demo_server: tuple[str, Path]) -> None:
     url, folder = demo_server
-    env = {**os.environ, "AI": url, "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN}
+    key = configured_keys(str(folder / "keys")).key_for("engine")
+    assert key is not None and (folder / "keys").stat().st_mode & 0o077 == 0
+    env = {**os.environ, "AI": url, "AI_ENGINE_ADMIN_TOKEN": ADMIN_TOKEN, "AI_KEY": key}
     outputs = {}
     for command in commands():
         runnable = command.replace(".venv/bin/python ", f"{sys.executable} ").replace(

@@ -18,6 +18,7 @@ from ai_engine.contract import check, parse_time
 from ai_engine.contract.schemas import schema
 from ai_engine.registry import Registry
 from contract.helpers import signal_request
+from service.helpers import ADMIN
 from service.server import served, wait
 from trained import publish_copy, tiny_registry
 
@@ -53,6 +54,7 @@ def test_every_body_the_service_emits_passes_its_schema_file(service: tuple[str,
         "proposal": httpx.post(
             f"{url}/v1/risk/proposal",
             json={**request, "equity": 10_000, "owner": "strat-a"},
+            headers=ADMIN,  # the admin key proposes for any owner
             timeout=60,
         ),
     }

@@ -15,8 +15,10 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +26,7 @@ from freqtrade.resolvers import StrategyResolver
 
 from ai_engine.data import load_candles, make_candles
 from ai_engine.evaluation.decision import DecisionRule, positions
+from ai_engine.integrations.freqtrade.client import fill_id
 from ai_engine.integrations.freqtrade.live import RuleState, rule_step
 from ai_engine.registry import Registry
 from ai_engine.synthetic import candles_from_returns, persistent_drift
@@ -225,9 +228,13 @@ def test_dry_run_gets_signals_over_http_and_enters_nothing_without_the_service(
     assert len(buy), "the drift market should have a BUY bar"
     upto = frame.iloc[: buy[-1] + 1]  # live: the last candle is a BUY
     upto.index = pd.date_range(end=end, periods=len(upto), freq="5min", tz="UTC", name="date")
-    with served(edge_registry, tmp_path / "serve.log") as url:
+    out_of_the_box = {"AI_ENGINE_TRADER_KEYS": ""}  # the service makes its key file
+    with served(edge_registry, tmp_path / "serve.log", env_changes=out_of_the_box) as url:
         wait_ready(url)  # the release loads after the server is live
         folder = userdir(tmp_path / "ft", edge_registry, "SYN/BTC", data, url)
+        key = json.loads((folder / "config.json").read_text())["ai_engine"]["key"]
+        assert f"engine = {key}" in (edge_registry.parent / "keys").read_text()
+        assert (folder / "config.json").stat().st_mode & 0o077 == 0  # it holds a key
         strategy = dry_run_strategy(folder)
         assert strategy.client is not None and strategy.engine is None
         df = analyze(strategy, upto, "SYN/BTC")
@@ -240,6 +247,15 @@ def test_dry_run_gets_signals_over_http_and_enters_nothing_without_the_service(
         strategy.ai = dataclasses.replace(strategy.ai, safety=True)
         stake = (upto["close"].iloc[-1], 100.0, None, 1e6, 1.0, None, "long")
         assert 0 < strategy.custom_stake_amount("SYN/BTC", end.to_pydatetime(), *stake) <= 1e6
+        order = SimpleNamespace(  # a filled entry order as freqtrade hands it over
+            ft_order_side="buy", side="buy", order_id="dry_run_buy_SYN/BTC_1", safe_price=1.0,
+            safe_filled=5.0, safe_fee_base=0.005,
+        )  # fmt: skip
+        strategy.order_filled("SYN/BTC", SimpleNamespace(exit_side="sell"), order, end)
+        headers = {"Authorization": f"Bearer {key}"}
+        (booked,) = httpx.get(f"{url}/v1/fills", headers=headers, timeout=30).json()["fills"]
+        assert booked["fill_id"] == fill_id("dry_run_buy_SYN/BTC_1") and booked["quantity"] == 5
+        assert booked["owner"] == "engine" and booked["fee"] == pytest.approx(0.005)
     caplog.set_level(logging.INFO, logger="ai_engine.integrations.freqtrade.strategy")
     df = analyze(strategy, upto, "SYN/BTC")  # the service is stopped now
     assert df["enter_long"].sum() == 0 and df["exit_long"].sum() == 0

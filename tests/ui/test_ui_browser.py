@@ -14,7 +14,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from ai_engine.safety import StateStore, default_state_url, ess
 from contract.helpers import signal_request
-from service.helpers import ADMIN_TOKEN
+from service.helpers import ADMIN, ADMIN_TOKEN, TRADER
 from service.server import served, wait
 from trained import tiny_registry
 
@@ -78,11 +78,13 @@ def test_the_operator_page_shows_the_engine_and_trips_the_ess(
     signal = httpx.post(f"{url}/v1/signal", json=signal_request(), timeout=60)
     assert signal.status_code == 200, signal.text
     report = {"positions": [{"symbol": "TEST", "quantity": 1.5, "price": 100.0}]}
-    assert httpx.post(f"{url}/v1/positions", json=report, timeout=10).status_code == 200
+    reported = httpx.post(f"{url}/v1/positions", json=report, timeout=10, headers=TRADER)
+    assert reported.status_code == 200, reported.text
     proposal = httpx.post(
         f"{url}/v1/risk/proposal",
         json={**signal_request(), "equity": 10_000, "position": 5.0, "owner": "strat-a"},
         timeout=60,
+        headers=ADMIN,  # the admin key proposes for any owner
     )
     assert proposal.status_code == 200, proposal.text
     release = httpx.get(f"{url}/v1/models", timeout=10).json()["served"]["release"]
@@ -91,6 +93,9 @@ def test_the_operator_page_shows_the_engine_and_trips_the_ess(
     problems = watched(page)
     answer = page.goto(f"{url}/ui?refresh=1")
     assert answer is not None and answer.status == 200
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+    assert "unsafe-inline" not in answer.headers["content-security-policy"]
     assert page.get_by_test_id("ess-state").inner_text() == "ACTIVE"
     assert page.get_by_test_id("release-id").inner_text() == release
     assert page.get_by_test_id("members").locator("tbody tr").count() == 4
@@ -113,7 +118,7 @@ def test_the_operator_page_shows_the_engine_and_trips_the_ess(
         stored = store_state(store)
     finally:
         store.dispose()
-    assert stored == ("HALTED", "drill from the operator page", "ui")
+    assert stored == ("HALTED", "drill from the operator page", "admin")  # the key's identity
 
     page.wait_for_timeout(1500)  # one automatic refresh of the panels
     assert page.locator("#updated").inner_text() != "at render"

@@ -39,11 +39,18 @@ def freqtrade_init(
         list[Path] | None,
         typer.Option("--data", help="Candle file to copy into the data folder (repeatable)."),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="Trader key for the service's write routes (default: AI_ENGINE_TRADER_KEYS' "
+            "engine key, else the 'keys' file beside the state store)."
+        ),
+    ] = None,
 ) -> None:
     """Write config.json, strategies/ai_engine_strategy.py and markets.json into FOLDER."""
     from ai_engine.integrations.freqtrade.userdir import init_userdir
 
-    paths = init_userdir(folder, registry, release, service, pair, exchange, data, timeframe)
+    paths = init_userdir(folder, registry, release, service, pair, exchange, data, timeframe, key)
     root = paths["config"].parent
     common.echo(
         [

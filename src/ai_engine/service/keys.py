@@ -186,3 +186,21 @@ def service_keys(registry: Path, state_url: str | None, configured: str | None) 
         extra={"event": "trader_keys", "source": str(path), "owners": keys.owners},
     )
     return keys
+
+
+def client_key(registry: Path, state_url: str | None, configured: str | None) -> str:
+    """The trader key a client of this registry's service sends (``ai-engine freqtrade init``):
+    ``engine``'s (or the only owner's) of AI_ENGINE_TRADER_KEYS, else of the key file beside
+    the state store, which is created if the service has not made it yet."""
+    if configured:
+        keys = configured_keys(configured)
+    else:
+        keys, _ = ensure_key_file(default_keys_path(registry, state_url))
+    owners = keys.owners
+    owner = DEFAULT_OWNER if DEFAULT_OWNER in owners else owners[0] if len(owners) == 1 else None
+    if owner is None:
+        raise ConfigError(
+            f"{keys.source}: expected a key for {DEFAULT_OWNER!r} or a single owner, found "
+            f"{owners}; give the strategy's key with --key"
+        )
+    return str(keys.key_for(owner))

@@ -2,12 +2,15 @@
 
 Every call has a timeout; anything but a 2xx JSON answer is a ``ServiceError`` whose message
 names the route and what came back (a 503 refusal carries the service's own one-line error).
-The strategy turns a ``ServiceError`` into "no entry", never into a default action.
+The strategy turns a ``ServiceError`` into "no entry", never into a default action. With a
+trader ``key`` every call carries ``Authorization: Bearer <key>`` (the write routes need it).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +21,16 @@ import pandas as pd
 from ai_engine.errors import ServiceError
 
 OHLCV = ("open", "high", "low", "close", "volume")
+FILL_ID = re.compile(r"[A-Za-z0-9_.:/-]{1,64}")
+"""The service's ``fill_id`` pattern; another exchange order id is sent as its digest."""
+
+
+def fill_id(order_id: str) -> str:
+    """The exchange's order id as the fill's idempotency key (``ft-<sha256>`` when it does not
+    fit the service's pattern), so a fill reported twice is booked once."""
+    if FILL_ID.fullmatch(order_id):
+        return order_id
+    return "ft-" + hashlib.sha256(order_id.encode()).hexdigest()[:40]
 
 
 def columns_body(frame: pd.DataFrame, symbol: str, timeframe: str) -> dict[str, Any]:
@@ -39,12 +52,16 @@ def columns_body(frame: pd.DataFrame, symbol: str, timeframe: str) -> dict[str, 
 
 
 class ServiceClient:
-    """Calls ``/v1/signal``, ``/v1/risk/proposal`` and ``/v1/ess`` of one service."""
+    """Calls ``/v1/signal``, ``/v1/risk/proposal``, ``/v1/fills`` and ``/v1/ess`` of one
+    service; ``key``: the trader key of the write routes."""
 
-    def __init__(self, url: str, timeout: float = 5.0, release: str | None = None) -> None:
+    def __init__(
+        self, url: str, timeout: float = 5.0, release: str | None = None, key: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.release = release
+        self.key = key
 
     def signal(self, frame: pd.DataFrame, symbol: str, timeframe: str) -> dict[str, Any]:
         """The Signal JSON for the last candle of ``frame``."""
@@ -65,6 +82,20 @@ class ServiceClient:
         }
         return self._call("POST", "/v1/risk/proposal", body)
 
+    def fill(
+        self, symbol: str, side: str, quantity: float, price: float, fee: float, order_id: str
+    ) -> dict[str, Any]:
+        """Book an executed order (``fill_id`` from its exchange id: a retry books nothing)."""
+        body = {
+            "symbol": symbol,
+            "side": side,
+            "quantity": quantity,
+            "price": price,
+            "fee": fee,
+            "fill_id": fill_id(order_id),
+        }
+        return self._call("POST", "/v1/fills", body)
+
     def ess_state(self) -> str:
         """ACTIVE, REDUCING or HALTED."""
         return str(self._call("GET", "/v1/ess", None)["state"])
@@ -75,7 +106,11 @@ class ServiceClient:
             self.url + route,
             data=data,
             method=method,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                **({"Authorization": f"Bearer {self.key}"} if self.key else {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:

@@ -22,7 +22,9 @@ class StrategySettings:
     service/timeout: the signal service asked in dry-run and live (seconds per call).
     candles: candles sent per request. signals_dir: write each pair's per-bar signals as CSV
     (backtesting). safety: stake from the risk proposal; safety_config: the sizing file used
-    in backtesting (default: the registry's safety.toml, else the defaults).
+    in backtesting (default: the registry's safety.toml, else the defaults). key: the trader
+    key sent as ``Authorization: Bearer`` on the service's write routes (risk proposals, fills);
+    ``ai-engine freqtrade init`` writes the service's key (docs/safety.md, Keys).
     """
 
     registry: str | None = None
@@ -33,6 +35,7 @@ class StrategySettings:
     signals_dir: str | None = None
     safety: bool = False
     safety_config: str | None = None
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if not (self.timeout > 0 and self.candles > 0):

@@ -14,7 +14,9 @@ The rule is stepped bar by bar (``live.rule_step``) on the signal's own ``decisi
 Columns: ``ai_action``, ``ai_reason``, ``ai_expected_return``, ``ai_position``. A long entry is a
 BUY on a bar where the rule goes or stays long; the exit is the rule leaving the long (a short
 likewise when ``can_short``). With ``ai_engine.safety`` the stake is the risk proposal's target
-times the equity; ``confirm_trade_entry`` refuses in dry-run/live while the ESS is not ACTIVE.
+times the equity; ``confirm_trade_entry`` refuses in dry-run/live while the ESS is not ACTIVE,
+and each filled order is booked on the service (``/v1/fills``, its exchange order id as
+``fill_id``) with the trader key ``ai_engine.key``.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ class AIEngineStrategy(IStrategy):
         if self.live:
             if not self.ai.service:
                 raise ConfigError("dry-run and live need ai_engine.service (the service's URL)")
-            self.client = ServiceClient(self.ai.service, self.ai.timeout, self.ai.release)
+            self.client = ServiceClient(
+                self.ai.service, self.ai.timeout, self.ai.release, self.ai.key
+            )
             logger.info(
                 "ai-engine: signals from %s (timeout %.1f s)", self.ai.service, self.ai.timeout
             )
@@ -172,6 +176,22 @@ class AIEngineStrategy(IStrategy):
         return True
 
     def _from_replay(self, dataframe: pd.DataFrame, pair: str) -> pd.DataFrame:
+    def order_filled(
+        self, pair: str, trade: Trade, order: Any, current_time: datetime, **kwargs: Any
+    ) -> None:
+        """Dry-run/live with ``ai_engine.safety``: book the filled order on the service; a
+        failure is logged (the service's next report or a retry settles it)."""
+        if self.client is None or not self.ai.safety:
+            return
+        stop = order.ft_order_side == "stoploss"
+        side = str(trade.exit_side if stop else (order.side or order.ft_order_side)).upper()
+        price, quantity = float(order.safe_price), float(order.safe_filled)
+        fee = float(order.safe_fee_base or 0.0) * price  # base currency -> quote
+        try:
+            self.client.fill(pair, side, quantity, price, fee, str(order.order_id))
+        except AIEngineError as exc:
+            logger.warning("ai-engine: fill of %s (%s) not booked: %s", pair, order.order_id, exc)
+
         if self.engine is None or not self.ai.registry:
             raise ConfigError("the strategy has no release loaded (bot_start did not run)")
         candles = self._candles(dataframe, pair)

@@ -1,7 +1,8 @@
 """``ai-engine freqtrade init``: a ready freqtrade user directory for one release.
 
 DIR/config.json                 backtesting on local data (feather) and, with a service URL,
-                                dry-run; the ``ai_engine`` section configures the strategy
+                                dry-run (with the service's trader key; mode 0600); the
+                                ``ai_engine`` section configures the strategy
 DIR/strategies/ai_engine_strategy.py   class AIEngine(AIEngineStrategy)
 DIR/markets.json                static markets of the pairs, for runs without network
 DIR/data/<exchange>/            where freqtrade reads candles (<BASE>_<QUOTE>-<tf>.feather)
@@ -10,6 +11,7 @@ DIR/data/<exchange>/            where freqtrade reads candles (<BASE>_<QUOTE>-<t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -41,12 +43,15 @@ def freqtrade_config(
     timeframe: str,
     exchange: str,
     service: str | None,
+    key: str | None = None,
 ) -> dict[str, Any]:
     """The config.json content (absolute paths, so freqtrade can run from anywhere)."""
     quote = split_pair(pairs[0])[1]
     ai: dict[str, Any] = {"registry": str(registry), "release": release}
     if service:
         ai["service"] = service
+    if key:
+        ai["key"] = key
     return {
         "bot_name": "ai-engine",
         "max_open_trades": len(pairs),
@@ -87,13 +92,16 @@ def init_userdir(
     exchange: str = "binance",
     data: list[Path] | None = None,
     timeframe: str | None = None,
+    key: str | None = None,
 ) -> dict[str, Path]:
     """Write the user directory for ``release`` of ``registry``; the paths written.
 
     ``timeframe``: the release's, or for a release of several timeframes one of its series'
     (required there). ``pairs`` default to the release's symbols at that timeframe (``ETH_BTC``
     -> ``ETH/BTC``). ``data``: candle files copied into the data folder (freqtrade's names,
-    e.g. ETH_BTC-5m.feather).
+    e.g. ETH_BTC-5m.feather). With a ``service``, ``key`` (default: the service's trader key,
+    ``service.keys.client_key``: AI_ENGINE_TRADER_KEYS, else the key file beside the state
+    store, made now if the service has not started yet) goes into the config, written 0600.
     """
     record = Registry(registry).resolve(release)
     timeframe = traded_timeframe(record, timeframe)
@@ -106,8 +114,13 @@ def init_userdir(
     datadir = folder / "data" / exchange
     (folder / "strategies").mkdir(parents=True, exist_ok=True)
     datadir.mkdir(parents=True, exist_ok=True)
+    if service and not key:
+        from ai_engine.service.keys import client_key
+
+        env = os.environ
+        key = client_key(registry, env.get("AI_ENGINE_STATE_URL"), env.get("AI_ENGINE_TRADER_KEYS"))
     config = freqtrade_config(
-        folder, registry.resolve(), release, pairs, timeframe, exchange, service
+        folder, registry.resolve(), release, pairs, timeframe, exchange, service, key
     )
     paths = {
         "config": folder / "config.json",
@@ -115,7 +128,9 @@ def init_userdir(
         "markets": folder / "markets.json",
         "data": datadir,
     }
-    paths["config"].write_text(json.dumps(config, indent=2) + "\n")
+    fd = os.open(paths["config"], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # holds a key
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(config, indent=2) + "\n")
     paths["strategy"].write_text(STRATEGY_FILE.format(name=STRATEGY_NAME, timeframe=timeframe))
     paths["markets"].write_text(json.dumps(spot_markets(pairs), indent=2) + "\n")
     for source in data or []:

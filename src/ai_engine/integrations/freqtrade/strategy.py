@@ -175,7 +175,6 @@ class AIEngineStrategy(IStrategy):
             return False
         return True
 
-    def _from_replay(self, dataframe: pd.DataFrame, pair: str) -> pd.DataFrame:
     def order_filled(
         self, pair: str, trade: Trade, order: Any, current_time: datetime, **kwargs: Any
     ) -> None:
@@ -192,6 +191,7 @@ class AIEngineStrategy(IStrategy):
         except AIEngineError as exc:
             logger.warning("ai-engine: fill of %s (%s) not booked: %s", pair, order.order_id, exc)
 
+    def _from_replay(self, dataframe: pd.DataFrame, pair: str) -> pd.DataFrame:
         if self.engine is None or not self.ai.registry:
             raise ConfigError("the strategy has no release loaded (bot_start did not run)")
         candles = self._candles(dataframe, pair)

@@ -162,7 +162,7 @@ def replicate(
     settings = EvaluationSettings(costs=costs, spa_reps=spa_reps)
     blocks = time_blocks(oof.segments, oof.rows)
     combined = cross_fitted("nnls", forecasts, oof.actual, blocks, {})
-    verdict = judge(oof, combined, settings, 3, with_break_even=False)
+    verdict = judge(oof, combined, settings, 3, with_break_even=False, always_test=False)
     fresh = {m: f[test_part] for m, f in members.items()}
     next_returns = np.expm1(actual[test_part, 0])
     realised = 0.0

@@ -131,9 +131,11 @@ def judge(
     min_consensus: int,
     half_width: np.ndarray | None = None,
     with_break_even: bool = True,
+    always_test: bool = True,
 ) -> Verdict:
     """Judge every rule on the scored rows of ``combined`` ``(n, H)`` (see the module);
-    ``half_width`` ``(n, H)``: the interval's half width, vetoing entries that straddle 0."""
+    ``half_width`` ``(n, H)``: the interval's half width, vetoing entries that straddle 0.
+    ``always_test`` False (simulations): no SPA p-value (NaN) where the nets already say no."""
     horizons = combined.shape[1]
     blocks = time_blocks(oof.segments, oof.rows)
     scored = blocks > blocks.min()
@@ -185,11 +187,12 @@ def judge(
             )
         )
     nets = np.column_stack(columns)
-    p_spa = spa_p_value(nets, horizons, settings.spa_reps)
     nested = nested_net(nets, blocks[scored])
     totals = nets.sum(axis=0)
     best_rule = int(np.argmax(totals))
-    enabled = p_spa < settings.alpha and nested.net > 0 and totals[best_rule] > 0
+    pays = nested.net > 0 and totals[best_rule] > 0
+    p_spa = spa_p_value(nets, horizons, settings.spa_reps) if pays or always_test else np.nan
+    enabled = pays and p_spa < settings.alpha
     rule, margin = rules[best_rule]
     if enabled:
         results = [dataclasses.replace(r, passes=r.horizon == rule.horizon) for r in results]

@@ -1,8 +1,9 @@
 """One trained model as a self-describing, checksummed bundle folder: save, load, verify.
 
-A bundle holds ``manifest.json`` (written last), the family's native weights, ``scaler.json``
-and ``probe.json``. Loading follows a fixed order and stops at the first failure with a typed,
-one-line error that starts with the bundle path:
+A bundle holds ``manifest.json`` (written last), the family's native weights, ``scaler.json``,
+``probe.json`` and, for the PyTorch families, ``model.onnx`` (the network exported for ONNX
+Runtime; listed with its sha256 like every other file). Loading follows a fixed order and stops
+at the first failure with a typed, one-line error that starts with the bundle path:
 
 1. manifest parses and validates (``ManifestError``)
 2. every listed file exists and its sha256 matches; no unlisted file (``ChecksumError``,
@@ -13,12 +14,16 @@ one-line error that starts with the bundle path:
 5. the scaler parses and fits the input width (``BundleError``)
 6. the feature fingerprint equals the running code's (``FeatureSpecMismatchError``)
 7. the probe replays within tolerance and varied inputs give varied outputs (``ProbeMismatchError``)
+8. never fails the load: a family with an ONNX export serves small batches through ONNX Runtime
+   when ``model.onnx`` matches the eager network on the probe, else eager with the reason
+   (``model.inference``)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import platform
 import sys
@@ -42,6 +47,7 @@ from ai_engine.errors import (
 )
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
 from ai_engine.models.base import Forecaster, Scaler, build, descriptor
+from ai_engine.models.onnx_runtime import ONNX_FILE
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMAT_VERSIONS = (1,)
@@ -52,6 +58,7 @@ PROBE_RTOL = 1e-5
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".pt", ".pth", ".ckpt")
 _LIBRARIES = ("numpy", "ta-lib", "pandas")
 """Recorded for every bundle; each family's descriptor adds its own (``libraries``)."""
+log = logging.getLogger(__name__)
 
 
 class Manifest(BaseModel):
@@ -169,6 +176,7 @@ def save_bundle(
             f"{folder}: {model.family} declares weight files {sorted(declared)} in its "
             f"descriptor, save_weights wrote {written}"
         )
+    _export_runtime(folder, model)
     write_json(folder / SCALER, model.scaler_.to_json())
     probe_output = model.predict(probe_input)
     write_json(
@@ -278,7 +286,29 @@ def load_bundle(folder: str | Path, spec: FeatureSpec = CURRENT_SPEC) -> LoadedB
             str(folder),
         )
         replay_probe(folder, manifest, model)
+        _attach_runtime(folder, manifest, model)
     return LoadedBundle(model, manifest, folder)
+
+
+def _export_runtime(folder: Path, model: Forecaster) -> None:
+    """While saving: the family's ONNX export (``model.onnx``) where it has one. An export
+    that fails leaves no file (the bundle then loads eager, saying why) and logs a warning."""
+    export = getattr(model, "export_onnx", None)
+    if not callable(export):
+        return
+    try:
+        export(folder)
+    except Exception as exc:  # an op the exporter cannot write, onnx not installed, ...
+        (folder / ONNX_FILE).unlink(missing_ok=True)
+        log.warning("%s: no %s written (%s: %s)", folder, ONNX_FILE, type(exc).__name__, exc)
+
+
+def _attach_runtime(folder: Path, manifest: Manifest, model: Forecaster) -> None:
+    """Step 8: ONNX Runtime for a family that has it, checked on the probe's inputs."""
+    attach = getattr(model, "attach_onnx", None)
+    if callable(attach):
+        probe = json.loads((folder / manifest.probe_file).read_text())
+        attach(folder, ONNX_FILE in manifest.files, np.asarray(probe["input"], dtype=np.float64))
 
 
 def check_weights_files(folder: Path, manifest: Manifest, model: Forecaster) -> None:

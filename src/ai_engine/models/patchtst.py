@@ -226,9 +226,19 @@ class PatchTSTNetwork(nn.Module):
         """End-padded patches: ``(b, L, c) -> (b * c, n_patches, patch_len)``."""
         b, _, c = x.shape
         series = x.permute(0, 2, 1)  # (b, c, L)
+        if torch.onnx.is_in_onnx_export():  # the exporter's Unfold needs a static batch size
+            return self._onnx_patches(series)
         padded = F.pad(series, (0, self.config.stride), mode="replicate")
         cut = padded.unfold(-1, self.config.patch_len, self.config.stride)
         return cut.reshape(b * c, self.n_patches, self.config.patch_len)
+
+    def _onnx_patches(self, series: torch.Tensor) -> torch.Tensor:
+        """``patches`` as a gather, for the ONNX export: ``(b, c, L) -> (b * c, N, P)``."""
+        stride, length = self.config.stride, self.config.patch_len
+        padded = torch.cat([series, series[..., -1:].expand(-1, -1, stride)], dim=-1)
+        starts = torch.arange(self.n_patches) * stride
+        cut = padded[..., starts[:, None] + torch.arange(length)[None, :]]  # (b, c, N, P)
+        return cut.reshape(-1, self.n_patches, length)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(b, lookback, c) -> (b, horizon, c)``."""

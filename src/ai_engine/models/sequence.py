@@ -4,8 +4,10 @@
 ``channels`` series) plus the training hyperparameters of ``TrainHyperparameters``.
 ``TorchSequenceForecaster`` holds what the families share as forecasters: seeded network
 building, fitting on per-step increments of the cumulative target with ``train_network``, the
-single-row fast predict path and the safetensors weights file. A family subclasses both and
-implements ``build_network``.
+single-row fast predict path, the safetensors weights file and its ONNX export (``model.onnx``,
+served through ONNX Runtime for batches of up to ``MAX_ROWS`` rows once it is checked against
+the eager network; see ``onnx_runtime``). A family subclasses both and implements
+``build_network``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from torch import nn
 
 from ai_engine.errors import BundleError, ConfigError
 from ai_engine.models.base import Forecaster, ForecasterConfig, InputKind
+from ai_engine.models.onnx_runtime import (
+    MAX_ROWS,
+    ONNX_FILE,
+    ONNX_RTOL,
+    OnnxNetwork,
+    export_onnx,
+    relative_difference,
+    threads,
+)
 from ai_engine.models.torch_utils import load_weights_strict, save_weights
 from ai_engine.models.training_loop import (
     EvalReport,
@@ -98,6 +109,11 @@ class TorchSequenceForecaster(Forecaster):
         self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
         self._compiled_for: nn.Module | None = None
         """``compile_predict``'s network for one row, and the eager network it was made from."""
+        self._onnx: OnnxNetwork | None = None
+        self._onnx_for: nn.Module | None = None
+        """``attach_onnx``'s session, and the eager network it was checked against."""
+        self.runtime_reason: str | None = "not loaded from a bundle: eager torch"
+        """Why batches run in eager torch rather than ONNX Runtime; None when they do not."""
         self.on_eval: Callable[[EvalReport], None] | None = None
         """Optional progress callback, called after every validation check during ``fit``."""
 
@@ -146,8 +162,18 @@ class TorchSequenceForecaster(Forecaster):
         scale = window_scales(x) if self.config.window_scale else None
         if scale is not None:
             x = x / scale
-        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        compiled = self._compiled if len(x) == 1 and self._compiled_for is network else None
+        inputs = np.ascontiguousarray(x, dtype=np.float32)
+        onnx = self._onnx if len(x) <= MAX_ROWS and self._onnx_for is network else None
+        if onnx is not None:
+            out = np.cumsum(onnx(inputs)[..., 0], axis=1)
+            return out if scale is None else out * scale[:, 0]
+        return self._predict_torch(network, torch.from_numpy(inputs), scale)
+
+    def _predict_torch(
+        self, network: nn.Module, inputs: torch.Tensor, scale: np.ndarray | None
+    ) -> np.ndarray:
+        """Eager (or compiled, one row) forecast ``(n, L, c) -> (n, H)`` of scaled inputs."""
+        compiled = self._compiled if len(inputs) == 1 and self._compiled_for is network else None
         with torch.inference_mode():
             try:
                 steps = (network if compiled is None else compiled)(inputs)[..., 0]
@@ -158,6 +184,61 @@ class TorchSequenceForecaster(Forecaster):
                 steps = network(inputs)[..., 0]
             out = torch.cumsum(steps, dim=1).numpy()
         return out if scale is None else out * scale[:, 0]
+
+    @property
+    def inference(self) -> dict[str, object]:
+        """How ``predict`` runs: ``{"runtime": "onnxruntime" | "torch", "reason", "threads",
+        "max_rows"}`` (``reason``: why torch; None with ONNX Runtime)."""
+        onnx = self._onnx if self._onnx_for is self.network_ else None
+        if onnx is None:
+            return {"runtime": "torch", "reason": self.runtime_reason or "eager torch"}
+        return {
+            "runtime": "onnxruntime",
+            "reason": None,
+            "threads": onnx.threads,
+            "max_rows": MAX_ROWS,
+        }
+
+    def export_onnx(self, folder: Path) -> None:
+        """Write ``model.onnx`` into ``folder``: the network, ``(b, L, c) -> (b, H, c)``.
+
+        A session attached before is dropped (the weights may have changed in place since it
+        was checked): predictions, the probe's included, run eager until the next load."""
+        self._onnx, self.runtime_reason = None, "saved since loaded: eager torch"
+        export_onnx(self._network(), self.input_shape, Path(folder) / ONNX_FILE)
+
+    def attach_onnx(self, folder: Path, listed: bool, probe: np.ndarray) -> None:
+        """Serve batches of up to ``MAX_ROWS`` rows from ``folder``'s ``model.onnx`` (its
+        checksum already verified when ``listed``) when its forecasts on ``probe`` (raw
+        inputs ``(n, L, c)``; each row alone and all together) equal eager ones within
+        ``ONNX_RTOL`` relative; else stay eager with the reason in ``runtime_reason``. As with
+        ``compile_predict``, the weights must not change in place afterwards."""
+        network, self._onnx = self._network(), None
+        if self.scaler_ is None:
+            raise BundleError(f"{self.family}: attach_onnx before the scaler is loaded")
+        if not listed:
+            self.runtime_reason = f"no {ONNX_FILE} in the bundle (saved before ONNX export)"
+            return
+        x = self.scaler_.transform(probe)
+        groups = [x[i : i + 1] for i in range(len(x))] + [x]
+        eager = np.concatenate([self._predict(group) for group in groups])
+        try:
+            self._onnx = OnnxNetwork((Path(folder) / ONNX_FILE).read_bytes(), threads())
+            self._onnx_for = network
+            found = np.concatenate([self._predict(group) for group in groups])
+        except Exception as exc:  # onnxruntime missing, unreadable graph, unsupported op
+            self._onnx = None
+            self.runtime_reason = f"{ONNX_FILE} does not run: {type(exc).__name__}: {exc}"[:300]
+            return
+        difference = relative_difference(found, eager)
+        if difference > ONNX_RTOL:
+            self._onnx = None
+            self.runtime_reason = (
+                f"{ONNX_FILE} differs from the eager network by {difference:.3g} relative on "
+                f"the probe (tolerance {ONNX_RTOL:g})"
+            )
+            return
+        self.runtime_reason = None
 
     def compile_predict(self) -> str | None:
         """Compile the network for one-row predictions (opt-in: ``AI_ENGINE_TORCH_COMPILE``).

@@ -29,6 +29,7 @@ from ai_engine.errors import (
     PromotionRefused,
     StreamConflict,
 )
+from ai_engine.models.onnx_runtime import set_threads as set_onnx_threads
 from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.body import JsonBodyMiddleware
 from ai_engine.service.body_cache import BodyCache
@@ -55,6 +56,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """A FastAPI app serving ``settings.release`` from ``settings.registry``."""
     settings = settings or ServiceSettings.from_env()
     configure_logging(settings.log_level)
+    set_onnx_threads(settings.threads)  # the sessions of the PyTorch members' model.onnx
     service_metrics = Metrics()
     holder = EngineHolder(
         settings.registry,

@@ -246,6 +246,12 @@ class MemberOut(BaseModel):
     healthy: bool
     reason: str | None
     weight: float
+    inference: dict[str, Any] | None = Field(
+        default=None,
+        description="how a PyTorch member predicts: runtime `onnxruntime` (its checked "
+        "model.onnx, batches up to max_rows) or `torch` with the reason (no model.onnx in an "
+        "older bundle, or one that differs from the eager network); null for other families",
+    )
 
 
 class ServedRelease(BaseModel):

@@ -68,6 +68,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
                 "healthy": m.healthy,
                 "reason": m.reason,
                 "weight": combination["weights"].get(m.family, 0.0),
+                "inference": getattr(m.bundle.model, "inference", None) if m.bundle else None,
             }
             for m in engine.members
         ],

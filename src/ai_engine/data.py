@@ -293,6 +293,13 @@ def _gap_warnings(
         f"({share:.1%} of steps; first after {index[int(np.argmax(missing > 0))]})"
     )
     if share > settings.max_gap_share:
+        guess = infer_timeframe(index)
+        if timeframe and timeframe_delta(guess) != step:  # likely another timeframe, not gaps
+            message = (
+                f"{source}: this file looks like {guess} data (its median step between bars); "
+                f"you asked for {timeframe}: give --timeframe {guess}, or {timeframe} candles. "
+                f"Read as {timeframe}: {message.removeprefix(f'{source}: ')}"
+            )
         raise DataValidationError(
             f"{message}; expected at most {settings.max_gap_share:.1%} of steps with gaps"
         )

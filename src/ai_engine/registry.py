@@ -171,11 +171,14 @@ class Registry:
         if (self.releases_dir / f"{reference}.json").is_file():
             return self.release(reference)
         if not self.root.is_dir():
-            raise RegistryError(self._missing())
+            raise RegistryError(self.missing_message())
         known = sorted(self.aliases()) + [r.id for r in self.releases()]
+        ids = [r.id for r in self.releases()][-1:] if reference == DEFAULT_ALIAS else []
+        run = f"ai-engine models promote {ids[0]} --registry {self._shown()}" if ids else ""
+        hint = f"; promote one with `{run}` (or train with --promote)" if ids else ""
         raise RegistryError(
             f"registry folder {self._shown()}: no alias or release named {reference!r}; "
-            f"found {known or 'none'}"
+            f"found {known or 'none'}{hint}"
         )
 
     def _shown(self) -> str:
@@ -185,7 +188,7 @@ class Registry:
             shown = f".{os.sep}{shown}"
         return shown
 
-    def _missing(self) -> str:
+    def missing_message(self) -> str:
         """The message for a missing root: "registry folder ./registry does not exist"."""
         return (
             f"registry folder {self._shown()} does not exist (give --registry or "
@@ -194,7 +197,7 @@ class Registry:
 
     def _read_json(self, path: Path, what: str) -> Any:
         if not self.root.is_dir():
-            raise RegistryError(self._missing())
+            raise RegistryError(self.missing_message())
         if not path.is_file():
             raise RegistryError(f"registry {self.root}: {what} not found ({path} missing)")
         try:
@@ -394,7 +397,7 @@ class Registry:
         if keep < 0:
             raise RegistryError(f"gc --keep expects a number >= 0, found {keep}")
         if not self.root.is_dir():
-            raise RegistryError(self._missing())
+            raise RegistryError(self.missing_message())
         with self.lock():
             releases = self.releases()
             aliases = self.aliases().values()

@@ -128,7 +128,8 @@ def test_a_missing_registry_is_live_not_ready_then_recovers(
     registry_copy: Path, tmp_path: Path
 ) -> None:
     later = tmp_path / "later"
-    with served(later, tmp_path / "serve.log", "--watch-interval", "0.2") as url:
+    args = ("--watch-interval", "0.2", "--wait-for-registry")  # else a one-line refusal
+    with served(later, tmp_path / "serve.log", *args) as url:
         ready = httpx.get(f"{url}/health/ready")
         assert ready.status_code == 503 and "does not exist" in ready.json()["reason"]
         assert httpx.get(f"{url}/health/live").status_code == 200

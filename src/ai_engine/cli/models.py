@@ -23,9 +23,12 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")
 @models_app.command("list")
 def models_list(registry: RegistryOption = DEFAULT_REGISTRY, as_json: JsonFlag = False) -> None:
     """Releases, aliases and bundles (ids are never cut: copy them into `models promote`)."""
+    from ai_engine.errors import RegistryError
     from ai_engine.registry import Registry
 
     reg = Registry(registry)
+    if not reg.root.is_dir():  # a typo lists nothing: say so, as `signal` does
+        raise RegistryError(reg.missing_message())
     aliases = reg.aliases()
     records = reg.releases()
     bundle_dirs = [str(path.relative_to(reg.root)) for path in reg.bundle_dirs()]

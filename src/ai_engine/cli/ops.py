@@ -10,7 +10,7 @@ import typer
 
 from ai_engine.cli.common import DEFAULT_REGISTRY, RegistryOption, app, echo
 from ai_engine.cli.safety import SafetyConfigOption, StateUrlOption
-from ai_engine.errors import AIEngineError
+from ai_engine.errors import AIEngineError, ConfigError, RegistryError
 
 
 @app.command("doctor")
@@ -89,6 +89,21 @@ def import_legacy_command(
     echo(result.lines())
 
 
+def check_port_free(host: str, port: int) -> None:
+    """ConfigError in one line when ``host:port`` cannot be bound (in use, or not an address of
+    this machine), so that ``serve`` fails before it opens the state store or loads a model."""
+    import socket
+
+    try:
+        with socket.create_server((host, port), reuse_port=False) as sock:
+            sock.close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc} (another server there? "
+            f"give --port or AI_ENGINE_PORT)"
+        ) from None
+
+
 @app.command("serve")
 def serve_command(
     registry: RegistryOption = DEFAULT_REGISTRY,
@@ -122,10 +137,25 @@ def serve_command(
             help="Alias computed beside the served one, logged and scored, never answered.",
         ),
     ] = None,
+    wait_for_registry: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-registry",
+            help="Start without the registry folder (shared storage mounted later): live, not "
+            "ready, until it appears.",
+        ),
+    ] = False,
 ) -> None:
     """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN,
     trader keys from AI_ENGINE_TRADER_KEYS (else the 'keys' file beside the state store)."""
+    from ai_engine.registry import Registry
     from ai_engine.service import ServiceSettings, serve
+
+    if not wait_for_registry and not registry.is_dir():  # one line, before anything starts
+        raise RegistryError(
+            f"{Registry(registry).missing_message()}; --wait-for-registry serves without it"
+        )
+    check_port_free(host, port)  # bind first: before the state store or any model
 
     settings = ServiceSettings(
         registry=registry,

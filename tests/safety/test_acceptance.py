@@ -21,7 +21,7 @@ import pytest
 
 from safety.pg import PgServer, free_port
 from safety.service_helpers import ADMIN, SYMBOL, registry_in
-from safety.signals import make_signal
+from safety.signals import make_signal, trusted
 from service.helpers import ADMIN_TOKEN, TRADER, TRADER_KEYS
 
 PROPOSAL = {"symbol": SYMBOL, "timeframe": "5m", "signal": make_signal(symbol=SYMBOL)}
@@ -31,6 +31,7 @@ class Server:
     """One ``ai-engine serve`` process; ``kill`` sends SIGKILL."""
 
     def __init__(self, registry: Path, state_url: str, log: Path) -> None:
+        self.registry = registry
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
@@ -79,7 +80,9 @@ class Server:
         return httpx.post(f"{self.url}{path}", json=body, timeout=30, **{"headers": TRADER, **kw})
 
     def propose(self) -> dict[str, Any]:
-        response = self.post("/v1/risk/proposal", {**PROPOSAL, "equity": 10_000, "position": 0})
+        signal = trusted(PROPOSAL["signal"], self.registry)  # as the served release signs it
+        body = {**PROPOSAL, "signal": signal, "equity": 10_000, "position": 0}
+        response = self.post("/v1/risk/proposal", body)
         assert response.status_code == 200, response.text
         return response.json()
 

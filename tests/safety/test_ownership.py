@@ -14,7 +14,7 @@ from ai_engine.safety.ownership import EXTERNAL, ReportedPosition
 from ai_engine.safety.positions import PositionBook
 from safety.conftest import Clock
 from safety.service_helpers import ADMIN, SYMBOL, client_for, registry_in
-from safety.signals import make_signal
+from safety.signals import make_signal, trusted
 
 
 def book_of(desk: SafetyDesk) -> PositionBook:
@@ -160,7 +160,7 @@ def test_positions_exits_and_claims_over_http(
             json={
                 "symbol": SYMBOL,
                 "timeframe": "5m",
-                "signal": make_signal(symbol=SYMBOL),
+                "signal": trusted(make_signal(symbol=SYMBOL), registry),
                 "equity": 10_000,
                 "owner": "strat-c",
             },

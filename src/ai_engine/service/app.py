@@ -22,6 +22,7 @@ import ai_engine
 from ai_engine.errors import (
     AIEngineError,
     ConsensusError,
+    ContractViolation,
     DataValidationError,
     EngineUnavailable,
     InputError,
@@ -179,6 +180,11 @@ def _add_error_handlers(app: FastAPI, service_metrics: Metrics) -> None:
     @app.exception_handler(PromotionRefused)
     async def refused(request: Request, exc: PromotionRefused) -> JSONResponse:
         return _error(request, 409, str(exc))
+
+    @app.exception_handler(ContractViolation)
+    async def untrusted(request: Request, exc: ContractViolation) -> JSONResponse:
+        item = {"loc": ["body", "signal"], "msg": str(exc), "type": exc.code}
+        return _error(request, 409, f"ContractViolation: {exc}", [item])
 
     @app.exception_handler(AIEngineError)
     async def engine_error(request: Request, exc: AIEngineError) -> JSONResponse:

@@ -16,9 +16,11 @@ from ai_engine.service.inference import columns_of, signal_json, validated_candl
 from ai_engine.service.keys import DEFAULT_OWNER
 from ai_engine.service.routes.account import WRITE
 from ai_engine.service.routes.signal import ERRORS
+from ai_engine.service.routing import routed_engine
 from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import ProposalIn, ProposalOut
 from ai_engine.service.schemas import CandlesIn
+from ai_engine.service.trusted_signal import trusted_signal
 from ai_engine.service.ui import remember_signal
 
 router = APIRouter(
@@ -38,8 +40,10 @@ async def post_proposal(
     """Size the signal (volatility targeting), apply the limits and the ESS, audit it."""
     owner = caller.owner(body.owner, DEFAULT_OWNER) or DEFAULT_OWNER
     price = body.price
-    if body.signal is not None:
-        signal = body.signal.model_dump()
+    if body.signal is not None:  # trusted only as the release answering the symbol made it
+        engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
+        raw = (await request.json()).get("signal")
+        signal = trusted_signal(raw, body.signal.model_dump(), engine, body.symbol, body.timeframe)
     else:
         engine = await engine_for(request, service, release)
         candles_in = CandlesIn(

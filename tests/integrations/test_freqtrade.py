@@ -302,7 +302,7 @@ def test_a_release_of_several_series_backtests_and_dry_runs_each_pair_as_its_ser
 ) -> None:
     from ai_engine.backtest.replay import replay_signals
     from ai_engine.engine import Engine
-    from ai_engine.multi.coverage import symbol_view
+    from ai_engine.serving import series_view
 
     registry, data = series_registry
     candles = data / "ETH_BTC-5m.feather"
@@ -321,7 +321,7 @@ def test_a_release_of_several_series_backtests_and_dry_runs_each_pair_as_its_ser
     strategy = pd.read_csv(folder / "signals" / "ETH_BTC-5m.csv", keep_default_na=False)
     replay = replay_cli(registry, candles, tmp_path / "replay")
     assert_same_signals(strategy, replay)
-    view = symbol_view(Engine.load(registry), "ETH/BTC", "5m")
+    view = series_view(Engine.load(registry), "ETH/BTC", "5m")
     assert view.release.series == ["ETH_BTC@5m"]
     own = replay_signals(view, load_candles(candles, "ETH/BTC"))
     assert strategy["reason"].tolist() == list(own.reasons)

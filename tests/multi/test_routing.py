@@ -156,3 +156,48 @@ def infer_body(path: Path, symbol: str, timeframe: str, bars: int = 300) -> dict
     rows = [[columns[k][i] for k in "tohlcv"] for i in range(bars)]
     tensor = {"name": "candles", "shape": [bars, 6], "datatype": "FP64", "data": rows}
     return {"parameters": {"symbol": symbol, "timeframe": timeframe}, "inputs": [tensor]}
+
+
+def test_every_route_answers_each_series_from_the_same_release_and_evidence(
+    routed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """/v1/signal, /v1/forecast, /v1/stream, /v2 infer and /v1/risk/proposal go through one data
+    plane: for each series they agree on the release, the action and the evidence (the
+    proposal used the served release's, whatever the symbol, before)."""
+    from service.helpers import ADMIN
+
+    registry, data = routed
+    aliases = Registry(registry).aliases()
+    expected = {
+        ("ADA_BTC", "5m"): aliases["production@multi-5m"].release,
+        ("ETH_BTC", "5m"): aliases["production@multi-5m"].release,
+    }
+    with served(registry, tmp_path / "serve.log") as url:
+        wait(lambda: httpx.get(f"{url}/v1/models", timeout=30).json()["served"] is not None)
+        client = httpx.Client(base_url=url, headers=ADMIN, timeout=120)
+        for (symbol, timeframe), release in expected.items():
+            request = body(data / f"{symbol}-{timeframe}.feather", symbol, timeframe)
+            signal = client.post("/v1/signal", json=request).json()
+            assert (signal["release"], signal["symbol"]) == (release, symbol), signal
+            forecast = client.post("/v1/forecast", json=request).json()
+            assert forecast["release"] == release
+            assert forecast["forecast"] == pytest.approx(signal["forecast"])
+            streamed = client.post(
+                f"/v1/stream/{symbol}/{timeframe}", json={"columns": request["columns"]}
+            )
+            assert streamed.status_code == 200, streamed.text
+            streamed_signal = streamed.json()
+            for key in ("release", "action", "edge", "decision", "forecast"):
+                assert streamed_signal[key] == signal[key], key
+            inferred = client.post(
+                "/v2/models/ensemble/infer",
+                json=infer_body(data / f"{symbol}-{timeframe}.feather", symbol, timeframe),
+            ).json()
+            assert inferred["model_version"] == release
+            outputs = {o["name"]: o["data"] for o in inferred["outputs"]}
+            assert outputs["action"] == [signal["action"]]
+            proposal = client.post("/v1/risk/proposal", json={**request, "equity": 10_000.0})
+            assert proposal.status_code == 200, proposal.text
+            sized = proposal.json()
+            assert (sized["release"], sized["action"]) == (release, signal["action"])
+        client.close()

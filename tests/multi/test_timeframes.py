@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ai_engine.coverage import covers, route
 from ai_engine.engine import Engine
 from ai_engine.errors import NotFound
-from ai_engine.multi.coverage import covers, route, symbol_view
 from ai_engine.multi.gate import GateSettings, read_decision
 from ai_engine.multi.pooling import final_split, symbol_rows, time_folds
 from ai_engine.multi.retrain import retrain
 from ai_engine.registry import Registry
+from ai_engine.serving import series_view
 from multi.pairs import CRYPTO, PLAN, write_pairs
 from multi.test_routing import body
 from service.server import served, wait
@@ -84,7 +85,7 @@ def test_each_series_is_answered_from_its_own_evidence(mixed: tuple[Path, Path])
     engine = Engine.load(registry, "production")
     for key, name in zip(SERIES, ["ADA_BTC-5m", "ETH_BTC-5m", "ETH_BTC-15m"], strict=True):
         symbol, timeframe = key.split("@")
-        view = symbol_view(engine, symbol, timeframe)
+        view = series_view(engine, symbol, timeframe)
         assert view.release.timeframe == timeframe and view.release.series == [key]
         assert view.release.evaluation == release.per_symbol[key]["evaluation"]
         assert {m.symbol for m in view.release.members} == {None, key}
@@ -95,8 +96,8 @@ def test_each_series_is_answered_from_its_own_evidence(mixed: tuple[Path, Path])
         edge = release.per_symbol[key]["evaluation"]["edge"]
         assert signal["edge"]["enabled"] == edge["enabled"]
     with pytest.raises(NotFound, match="at timeframes \\['5m', '15m'\\]; expected a timeframe"):
-        symbol_view(engine, "ETH_BTC")
-    assert symbol_view(engine, "ADA_BTC").release.series == ["ADA_BTC@5m"]  # one series
+        series_view(engine, "ETH_BTC")
+    assert series_view(engine, "ADA_BTC").release.series == ["ADA_BTC@5m"]  # one series
     assert covers(release, "ETH_BTC", "15m") and not covers(release, "ADA_BTC", "15m")
     with pytest.raises(NotFound, match=r"covered: \['ADA_BTC 5m', 'ETH_BTC 15m', 'ETH_BTC 5m'\]"):
         route(Registry(registry), "ADA_BTC", "15m")

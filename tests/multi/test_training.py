@@ -10,15 +10,16 @@ import pandas as pd
 import pytest
 import torch
 
+from ai_engine.coverage import route
 from ai_engine.data import make_candles
 from ai_engine.engine import Engine
 from ai_engine.errors import NotFound
-from ai_engine.multi.coverage import route, symbol_view
 from ai_engine.multi.pooling import symbol_rows, time_folds
 from ai_engine.multi.sources import load_sources
 from ai_engine.multi.tasks import plan_of
 from ai_engine.multi.training import MultiReport, train_pooled
 from ai_engine.registry import Registry
+from ai_engine.serving import series_view
 from ai_engine.synthetic import candles_from_returns, persistent_drift, random_walk
 from ai_engine.training import make_plan
 from multi.pairs import PLAN
@@ -61,14 +62,14 @@ def test_a_symbol_without_an_edge_holds_while_the_other_trades(
     registry, _ = edge_release
     engine = Engine.load(registry, "production")
     signals = {
-        symbol: symbol_view(engine, symbol).signal(make_candles(frame, symbol, "5m"))
+        symbol: series_view(engine, symbol).signal(make_candles(frame, symbol, "5m"))
         for symbol, frame in FRAMES.items()
     }
     assert signals["WALK"].action == "HOLD" and signals["WALK"].reason == "no_edge"
     assert signals["EDGE"].reason != "no_edge" and signals["EDGE"].edge["enabled"]
     assert signals["EDGE"].symbol == "EDGE" and signals["EDGE"].release == engine.release.id
-    view = symbol_view(engine, "EDGE")
-    assert view is symbol_view(engine, "EDGE")  # cached
+    view = series_view(engine, "EDGE")
+    assert view is series_view(engine, "EDGE")  # cached
     assert [m.bundle for m in view.members] == [m.bundle for m in engine.members]  # shared
 
 
@@ -77,7 +78,7 @@ def test_an_unknown_symbol_is_not_found_naming_the_covered_ones(
 ) -> None:
     registry, _ = edge_release
     with pytest.raises(NotFound, match=r"'NOPE' is not covered.*\['EDGE', 'WALK'\]"):
-        symbol_view(Engine.load(registry, "production"), "NOPE")
+        series_view(Engine.load(registry, "production"), "NOPE")
     with pytest.raises(NotFound, match=r"covered: \['EDGE 5m', 'WALK 5m'\]"):
         route(registry, "NOPE", "5m")
     assert route(registry, "EDGE", "5m").id == registry.alias("production").release
@@ -102,7 +103,7 @@ def test_per_symbol_trees_give_each_symbol_its_own_trees_and_shared_networks(
     engine = Engine.load(registry, report.release.id)
     assert engine.healthy_count == 6
     for source in sources:
-        view = symbol_view(engine, source.candles.symbol)
+        view = series_view(engine, source.candles.symbol)
         assert sorted(m.family for m in view.members) == [
             "lightgbm",
             "nhits",

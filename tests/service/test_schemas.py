@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 from typing_extensions import is_typeddict
 
+from ai_engine.coverage import Coverage
 from ai_engine.engine import Member
 from ai_engine.ensemble import (
     ConsensusCounts,
@@ -23,7 +24,6 @@ from ai_engine.ensemble import (
     Signal,
     combine,
 )
-from ai_engine.multi.coverage import Coverage
 from ai_engine.registry import Release
 from ai_engine.safety.config import EssConfig, LimitsConfig, SafetyConfig, SizingConfig
 from ai_engine.safety.ess import EssStatus, Transition
@@ -173,6 +173,9 @@ WIRE_ONLY = {
     safety_wire.StatusOut: "the ESS, readiness and freshness, combined by GET /v1/status",
     safety_wire.MemberRefOut: "a signal member's family, version and bundle hash, as a "
     "proposal carries it (contract.carried)",
+    safety_wire.ReservationOut: "a proposal row's reserved notional and valid_until "
+    "(SafetyDesk.propose)",
+    safety_wire.LiveReservationOut: "a live reservation row (reservations.live)",
     position_wire.PositionsOut: "open positions split by owner (PositionBook.positions)",
     position_wire.PositionReportOut: "PositionsOut and the report's differences",
     position_wire.DifferenceOut: "a store/report difference (ownership.differences)",

@@ -59,7 +59,9 @@ def train_command(
     data: Annotated[
         list[Path],
         typer.Option(
-            "--data", help="Candle file (csv, parquet, feather, json); repeat, or a folder: many."
+            "--data",
+            metavar="FILE",
+            help="Candle file (csv, parquet, feather, json); repeat, or a folder: many.",
         ),
     ],
     symbol: Annotated[
@@ -157,16 +159,15 @@ def signal_command(
 ) -> None:
     """The signal for the latest bar of a candle file."""
     from ai_engine.data import ValidationSettings, load_candles
-    from ai_engine.engine import Engine
     from ai_engine.errors import DataValidationError
-    from ai_engine.multi.coverage import symbol_engine
+    from ai_engine.serving import LocalEngines, Router, Signals
 
     if not data.is_file():  # the data file first: it is what the user typed
         raise DataValidationError(f"{data}: expected a candle file, found nothing there")
-    engine = Engine.load(registry, release)
-    settings = ValidationSettings(min_rows=engine.required_candles)
+    signals = Signals(Router(LocalEngines(registry, release)), stale_check=False)
+    settings = ValidationSettings(min_rows=signals.router.source.require().required_candles)
     candles = load_candles(data, symbol, timeframe, settings)
-    engine = symbol_engine(registry, release, engine, candles)  # the release covering the symbol
+    engine = signals.route(candles.symbol, candles.timeframe)  # the release covering the symbol
     mismatch = engine.timeframe_error(candles.timeframe)
     if mismatch is not None:
         raise DataValidationError(mismatch)  # the HTTP API's message, word for word
@@ -177,7 +178,7 @@ def signal_command(
             highlight=False,
             soft_wrap=True,
         )
-    signal = engine.signal(candles)
+    _, signal = signals.signal_now(candles)
     if as_json:
         sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
     else:
@@ -227,7 +228,13 @@ def backtest_command(
     config: Annotated[Path | None, typer.Option(help="JSON/TOML training overrides.")] = None,
     plugin: PluginOption = None,
     members: MembersOption = None,
-    weighting: Annotated[str | None, typer.Option(help="fixed or validation (overrides).")] = None,
+    weighting: Annotated[
+        str | None,
+        typer.Option(
+            help="Weights of a fixed combination: fixed (the families' defaults) or validation "
+            "(inverse error); the combination (nnls by default) is `combination` in --config."
+        ),
+    ] = None,
     folds: Annotated[int, typer.Option(help="Walk-forward folds.")] = 5,
     train_bars: Annotated[int | None, typer.Option(help="Rolling training window (rows).")] = None,
     expanding: Annotated[

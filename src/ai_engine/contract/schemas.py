@@ -1,4 +1,4 @@
-"""The JSON Schemas of the contract's bodies, made from the service's response models.
+"""The JSON Schemas of the contract's bodies, made from their models (contract.bodies).
 
 docs/schemas/ holds them as files (``ai-engine contract schemas --write docs/schemas``); a
 test keeps the files equal to these, and ``breaking_changes`` tells whether a change needs a
@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ai_engine.contract import NAMES, SCHEMA_VERSION
+from ai_engine.contract.bodies import ForecastOut, ProposalOut, SignalOut
 from ai_engine.errors import NotFound
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -21,8 +22,6 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 def schema(name: str) -> dict[str, Any]:
     """The JSON Schema of the ``name`` body (signal, forecast or proposal)."""
-    from ai_engine.service.safety_schemas import ProposalOut
-    from ai_engine.service.schemas import ForecastOut, SignalOut
 
     models: dict[str, type[BaseModel]] = {
         "signal": SignalOut,

@@ -75,14 +75,14 @@ def window_rows(candles: Candles, holdout_bars: int, horizon: int) -> np.ndarray
 def score(release_ref: str, registry: Registry, data: Sequence[Candles], holdout: int) -> Score:
     """Replay a release on the window of each of ``data`` (candles of symbols it covers)."""
     from ai_engine.backtest.signals import fold_signals
-    from ai_engine.engine import Engine
-    from ai_engine.multi.coverage import symbol_view
+    from ai_engine.serving import LocalEngines, Router
 
-    loaded = Engine.load(registry, release_ref)
+    router = Router(LocalEngines(registry, release_ref))
+    loaded = router.source.require()
     loaded.check_consensus()
     errors, zero_errors, nets, trades = [], [], [], 0
     for candles in data:
-        engine = symbol_view(loaded, candles.symbol, candles.timeframe)
+        engine = router.route(candles.symbol, candles.timeframe, loaded.release.id)
         spec = engine.spec
         rows = window_rows(candles, holdout, spec.horizon)
         inputs = model_inputs(candles.frame, spec, rows)
@@ -118,7 +118,7 @@ def score(release_ref: str, registry: Registry, data: Sequence[Candles], holdout
 
 def _names(data: Sequence[Candles]) -> list[str]:
     """The series judged: their symbols, or ``SYMBOL@TF`` when they span timeframes."""
-    from ai_engine.multi.coverage import series_key
+    from ai_engine.coverage import series_key
 
     if len({c.timeframe for c in data}) == 1:
         return sorted(c.symbol for c in data)

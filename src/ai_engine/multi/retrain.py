@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ai_engine.coverage import covers
 from ai_engine.errors import ConfigError
-from ai_engine.multi.coverage import covers
 from ai_engine.multi.gate import GateSettings, judge, record_decision
 from ai_engine.multi.sources import by_timeframe, load_sources
 from ai_engine.registry import Registry

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ai_engine.coverage import series_key, series_of, set_alias
 from ai_engine.errors import ConfigError
-from ai_engine.multi.coverage import series_key, series_of, set_alias
 from ai_engine.multi.executors import Executor, Result, Task
 from ai_engine.multi.sources import Source, by_timeframe, load_sources
 from ai_engine.registry import Registry

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ai_engine.bundle import BundleInfo, save_bundle
+from ai_engine.coverage import SERIES_SEP, series_key
 from ai_engine.data import timeframe_delta
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Evidence, OutOfFold, evaluate
@@ -32,7 +33,6 @@ from ai_engine.evaluation.oof import take
 from ai_engine.features import CURRENT_SPEC, FeatureSpec
 from ai_engine.models.base import Forecaster, build, get_family
 from ai_engine.models.family import descriptor
-from ai_engine.multi.coverage import SERIES_SEP, series_key
 from ai_engine.multi.pooling import (
     Split,
     SymbolRows,

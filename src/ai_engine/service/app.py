@@ -44,10 +44,28 @@ from ai_engine.service.observability import (
     ObservabilityMiddleware,
     configure_logging,
 )
-from ai_engine.service.routes import contract, health, metrics, models, oip, signal, stream, ui
+from ai_engine.service.routes import (
+    account,
+    contract,
+    ess,
+    fills,
+    health,
+    limits,
+    metrics,
+    models,
+    oip,
+    positions,
+    risk,
+    signal,
+    status,
+    stream,
+    ui,
+)
 from ai_engine.service.safety import install_safety
 from ai_engine.service.settings import ServiceSettings
 from ai_engine.service.shadow import ShadowRunner
+from ai_engine.serving import Router, Signals
+from ai_engine.serving.recent import RecentSignals
 
 log = logging.getLogger(LOGGER_NAME)
 MAX_ERROR_ITEMS = 20
@@ -95,12 +113,27 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         window_entries=settings.window_cache,
         on_window=service_metrics.window_seen,
     )
+    signals = Signals(Router(holder), batcher, settings.stale_check)
+    recent = RecentSignals()
+    signals.observers.append(lambda made, _: service_metrics.signals.labels(made["action"]).inc())
+    signals.observers.append(recent)
+    if shadow is not None:  # read, never changed, by the shadow's worker thread
+        signals.observers.append(lambda made, candles: shadow.submit(candles, made))
     app.state.service = ServiceState(
-        settings, holder, service_metrics, batcher, shadow, BodyCache(settings.window_cache)
+        settings,
+        holder,
+        service_metrics,
+        batcher,
+        signals,
+        recent,
+        shadow,
+        BodyCache(settings.window_cache),
     )
     for module in (signal, stream, models, health, oip, metrics, contract, ui):
         app.include_router(module.router)
-    safety = install_safety(app, settings, service_metrics, holder)
+    safety = install_safety(app, settings, service_metrics, holder, signals.router)
+    for module in (account, fills, risk, ess, limits, status, positions):
+        app.include_router(module.router)
     app.add_middleware(JsonBodyMiddleware)  # inside the observability one: its 400s are counted
     app.add_middleware(
         ObservabilityMiddleware,

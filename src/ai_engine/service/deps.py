@@ -19,6 +19,8 @@ from ai_engine.service.holder import EngineHolder
 from ai_engine.service.keys import ADMIN_IDENTITY, TraderKeys
 from ai_engine.service.observability import Metrics
 from ai_engine.service.settings import ServiceSettings
+from ai_engine.serving import Signals
+from ai_engine.serving.recent import RecentSignals
 
 if TYPE_CHECKING:
     from ai_engine.service.shadow import ShadowRunner
@@ -32,6 +34,10 @@ class ServiceState:
     holder: EngineHolder
     metrics: Metrics
     batcher: ForecastBatcher
+    signals: Signals
+    """The data plane: every route's series routing, signal and forecast (ai_engine.serving)."""
+    recent: RecentSignals
+    """The newest signals and candle windows this process served (the operator page's)."""
     shadow: ShadowRunner | None = None
     """The shadow alias's runner (AI_ENGINE_SHADOW), or None."""
     bodies: BodyCache = field(default_factory=lambda: BodyCache(0))

@@ -7,18 +7,15 @@ of the request is taken apart and the service's own limits are checked.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
-from ai_engine.contract import stamp
 from ai_engine.data import Candles, ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.ensemble import MemberForecast
 from ai_engine.errors import DataValidationError, EngineUnavailable, InputError
 from ai_engine.service.batcher import ForecastBatcher
 from ai_engine.service.schemas import CandlesIn, V2InferRequest
+from ai_engine.serving import Signals
 
 COLUMN_NAMES = ("date", "open", "high", "low", "close", "volume")
 WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
@@ -90,60 +87,6 @@ async def member_forecasts(
     return (await batcher.window_forecasts(engine, candles, digest))[1]
 
 
-async def signal_json(
-    batcher: ForecastBatcher,
-    engine: Engine,
-    candles: Candles,
-    stale_check: bool = True,
-    digest: bytes | None = None,
-) -> dict[str, Any]:
-    """The Signal as JSON; ConsensusError below the quorum. ``stale_check``: judge the last
-    candle's age against the wall clock (HOLD ``stale_data`` when older than two bars).
-    ``digest``: the candles' window digest when known."""
-    engine.check_consensus()
-    inputs, forecasts, memo = await batcher.window_forecasts(engine, candles, digest)
-    now = datetime.now(UTC) if stale_check else None
-    return engine.signal_from(candles, forecasts, inputs, now, memo).to_json()
-
-
-async def forecast_json(
-    batcher: ForecastBatcher, engine: Engine, candles: Candles, digest: bytes | None = None
-) -> dict[str, Any]:
-    """Every member's forecast and the weighted one; ConsensusError below the quorum."""
-    forecasts = await member_forecasts(batcher, engine, candles, digest=digest)
-    forecasts, weights, combined = engine.weighted_forecasts(candles, forecasts)
-    as_of = candles.frame.index[-1].isoformat()
-    hashes = engine.bundle_hashes
-    return {
-        "symbol": candles.symbol,
-        "timeframe": candles.timeframe,
-        "as_of": as_of,
-        "horizon": engine.settings.decision_horizon,
-        "release": engine.release.id,
-        "forecast": _floats(combined),
-        "members": [_member_json(m, weights, hashes) for m in forecasts],
-        **stamp(as_of, candles.timeframe or engine.release.timeframe),
-    }
-
-
-def _member_json(
-    member: MemberForecast, weights: dict[str, float], hashes: dict[str, str]
-) -> dict[str, Any]:
-    return {
-        "family": member.family,
-        "version": member.version,
-        "forecast": None if member.forecast is None else _floats(member.forecast),
-        "weight": weights.get(member.family, 0.0),
-        "healthy": member.healthy,
-        "reason": member.reason,
-        "bundle_sha256": hashes.get(member.family),
-    }
-
-
-def _floats(values: np.ndarray) -> list[float]:
-    return [float(v) for v in values]
-
-
 # ---- Open Inference Protocol v2 ------------------------------------------------------------
 def oip_columns(request: V2InferRequest) -> dict[str, list[Any]]:
     """The ``candles`` tensor ``[n, 6]`` (flat row-major or nested rows) as columns."""
@@ -200,19 +143,20 @@ async def oip_member_outputs(
         raise EngineUnavailable(
             f"model {family!r} of release {engine.release.id} is unhealthy: {member.reason}"
         )
-    return [tensor("forecast", _floats(member.forecast))]
+    return [tensor("forecast", [float(v) for v in member.forecast])]
 
 
 async def oip_ensemble_outputs(
-    batcher: ForecastBatcher, engine: Engine, candles: Candles
+    signals: Signals, engine: Engine, candles: Candles
 ) -> list[dict[str, Any]]:
-    """The ensemble's signal as OIP outputs: forecast, action, confidence, expected_return."""
-    signal = engine.signal_from(candles, await member_forecasts(batcher, engine, candles))
+    """The ensemble's signal (the data plane's, with every gate) as OIP outputs: forecast,
+    action, confidence, expected_return."""
+    signal = await signals.signal(engine, candles)
     return [
-        tensor("forecast", signal.forecast),
-        tensor("action", [signal.action], "BYTES"),
-        tensor("confidence", [signal.confidence]),
-        tensor("expected_return", [signal.expected_return]),
+        tensor("forecast", signal["forecast"]),
+        tensor("action", [signal["action"]], "BYTES"),
+        tensor("confidence", [signal["confidence"]]),
+        tensor("expected_return", [signal["expected_return"]]),
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge
 
+from ai_engine.coverage import covered
 from ai_engine.errors import IdempotencyConflict, OwnershipConflict, StateStoreError
 from ai_engine.safety import SafetyConfig, SafetyDesk, StateStore, default_state_url
 from ai_engine.safety.config import default_config_path
@@ -25,6 +27,7 @@ from ai_engine.safety.positions import PositionBook
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import LOGGER_NAME, Metrics
 from ai_engine.service.settings import ServiceSettings
+from ai_engine.serving import Router
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -115,34 +118,32 @@ class SafetyService:
             except Exception:  # the monitor must never die; a store outage is logged
                 log.exception("safety monitor failed", extra={"event": "safety_monitor_error"})
 
-    def known_symbols(self) -> set[str]:
-        """The symbols a signal can be asked for: those the routing covers (the served release's
-        and every aliased release's), also while the served release is still loading."""
-        from ai_engine.multi.coverage import covered
-        from ai_engine.service.routing import cached_coverage
 
-        engine = self.holder.engine
-        known = set(covered(engine.release)) if engine is not None else set()
-        for entry in cached_coverage(self.holder.root, self.holder.reference):
-            known.update(entry.symbols)
-        return known
+def known_symbols(router: Router) -> Callable[[], set[str]]:
+    """The symbols a signal can be asked for: those the routing covers (the served release's
+    and every aliased release's), also while the served release is still loading."""
+
+    def known() -> set[str]:
+        engine = router.source.engine
+        found = set(covered(engine.release)) if engine is not None else set()
+        for entry in router.coverage():
+            found.update(entry.symbols)
+        return found
+
+    return known
 
 
 def install_safety(
-    app: FastAPI, settings: ServiceSettings, metrics: Metrics, holder: EngineHolder
+    app: FastAPI, settings: ServiceSettings, metrics: Metrics, holder: EngineHolder, router: Router
 ) -> SafetyService:
-    """Build the desk from the settings, add the safety routes; ``start`` it in the lifespan."""
-    from ai_engine.service.routes import account, ess, fills, limits, positions, risk, status
-
+    """Build the desk from the settings and its error handlers; ``start`` it in the lifespan.
+    (The app includes the safety routes: this module imports none of them.)"""
     config = SafetyConfig.load(settings.safety_config or default_config_path(settings.registry))
     store = StateStore(settings.state_url or default_state_url(settings.registry))
     safety_metrics = SafetyMetrics(metrics)
-    desk = SafetyDesk(store, config, on_transition=safety_metrics.transition)
+    desk = SafetyDesk(store, config, known_symbols(router), on_transition=safety_metrics.transition)
     service = SafetyService(desk, safety_metrics, holder)
-    desk.known_symbols = service.known_symbols
     app.state.safety = service
-    for module in (account, fills, risk, ess, limits, status, positions):
-        app.include_router(module.router)
 
     @app.exception_handler(OwnershipConflict)
     @app.exception_handler(IdempotencyConflict)

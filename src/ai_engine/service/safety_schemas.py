@@ -11,11 +11,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ai_engine.contract import SchemaVersion
+from ai_engine.contract.bodies import AdjustmentOut as AdjustmentOut
+from ai_engine.contract.bodies import EssState as EssState
+from ai_engine.contract.bodies import MemberRefOut as MemberRefOut
+from ai_engine.contract.bodies import ProposalOut as ProposalOut
+from ai_engine.contract.bodies import ReservationOut as ReservationOut
 from ai_engine.service.schemas import (
-    GENERATED_AT_TEXT,
     HARD_MAX_CANDLES,
-    SCHEMA_VERSION_TEXT,
     CandleColumns,
     CandleRow,
     Name,
@@ -24,13 +26,17 @@ from ai_engine.service.schemas import (
 )
 
 # Request numbers are strict: a JSON number only (int or float), never true/false or "1.5",
-# which pydantic's lax mode would turn into 1.0 and 1.5.
+# which pydantic's lax mode would turn into 1.0 and 1.5. Amounts are bounded (|x| <= 1e15,
+# safety/inputs.py MAX_AMOUNT) so that every sum a book makes of them stays finite.
+MAX_AMOUNT = 1e15
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
+Equity = Annotated[float, Field(ge=1e-6, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
+Fee = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
+FillId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 Fraction = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False, strict=True)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
 Actor = Annotated[str, Field(min_length=1, max_length=128)]
-EssState = Literal["ACTIVE", "REDUCING", "HALTED"]
 Bound = Annotated[list[FiniteFloat], Field(max_length=1000)]
 
 
@@ -38,7 +44,7 @@ class AccountIn(BaseModel):
     """The bot's account equity now (quote currency)."""
 
     model_config = ConfigDict(extra="forbid")
-    equity: Positive
+    equity: Equity
 
 
 class FillIn(BaseModel):
@@ -49,15 +55,20 @@ class FillIn(BaseModel):
     side: Literal["BUY", "SELL"]
     quantity: Positive
     price: Positive
-    fee: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    fee: Fee = 0.0
     position_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     owner: Name | None = Field(
         default=None,
         description="the client the position belongs to (default: the proposal's or the "
         "position's owner, else engine); EXTERNAL for trades no proposal asked for",
     )
-    proposal_id: Annotated[int, Field(ge=1, strict=True)] | None = Field(
+    proposal_id: Annotated[int, Field(ge=1, le=2**53, strict=True)] | None = Field(
         default=None, description="the proposal this fill executes: its owner and exits apply"
+    )
+    fill_id: FillId | None = Field(
+        default=None,
+        description="the client's id of this fill (e.g. its exchange order or trade id), unique "
+        "per owner: a retry with the same id returns the first answer and books nothing new",
     )
 
 
@@ -68,14 +79,6 @@ class MemberRefIn(BaseModel):
     family: Annotated[str, Field(max_length=64)]
     version: Annotated[str, Field(max_length=64)]
     bundle_sha256: Annotated[str, Field(max_length=64)] | None = None
-
-
-class MemberRefOut(BaseModel):
-    """A member of the release that made the proposal's signal, and its bundle hash."""
-
-    family: str
-    version: str
-    bundle_sha256: str | None
 
 
 class SignalIn(BaseModel):
@@ -118,7 +121,7 @@ class ProposalIn(BaseModel):
     )
     columns: CandleColumns | None = None
     signal: SignalIn | None = None
-    equity: Positive
+    equity: Equity
     position: Fraction | None = None
     price: Positive | None = None
     owner: Name | None = Field(
@@ -140,47 +143,11 @@ class ProposalIn(BaseModel):
         return self
 
 
-class AdjustmentOut(BaseModel):
-    code: str
-    before: float
-    after: float
-    message: str
-
-
-class ProposalOut(BaseModel):
-    """The target position (signed fraction of equity) and every adjustment's reason code."""
-
-    id: int
+class LiveReservationOut(ReservationOut):
+    proposal_id: int
     owner: str
-    at: str
     symbol: str
-    timeframe: str
-    release: str | None
-    action: str | None
-    equity: float
-    current: float
-    raw_target: float
-    target: float
-    delta: float
-    notional: float
-    status: Literal["approved", "clipped", "denied"]
-    reasons: list[str]
-    adjustments: list[AdjustmentOut]
-    ess_state: EssState
-    annual_vol: float | None
-    horizon: int
-    stop_loss_return: float | None
-    take_profit_return: float | None
-    stop_loss: float | None
-    take_profit: float | None
-    max_holding_bars: int
-    max_holding_until: str | None
-    schema_version: SchemaVersion = Field(description=SCHEMA_VERSION_TEXT)
-    generated_at: str = Field(description=GENERATED_AT_TEXT)
-    valid_until: str = Field(description="the valid_until of the signal it sized")
-    members: list[MemberRefOut] = Field(
-        description="the signal's members and bundle hashes (empty when the signal had none)"
-    )
+    at: str
 
 
 class SnapshotOut(BaseModel):
@@ -225,12 +192,23 @@ class FillRecordOut(BaseModel):
     price: float
     fee: float
     realized_pnl: float
+    owner: str | None = None
+    fill_id: str | None = None
 
 
 class FillOut(BaseModel):
+    """The fill as booked; a retried ``fill_id`` gets this same answer again."""
+
     position: PositionOut
     realized_pnl: float
     account: AccountOut
+    fill_id: str | None = None
+    reasons: list[str] = Field(
+        default=[], description="LIMIT_BREACHED when the booked book is past a limit (ESS REDUCING)"
+    )
+    breaches: list[str] = Field(
+        default=[], description="each limit the book is past, and by how much"
+    )
 
 
 class FillsOut(BaseModel):
@@ -238,8 +216,7 @@ class FillsOut(BaseModel):
 
 
 ACTOR_TEXT = (
-    "ignored (kept so older clients are not refused): the stored actor is the key's identity, "
-    "admin"
+    "ignored (kept so older clients are not refused): the stored actor is the key's identity, admin"
 )
 
 
@@ -298,6 +275,7 @@ class LimitsConfigOut(BaseModel):
     max_changes_per_minute: int
     min_notional: float
     max_notional: float
+    reservation_max_s: float
 
 
 class EssConfigOut(BaseModel):
@@ -344,3 +322,7 @@ class StatusOut(BaseModel):
     ess: EssOut
     release: ReleaseStatusOut
     freshness: list[FreshnessOut]
+    breaches: list[str] = Field(description="limits the booked positions are past now")
+    reservations: list[LiveReservationOut] = Field(
+        description="live reservations of approved proposals (newest first, at most 100)"
+    )

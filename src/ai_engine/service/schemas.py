@@ -14,7 +14,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
-from ai_engine.contract import SchemaVersion
+from ai_engine.contract.bodies import GENERATED_AT_TEXT as GENERATED_AT_TEXT
+from ai_engine.contract.bodies import SCHEMA_VERSION_TEXT as SCHEMA_VERSION_TEXT
+from ai_engine.contract.bodies import Consensus as Consensus
+from ai_engine.contract.bodies import ForecastOut as ForecastOut
+from ai_engine.contract.bodies import MemberForecastOut as MemberForecastOut
+from ai_engine.contract.bodies import MemberVoteOut as MemberVoteOut
+from ai_engine.contract.bodies import SignalOut as SignalOut
 
 HARD_MAX_CANDLES = 1_000_000
 """Schema-level ceiling; the configured ``max_candles`` (much lower) is enforced per request."""
@@ -47,16 +53,6 @@ Symbol = Annotated[str, Field(min_length=1, max_length=64, examples=["BTC/USDT"]
 Timeframe = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,3}[mhdw]$", examples=["5m", "1h", "1d"])]
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$")]
 """A release id or alias; ``@`` for per-model-set aliases (``production@multi-5m``)."""
-Action = Literal["BUY", "SELL", "HOLD"]
-BundleHash = Annotated[
-    str | None,
-    Field(description="sha256 of the member bundle's manifest, as the release pins it"),
-]
-SCHEMA_VERSION_TEXT = "version of this body's JSON Schema (docs/schemas/); bumped when it breaks"
-GENERATED_AT_TEXT = "when the service made this body (ISO-8601 UTC)"
-VALID_UNTIL_TEXT = (
-    "the end of the bar this body is for (ISO-8601 UTC): act on it before then, never after"
-)
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -153,91 +149,6 @@ class ErrorOut(BaseModel):
     detail: list[ErrorItem] = []
 
 
-class Consensus(BaseModel):
-    """How many votes the action needed, how many agreed with it, how many members voted."""
-
-    required: int
-    agreeing: int
-    healthy: int
-
-
-class MemberVoteOut(BaseModel):
-    """One member's forecast, renormalised weight and vote (null while unhealthy)."""
-
-    family: str
-    version: str
-    forecast: list[float] | None
-    weight: float
-    vote: Literal["UP", "DOWN", "FLAT"] | None
-    healthy: bool
-    reason: str | None
-    bundle_sha256: BundleHash
-
-
-class SignalOut(BaseModel):
-    """The Signal of DESIGN.md for the last candle."""
-
-    symbol: str
-    timeframe: str
-    as_of: str
-    horizon: int
-    action: Action
-    confidence: float
-    expected_return: float
-    forecast: list[float]
-    release: str
-    consensus: Consensus
-    members: list[MemberVoteOut]
-    reason: str | None = Field(
-        description="why the action is HOLD: no_edge, below_cost, no_consensus, ood_input, "
-        "stale_data, straddles_zero; null for BUY and SELL"
-    )
-    forecast_lower: list[float] = Field(
-        description="conformal lower bound per horizon step (empty when the release has none)"
-    )
-    forecast_upper: list[float] = Field(
-        description="conformal upper bound per horizon step (empty when the release has none)"
-    )
-    edge: dict[str, Any] = Field(
-        description="the release's out-of-fold edge verdict: enabled, horizon, method, p_value, "
-        "oos_r2 (empty for releases made before it)"
-    )
-    decision: dict[str, Any] = Field(
-        description="the cost-aware position rule: horizon, entry_threshold, exit_threshold, "
-        "min_hold_bars, short (empty without an edge, and for releases made before it)"
-    )
-    schema_version: SchemaVersion = Field(description=SCHEMA_VERSION_TEXT)
-    generated_at: str = Field(description=GENERATED_AT_TEXT)
-    valid_until: str = Field(description=VALID_UNTIL_TEXT)
-
-
-class MemberForecastOut(BaseModel):
-    """One member's forecast (null while unhealthy) and its renormalised weight."""
-
-    family: str
-    version: str
-    forecast: list[float] | None
-    weight: float
-    healthy: bool
-    reason: str | None
-    bundle_sha256: BundleHash
-
-
-class ForecastOut(BaseModel):
-    """Every member's forecast and the weighted one (weights renormalised over healthy members)."""
-
-    symbol: str
-    timeframe: str
-    as_of: str
-    horizon: int
-    release: str
-    forecast: list[float]
-    members: list[MemberForecastOut]
-    schema_version: SchemaVersion = Field(description=SCHEMA_VERSION_TEXT)
-    generated_at: str = Field(description=GENERATED_AT_TEXT)
-    valid_until: str = Field(description=VALID_UNTIL_TEXT)
-
-
 class MemberOut(BaseModel):
     """One member of the served release: loaded healthy, or why not."""
 
@@ -292,7 +203,7 @@ class ServedRelease(BaseModel):
 
 class CoverageOut(BaseModel):
     """An alias that routes signals (``production``, ``production@<model_set>``) and what its
-    release covers (multi.coverage.Coverage)."""
+    release covers (coverage.Coverage)."""
 
     alias: str
     release: str

@@ -17,7 +17,6 @@ import queue
 import threading
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -25,12 +24,11 @@ from prometheus_client import Counter
 from ai_engine.data import Candles
 from ai_engine.engine import Engine
 from ai_engine.errors import AIEngineError, ConfigError
-from ai_engine.multi.coverage import covers, symbol_view
 from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import LOGGER_NAME, Metrics
 from ai_engine.service.outcomes import Forecast, OutcomeBook, OutcomeMetrics
-from ai_engine.service.routing import cached_coverage
 from ai_engine.service.settings import ServiceSettings
+from ai_engine.serving import Router, Signals
 
 log = logging.getLogger(LOGGER_NAME)
 QUEUE_SIZE = 64
@@ -70,6 +68,8 @@ class ShadowRunner:
         self.alias = settings.shadow
         self.stale_check = settings.stale_check
         self.holder = EngineHolder(settings.registry, self.alias, None, settings.pinned_cache)
+        self.plane = Signals(Router(self.holder), None, settings.stale_check)
+        """The shadow alias's own data plane: the same routing as the served answers."""
         self.book = OutcomeBook(settings.shadow_pending, OutcomeMetrics(metrics.registry))
         self.signals = Counter(
             "ai_engine_shadow_signals",
@@ -181,8 +181,7 @@ class ShadowRunner:
                     f"release {engine.release.id} needs {engine.required_candles} candles, "
                     f"the request has {len(candles.frame)}"
                 )
-            now = datetime.now(UTC) if self.stale_check else None
-            signal = engine.signal(candles, now).to_json()
+            signal = engine.signal(candles, self.plane.now()).to_json()
         except Exception as exc:  # a failing shadow must not reach the served answers
             self._count("failed")
             return None, f"{type(exc).__name__}: {exc}"
@@ -201,16 +200,13 @@ class ShadowRunner:
             return None, why
         self._logged_error = None
         symbol, timeframe = candles.symbol, candles.timeframe
-        if covers(engine.release, symbol, timeframe):
-            return symbol_view(engine, symbol, timeframe), None
         try:
-            for entry in cached_coverage(self.holder.root, self.alias):
-                if not entry.any_symbol and entry.covers(symbol, timeframe):
-                    engine = self.holder.engine_for(entry.release)
-                    return symbol_view(engine, symbol, timeframe), None
+            routed = self.plane.route(symbol, timeframe)
         except AIEngineError as exc:
             return None, f"{type(exc).__name__}: {exc}"
-        return None, f"no release of shadow alias {self.alias!r} covers {symbol} {timeframe}"
+        if routed.timeframe_error(timeframe) is not None:
+            return None, f"no release of shadow alias {self.alias!r} covers {symbol} {timeframe}"
+        return routed, None
 
     def _count(self, outcome: str) -> None:
         self.counts[outcome] += 1

@@ -11,31 +11,14 @@ its Content-Security-Policy (``CSP``) allows scripts and styles from the service
 
 from __future__ import annotations
 
-from collections import deque
 from html import escape
 from typing import Any
-
-from fastapi import Request
 
 from ai_engine.safety import ledger
 from ai_engine.service.charts import ago, fmt
 from ai_engine.service.safety import SafetyService
 
 RECENT = 20
-
-
-def remember_signal(request: Request, signal: dict[str, Any]) -> None:
-    """Keep ``signal`` among this process's newest signals (shown on /ui)."""
-    state = request.app.state
-    recent: deque[dict[str, Any]] | None = getattr(state, "recent_signals", None)
-    if recent is None:
-        recent = deque(maxlen=RECENT)
-        state.recent_signals = recent
-    recent.appendleft(signal)
-
-
-def recent_signals(request: Request) -> list[dict[str, Any]]:
-    return list(getattr(request.app.state, "recent_signals", None) or [])
 
 
 def _e(value: Any) -> str:
@@ -238,7 +221,7 @@ def panels(
     windows: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """Every panel, read from the holder and the state store now (blocking: off the loop);
-    ``windows``: the candle windows served per symbol (ui_charts.remember_window)."""
+    ``windows``: the candle windows served per symbol (serving.recent.RecentSignals)."""
     from ai_engine.service.routes.ess import ess_json
     from ai_engine.service.ui_charts import chart_panels
 

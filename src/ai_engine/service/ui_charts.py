@@ -15,42 +15,13 @@ from html import escape
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Request
 
-from ai_engine.data import Candles
 from ai_engine.safety import ledger
 from ai_engine.safety import tables as t
 from ai_engine.service import charts
 from ai_engine.service.safety import SafetyService
 
-WINDOW_BARS = 60
-"""Bars of each symbol's newest window kept for its chart."""
 STATE_COLOURS = {"ACTIVE": "#1a7f37", "REDUCING": "#9a6700", "HALTED": "#c62828"}
-
-
-def remember_window(request: Request, candles: Candles) -> None:
-    """Keep the newest ``WINDOW_BARS`` candles of ``candles.symbol`` (epoch s, o, h, l, c)."""
-    state = request.app.state
-    windows: dict[str, dict[str, Any]] | None = getattr(state, "recent_windows", None)
-    if windows is None:
-        windows = {}
-        state.recent_windows = windows
-    frame = candles.frame.iloc[-WINDOW_BARS:]
-    times = [ts.timestamp() for ts in frame.index]
-    ohlc = list(
-        zip(
-            frame["open"].tolist(),
-            frame["high"].tolist(),
-            frame["low"].tolist(),
-            frame["close"].tolist(),
-            strict=True,
-        )
-    )
-    windows[candles.symbol] = {"times": times, "ohlc": ohlc, "timeframe": candles.timeframe}
-
-
-def recent_windows(request: Request) -> dict[str, dict[str, Any]]:
-    return dict(getattr(request.app.state, "recent_windows", None) or {})
 
 
 def _epoch(text: Any) -> float | None:

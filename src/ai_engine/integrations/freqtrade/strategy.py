@@ -43,7 +43,7 @@ from ai_engine.integrations.freqtrade.live import (
     rule_step,
     signal_rule,
 )
-from ai_engine.multi.coverage import symbol_engine
+from ai_engine.serving import LocalEngines, Router, Signals
 
 logger = logging.getLogger(__name__)
 LIVE_MODES = (RunMode.DRY_RUN, RunMode.LIVE)
@@ -82,7 +82,8 @@ class AIEngineStrategy(IStrategy):
             return
         if not self.ai.registry:
             raise ConfigError("backtesting needs ai_engine.registry (a registry folder)")
-        self.engine = Engine.load(self.ai.registry, self.ai.release)
+        self.plane = Signals(Router(LocalEngines(self.ai.registry, self.ai.release)), False)
+        self.engine = self.plane.router.source.require()
         release = self.engine.release  # one declaring symbols is checked per pair, routed
         if not release.symbols and (mismatch := self.engine.timeframe_error(self.timeframe)):
             raise ConfigError(mismatch)
@@ -195,7 +196,7 @@ class AIEngineStrategy(IStrategy):
         if self.engine is None or not self.ai.registry:
             raise ConfigError("the strategy has no release loaded (bot_start did not run)")
         candles = self._candles(dataframe, pair)
-        engine = symbol_engine(self.ai.registry, self.ai.release, self.engine, candles)
+        engine = self.plane.route(candles.symbol, candles.timeframe)
         if (mismatch := engine.timeframe_error(self.timeframe)) is not None:
             raise ConfigError(mismatch)
         replay = replay_signals(engine, candles)
@@ -276,6 +277,7 @@ class AIEngineStrategy(IStrategy):
         config = SafetyConfig.load(path)
         frame, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
         candles = self._candles(frame.tail(self.ai.candles), pair)
-        target = size(self.engine.signal(candles).to_json(), config.sizing).target
+        _, signal = self.plane.signal_now(candles)  # routed: the pair's own series
+        target = size(signal.to_json(), config.sizing).target
         cap = config.limits.max_position
         return float(np.clip(target, -cap, cap))

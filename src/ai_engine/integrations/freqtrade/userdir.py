@@ -16,9 +16,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ai_engine.coverage import series_of
 from ai_engine.errors import ConfigError
 from ai_engine.integrations.freqtrade.markets import split_pair, spot_markets
-from ai_engine.multi.coverage import series_of
 from ai_engine.registry import Registry, Release
 
 STRATEGY_NAME = "AIEngine"

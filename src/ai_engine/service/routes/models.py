@@ -37,7 +37,7 @@ async def models(service: Service) -> dict[str, Any]:
         "max_candles": service.settings.max_candles,
         "watching": holder.watching,
         "last_reload": None if last is None else last.to_json(),
-        "coverage": routing_coverage(holder.root, holder.reference),
+        "coverage": routing_coverage(service),
         "shadow": None if service.shadow is None else service.shadow.status().to_json(),
     }
 

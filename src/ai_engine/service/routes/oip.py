@@ -149,7 +149,7 @@ async def infer(
         oip_columns(body), ["inputs", 0], symbol, timeframe, engine, service.settings.max_candles
     )
     if name == ENSEMBLE:
-        outputs = await oip_ensemble_outputs(service.batcher, engine, candles)
+        outputs = await oip_ensemble_outputs(service.signals, engine, candles)
         version = engine.release.id
     else:
         outputs = await oip_member_outputs(service.batcher, engine, name, candles)

@@ -11,8 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ai_engine.safety import ProposalInput
 from ai_engine.service.candle_guard import GuardedRoute
-from ai_engine.service.deps import JsonOnly, Key, KeyCaller, ReleaseQuery, Service, engine_for
-from ai_engine.service.inference import columns_of, signal_json, validated_candles
+from ai_engine.service.deps import JsonOnly, Key, KeyCaller, ReleaseQuery, Service
+from ai_engine.service.inference import columns_of, validated_candles
 from ai_engine.service.keys import DEFAULT_OWNER
 from ai_engine.service.routes.account import WRITE
 from ai_engine.service.routes.signal import ERRORS
@@ -21,7 +21,6 @@ from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import ProposalIn, ProposalOut
 from ai_engine.service.schemas import CandlesIn
 from ai_engine.service.trusted_signal import trusted_signal
-from ai_engine.service.ui import remember_signal
 
 router = APIRouter(
     prefix="/v1/risk", tags=["safety"], route_class=GuardedRoute, dependencies=[Key, JsonOnly]
@@ -39,13 +38,13 @@ async def post_proposal(
 ) -> dict[str, Any]:
     """Size the signal (volatility targeting), apply the limits and the ESS, audit it."""
     owner = caller.owner(body.owner, DEFAULT_OWNER) or DEFAULT_OWNER
-    price = body.price
+    price, mark = body.price, None
     if body.signal is not None:  # trusted only as the release answering the symbol made it
         engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
         raw = (await request.json()).get("signal")
         signal = trusted_signal(raw, body.signal.model_dump(), engine, body.symbol, body.timeframe)
     else:
-        engine = await engine_for(request, service, release)
+        engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
         candles_in = CandlesIn(
             symbol=body.symbol, timeframe=body.timeframe, candles=body.candles, columns=body.columns
         )
@@ -56,12 +55,11 @@ async def post_proposal(
             engine,
             service.settings.max_candles,
         )
-        signal = await signal_json(service.batcher, engine, candles, service.settings.stale_check)
-        service.metrics.signals.labels(signal["action"]).inc()
-        remember_signal(request, signal)
-        price = price if price is not None else float(candles.close[-1])
+        signal = await service.signals.signal(engine, candles)
+        mark = float(candles.close[-1])  # validated here: the one price that marks positions
+        price = price if price is not None else mark
     request_ = ProposalInput(
-        body.symbol, body.timeframe, body.equity, body.position, price, owner
+        body.symbol, body.timeframe, body.equity, body.position, price, owner, mark
     )
     proposal = await run_in_threadpool(safety.desk.propose, request_, signal)
     safety.metrics.proposals.labels(proposal["status"]).inc()

@@ -16,11 +16,9 @@ from ai_engine.data import Candles
 from ai_engine.engine import Engine
 from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
 from ai_engine.service.fastpath import FastRoute, candles_handler, fast_path
-from ai_engine.service.inference import columns_of, forecast_json, signal_json, validated_candles
+from ai_engine.service.inference import columns_of, validated_candles
 from ai_engine.service.routing import routed_engine
 from ai_engine.service.schemas import CandlesIn, ErrorOut, ForecastOut, SignalOut
-from ai_engine.service.ui import remember_signal
-from ai_engine.service.ui_charts import remember_window
 
 router = APIRouter(prefix="/v1", tags=["signal"], route_class=FastRoute)
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -56,14 +54,7 @@ async def answer_signal(
 ) -> dict[str, Any]:
     """The Signal of validated candles, counted and remembered (both paths, and the stream);
     ``digest``: their window digest when known."""
-    settings = service.settings
-    signal = await signal_json(service.batcher, engine, candles, settings.stale_check, digest)
-    service.metrics.signals.labels(signal["action"]).inc()
-    remember_signal(request, signal)
-    remember_window(request, candles)
-    if service.shadow is not None:  # read, never changed, by the shadow's worker thread
-        service.shadow.submit(candles, signal)
-    return signal
+    return await service.signals.signal(engine, candles, digest)
 
 
 @router.post("/forecast", response_model=ForecastOut, responses=ERRORS)
@@ -86,7 +77,7 @@ async def answer_forecast(
     digest: bytes | None = None,
 ) -> dict[str, Any]:
     """The forecasts of validated candles (both paths); ``digest``: their window digest."""
-    return await forecast_json(service.batcher, engine, candles, digest)
+    return await service.signals.forecast(engine, candles, digest)
 
 
 fast_path(post_signal, candles_handler(answer_signal))

@@ -12,8 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ai_engine.service.deps import Service
 from ai_engine.service.safety import Safety
-from ai_engine.service.ui import ASSETS, SECURITY_HEADERS, page, panels, recent_signals
-from ai_engine.service.ui_charts import recent_windows
+from ai_engine.service.ui import ASSETS, SECURITY_HEADERS, page, panels
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
@@ -28,15 +27,17 @@ async def ui_page(
     """The operator page; its panels refresh every ``refresh`` seconds."""
     admin = bool(service.settings.admin_token)
     html = await run_in_threadpool(
-        page, safety, recent_signals(request), admin, refresh, recent_windows(request)
+        page, safety, service.recent.signals(), admin, refresh, service.recent.windows()
     )
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 
 
 @router.get("/ui/panels", response_class=HTMLResponse)
-async def ui_panels(request: Request, safety: Safety) -> HTMLResponse:
+async def ui_panels(service: Service, safety: Safety) -> HTMLResponse:
     """The page's panels alone, read now."""
-    html = await run_in_threadpool(panels, safety, recent_signals(request), recent_windows(request))
+    html = await run_in_threadpool(
+        panels, safety, service.recent.signals(), service.recent.windows()
+    )
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 
 

@@ -14,19 +14,15 @@ symbol ``ETH_BTC`` (``XRP_USDT_USDT``) of the candle file a release was trained 
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ai_engine.errors import NotFound
 from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, safe_name
 
 if TYPE_CHECKING:
-    from ai_engine.data import Candles
-    from ai_engine.engine import Engine
+    pass
 
-_VIEWS: weakref.WeakKeyDictionary[Engine, dict[str, Engine]] = weakref.WeakKeyDictionary()
 SERIES_SEP = "@"
 _PAIR_PUNCTUATION = re.compile(r"[/ .$+:]")
 
@@ -171,73 +167,3 @@ def route(
         if covers(release, symbol, timeframe):
             return release
     raise not_covered(symbol, timeframe, entries)
-
-
-def symbol_view(engine: Engine, symbol: str, timeframe: str | None = None) -> Engine:
-    """``engine`` as seen by one series: its own members, evidence and ensemble settings.
-
-    A release that declares no symbols is returned as it is. In a release of several
-    timeframes ``timeframe`` picks the series (it may be left out when the symbol has one);
-    the view's release then declares that one series and its timeframe. The loaded bundles are
-    shared, never loaded twice; views are cached per engine.
-    """
-    from ai_engine.engine import Engine
-
-    release = engine.release
-    if not release.symbols:
-        return engine
-    if not covers(release, symbol, None if not release.series else timeframe):
-        listed = [f"{s} {tf}" for s, tf in series_of(release)]
-        at = f" at {timeframe}" if timeframe and release.series else ""
-        raise NotFound(
-            f"symbol {symbol!r}{at} is not covered by release {release.id} "
-            f"({release.timeframe}); covered: {listed if release.series else release.symbols}"
-        )
-    symbol = declared_symbol(release, symbol)
-    key = record_key(release, symbol, timeframe)
-    views = _VIEWS.setdefault(engine, {})
-    if key in views:
-        return views[key]
-    keep = [i for i, m in enumerate(release.members) if m.symbol in (None, key)]
-    record = release.per_symbol.get(key, {})
-    update = {
-        "symbol": symbol,
-        "members": [release.members[i] for i in keep],
-        "evaluation": record.get("evaluation", release.evaluation),
-        "ensemble": record.get("ensemble", release.ensemble),
-        "metrics": record.get("metrics", release.metrics),
-    }
-    if release.series:
-        update |= {"symbols": [symbol], "timeframe": split_key(key)[1], "series": [key]}
-    view = Engine(release.model_copy(update=update), [engine.members[i] for i in keep], engine.spec)
-    views[key] = view
-    return view
-
-
-def symbol_engine(
-    registry: str | Path | Registry, reference: str, engine: Engine, candles: Candles
-) -> Engine:
-    """The engine that answers for ``candles``, as the symbol's view: ``engine`` when its
-    release covers their symbol and timeframe, else (``reference`` an alias) the release that
-    ``route`` finds. A release of one symbol made before coverage is returned as it is when
-    nothing else covers the candles (its own checks then say why they do not fit)."""
-    from ai_engine.engine import Engine
-
-    release = engine.release
-    if covers(release, candles.symbol, candles.timeframe):
-        return symbol_view(engine, candles.symbol, candles.timeframe)
-    if reference != release.id:
-        registry = registry if isinstance(registry, Registry) else Registry(registry)
-        try:
-            routed = route(registry, candles.symbol, candles.timeframe, reference)
-        except NotFound:
-            if not release.symbols:
-                return engine
-            raise
-        return symbol_view(Engine.load(registry, routed.id), candles.symbol, candles.timeframe)
-    if not release.symbols:
-        return engine
-    raise NotFound(
-        f"symbol {candles.symbol!r} at {candles.timeframe} is not covered by release "
-        f"{release.id}; covered: {[f'{s} {tf}' for s, tf in series_of(release)]}"
-    )

@@ -87,3 +87,30 @@ def test_serve_on_a_port_in_use_fails_first_in_one_line(registry: Registry, tmp_
     line = one_line_error(done)
     assert f"cannot listen on 127.0.0.1:{port}" in line and "--port" in line
     assert not (tmp_path / "state.db").exists()  # the state store was never opened
+
+
+def test_a_replay_on_the_training_bars_warns_that_it_is_in_sample(
+    registry: Registry, tmp_path: Path
+) -> None:
+    data = tmp_path / "TEST-5m.csv"
+    synthetic_frame(700, seed=3).to_csv(data)  # the candles the tiny release was trained on
+    args = ("--release", "production", "--data", str(data), "--out", str(tmp_path / "replay"))
+    done = run("backtest", *args, "--registry", str(registry.root))
+    assert done.returncode == 0, done.stderr
+    assert "fall inside the release's training data" in done.stderr, done.stderr
+    assert "in sample, not a test" in done.stderr
+
+
+def test_debug_after_the_command_shows_the_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    done = run("models", "list", "--registry", str(missing), "--debug")
+    assert done.returncode != 0 and "Traceback" in done.stderr, done.stderr
+    assert "RegistryError" in done.stderr and "No such option" not in done.stderr
+
+
+def test_help_shows_plain_metavars_and_what_weighting_means() -> None:
+    train = run("train", "--help").stdout
+    assert "--data FILE" in train and "--plugin PLUGIN" in train and "--jobs N" in train
+    assert "<list[" not in train and "<int range>" not in train
+    backtest = " ".join(run("backtest", "--help").stdout.split())
+    assert "the combination (nnls by default) is `combination` in --config" in backtest

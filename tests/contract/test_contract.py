@@ -138,3 +138,20 @@ def test_breaking_changes_are_told_from_additions() -> None:
     bumped = copy.deepcopy(old)
     bumped["properties"]["schema_version"]["const"] = "2"
     assert breaking_changes(old, bumped) == ["/schema_version: const '1' became '2'"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (0, "0 s"),
+        (90, "90 s"),
+        (900, "15 min"),
+        (7200, "2 h"),
+        (3 * 86400, "3 days"),
+        (250214524, "7.9 years"),
+    ],
+)
+def test_an_expired_signal_says_how_long_ago_in_words(seconds: float, shown: str) -> None:
+    from ai_engine.contract import span
+
+    assert span(seconds) == shown  # not "passed 250214524 s before" (issue 27)

@@ -54,7 +54,9 @@ DEFAULT_REGISTRY = Path("registry")
 PluginOption = Annotated[
     list[str] | None,
     typer.Option(
-        "--plugin", help="A .py file or module that registers model families (repeatable)."
+        "--plugin",
+        metavar="PLUGIN",
+        help="A .py file or module that registers model families (repeatable).",
     ),
 ]
 MembersOption = Annotated[
@@ -100,9 +102,13 @@ def echo(lines: list[str]) -> None:
 
 
 def main() -> None:
-    """Entry point: run the app; print engine errors as one line and exit 1."""
+    """Entry point: run the app; print engine errors as one line and exit 1. ``--debug`` is
+    taken anywhere on the line (`ai-engine signal ... --debug` as well as before the command)."""
+    args = sys.argv[1:]
+    if "--debug" in args[1:] and "--" not in args[: args.index("--debug")]:
+        args = ["--debug", *(a for a in args if a != "--debug")]
     try:
-        app()
+        app(args=args)
     except AIEngineError as exc:
         if state["debug"]:
             raise

@@ -159,15 +159,16 @@ def signal_command(
 ) -> None:
     """The signal for the latest bar of a candle file."""
     from ai_engine.data import ValidationSettings, load_candles
+    from ai_engine.engine import Engine
     from ai_engine.errors import DataValidationError
-    from ai_engine.serving import LocalEngines, Router, Signals
+    from ai_engine.multi.coverage import symbol_engine
 
     if not data.is_file():  # the data file first: it is what the user typed
         raise DataValidationError(f"{data}: expected a candle file, found nothing there")
-    signals = Signals(Router(LocalEngines(registry, release)), stale_check=False)
-    settings = ValidationSettings(min_rows=signals.router.source.require().required_candles)
+    engine = Engine.load(registry, release)
+    settings = ValidationSettings(min_rows=engine.required_candles)
     candles = load_candles(data, symbol, timeframe, settings)
-    engine = signals.route(candles.symbol, candles.timeframe)  # the release covering the symbol
+    engine = symbol_engine(registry, release, engine, candles)  # the release covering the symbol
     mismatch = engine.timeframe_error(candles.timeframe)
     if mismatch is not None:
         raise DataValidationError(mismatch)  # the HTTP API's message, word for word
@@ -178,7 +179,7 @@ def signal_command(
             highlight=False,
             soft_wrap=True,
         )
-    _, signal = signals.signal_now(candles)
+    signal = engine.signal(candles)
     if as_json:
         sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
     else:

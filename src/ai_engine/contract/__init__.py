@@ -116,7 +116,7 @@ def check(
         return Verdict(
             False,
             "EXPIRED",
-            f"valid_until {until.isoformat()} passed {late:.0f} s before {now.isoformat()}",
+            f"valid_until {until.isoformat()} passed {span(late)} before {now.isoformat()}",
         )
     release = body.get("release")
     if production is not None and release != production:
@@ -193,3 +193,12 @@ def carried(signal: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "valid_until": until,
         "members": members,
     }
+
+
+def span(seconds: float) -> str:
+    """A duration as people read it: ``0 s``, ``12 min``, ``5 h``, ``3 days``, ``7.9 years``."""
+    for size, unit, limit in ((1, "s", 120), (60, "min", 7200), (3600, "h", 172800)):
+        if seconds < limit:
+            return f"{seconds / size:.0f} {unit}"
+    days = seconds / 86400
+    return f"{days:.0f} days" if days < 730 else f"{days / 365.25:.1f} years"

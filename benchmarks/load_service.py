@@ -7,7 +7,8 @@ client sends its next request when the answer arrives), and prints errors, laten
 and throughput. ``--rate`` makes the clients send at Poisson times adding up to that offered
 rate instead (open loop; latency from the scheduled send time). ``--stream`` posts to
 ``POST /v1/stream/{symbol}/1d`` instead: each client streams its own symbol, one full window
-first (in the warm-up), then one new candle per request.
+first (in the warm-up), then one new candle per request. ``--iso-times`` sends every ``t`` as
+an ISO-8601 string (``2020-01-02T00:00:00Z``) instead of epoch milliseconds.
 
     python benchmarks/load_service.py --registry /tmp/demo-registry
 """
@@ -56,7 +57,14 @@ def ensure_demo_release(registry: Path, preset: str) -> None:
     )
 
 
-def payloads(count: int, candles: int) -> list[bytes]:
+def stamp(ms: int, iso: bool) -> int | str:
+    """A candle's ``t``: epoch milliseconds, or the ISO-8601 UTC string of them."""
+    if not iso:
+        return ms
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def payloads(count: int, candles: int, iso: bool = False) -> list[bytes]:
     """``count`` request bodies: different windows of ``candles`` S&P 500 daily bars."""
     from ai_engine.data import demo_candles
 
@@ -66,7 +74,7 @@ def payloads(count: int, candles: int) -> list[bytes]:
     for end in ends:
         window = frame.iloc[end - candles : end]
         rows = [
-            {"t": int(ts.value // 1_000_000), "o": o, "h": h, "l": low, "c": c, "v": v}
+            {"t": stamp(ts.value // 1_000_000, iso), "o": o, "h": h, "l": low, "c": c, "v": v}
             for ts, (o, h, low, c, v) in zip(window.index, window.to_numpy(), strict=True)
         ]
         bodies.append(json.dumps({"symbol": "SP500", "timeframe": "1d", "candles": rows}).encode())
@@ -77,11 +85,11 @@ class StreamFeed:
     """Per-client streams of the S&P 500 values on consecutive days (no gaps): a full window of
     ``candles`` first, then one candle per request."""
 
-    def __init__(self, candles: int) -> None:
+    def __init__(self, candles: int, iso: bool = False) -> None:
         from ai_engine.data import demo_candles
 
         values = demo_candles().frame.to_numpy()
-        self.values, self.window = values, candles
+        self.values, self.window, self.iso = values, candles, iso
         self.sent: dict[int, int] = {}
 
     def __call__(self, client: int, index: int) -> tuple[str, bytes]:
@@ -93,7 +101,7 @@ class StreamFeed:
         chunk = self.values[start + sent : start + sent + count].tolist()
         rows = [
             {
-                "t": (946_684_800 + 86_400 * (sent + k)) * 1000,
+                "t": stamp((946_684_800 + 86_400 * (sent + k)) * 1000, self.iso),
                 **dict(zip("ohlcv", row, strict=True)),
             }
             for k, row in enumerate(chunk)
@@ -239,6 +247,9 @@ def main() -> None:
     parser.add_argument("--log", type=Path, help="server log file (default: in the temp folder)")
     parser.add_argument("--stream", action="store_true", help="POST /v1/stream, one candle each")
     parser.add_argument(
+        "--iso-times", action="store_true", help="send t as ISO-8601 strings, not epoch ms"
+    )
+    parser.add_argument(
         "--bodies", type=int, default=256, help="distinct windows sent in turn (/v1/signal)"
     )
     parser.add_argument(
@@ -251,9 +262,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temp:
         registry = args.registry or Path(temp) / "registry"
         ensure_demo_release(registry, args.preset)
-        bodies = payloads(args.bodies, args.candles)
+        bodies = payloads(args.bodies, args.candles, args.iso_times)
         next_request: Next = (
-            StreamFeed(args.candles)
+            StreamFeed(args.candles, args.iso_times)
             if args.stream
             else (lambda _, index: ("/v1/signal", bodies[index % len(bodies)]))
         )
@@ -302,6 +313,7 @@ def main() -> None:
             "offered_rate": args.rate,
             "workers": args.workers,
             "endpoint": "/v1/stream" if args.stream else "/v1/signal",
+            "iso_times": args.iso_times,
             "errors": len(errors),
             "p50_ms": round(percentile(latencies, 50) * 1000, 2),
             "p90_ms": round(percentile(latencies, 90) * 1000, 2),

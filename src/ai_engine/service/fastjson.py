@@ -1,11 +1,12 @@
 """orjson in, orjson out: candle bodies parsed column-wise into numpy, answers dumped once.
 
 ``parse_candles`` accepts only what the pydantic models of the wire (``CandlesIn``,
-``StreamIn``) accept without coercion: exact keys, numbers that are numbers, integer epoch
-timestamps. For anything else it returns None and the route's ordinary FastAPI handler reads
-the body, so every bad-input rule keeps its pydantic error (4xx naming the field). Columns are
-taken out of orjson's rows with ``operator.itemgetter`` and converted by numpy: no Python loop
-over candles.
+``StreamIn``) accept without coercion: exact keys, numbers that are numbers, timestamps that are
+all integer epochs or all ISO-8601 strings of one layout (``candle_arrays.iso_ns``: ``Z`` or an
+offset, read to epoch ns without pandas). For anything else it returns None and the route's
+ordinary FastAPI handler reads the body, so every bad-input rule keeps its pydantic error (4xx
+naming the field). Columns are taken out of orjson's rows with ``operator.itemgetter`` and
+converted by numpy: no Python loop over candles.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import orjson
 from starlette.responses import Response
 
+from ai_engine.candle_arrays import epoch_ns, iso_ns
 from ai_engine.service.schemas import HARD_MAX_CANDLES
 
 WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
@@ -41,13 +43,24 @@ class JSONBytes(Response):
 
 @dataclass(frozen=True)
 class ParsedCandles:
-    """A body's candles as arrays: raw epoch ``times`` ``(n,)`` and OHLCV ``values`` ``(n, 5)``."""
+    """A body's candles as arrays: ``times`` ``(n,)`` (the raw epochs, or epoch ns read from
+    the ``iso`` strings) and OHLCV ``values`` ``(n, 5)``."""
 
     symbol: str
     timeframe: str
     times: np.ndarray
     values: np.ndarray
     loc: list[str | int]
+    iso: list[str] | None = None
+    """The body's ISO-8601 timestamps as sent; None when they are epochs."""
+
+    def times_ns(self) -> np.ndarray | None:
+        """int64 epoch ns ``(n,)``; None when out of the fast path's range."""
+        return self.times if self.iso is not None else epoch_ns(self.times)
+
+    def date_column(self) -> list[Any]:
+        """The timestamps as the body sent them, for the core's parser."""
+        return list(self.iso) if self.iso is not None else self.times.tolist()
 
 
 def parse_candles(body: bytes, with_names: bool = True) -> ParsedCandles | None:
@@ -79,10 +92,14 @@ def parse_candles(body: bytes, with_names: bool = True) -> ParsedCandles | None:
         return None
     if arrays is None:
         return None
-    return ParsedCandles(symbol, timeframe, arrays[0], arrays[1], loc)
+    return ParsedCandles(symbol, timeframe, arrays[0], arrays[1], loc, arrays[2])
 
 
-def _from_rows(rows: Any) -> tuple[np.ndarray, np.ndarray] | None:
+Arrays = tuple[np.ndarray, np.ndarray, list[str] | None]
+"""``(times, values, iso strings or None)``"""
+
+
+def _from_rows(rows: Any) -> Arrays | None:
     if type(rows) is not list or len(rows) > HARD_MAX_CANDLES:
         return None
     if not rows:
@@ -96,7 +113,7 @@ def _from_rows(rows: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return _arrays(columns)
 
 
-def _from_columns(columns: Any) -> tuple[np.ndarray, np.ndarray] | None:
+def _from_columns(columns: Any) -> Arrays | None:
     if type(columns) is not dict or columns.keys() != set(WIRE_NAMES):
         return None
     lists = [columns[name] for name in WIRE_NAMES]
@@ -107,21 +124,31 @@ def _from_columns(columns: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return _arrays(lists)
 
 
-def _arrays(columns: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+def _arrays(columns: list[Any]) -> Arrays | None:
     """``t`` as int64 and the values as float64 ``(n, 5)``; None unless every ``t`` is an int in
-    the schema's range and every value an int or a finite float."""
+    the schema's range (or every one an ISO-8601 string ``iso_ns`` reads, up to the schema's
+    40 characters) and every value an int or a finite float."""
     times, *values = columns
-    if not set(map(type, times)) <= {int}:
+    kinds = set(map(type, times))
+    iso: list[str] | None = None
+    if kinds == {str}:
+        iso = list(times)
+        if len(iso[0]) > 40:
+            return None
+        times = iso_ns(iso)
+        if times is None:
+            return None
+    elif not kinds <= {int}:
         return None
     if not all(set(map(type, column)) <= NUMBER_TYPES for column in values):
         return None
     try:
-        stamps = np.array(times, dtype=np.int64)
+        stamps = np.asarray(times, dtype=np.int64)
         block = np.array(values, dtype=np.float64).T.copy()
     except (OverflowError, ValueError):
         return None
-    if len(stamps) and (int(stamps.min()) < 0 or int(stamps.max()) > MAX_EPOCH):
+    if iso is None and len(stamps) and (int(stamps.min()) < 0 or int(stamps.max()) > MAX_EPOCH):
         return None
     if not np.isfinite(block).all():  # an int too large for a float64
         return None
-    return stamps, block.reshape(len(stamps), len(VALUE_NAMES))
+    return stamps, block.reshape(len(stamps), len(VALUE_NAMES)), iso

@@ -17,16 +17,16 @@ from typing import Any, Protocol
 from fastapi import Request
 from starlette.responses import Response
 
-from ai_engine.candle_arrays import candles_from_arrays, epoch_ns
+from ai_engine.candle_arrays import candles_from_arrays
 from ai_engine.data import Candles, ValidationSettings
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError
-from ai_engine.service.batcher import window_digest
 from ai_engine.service.candle_guard import GuardedRoute
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.fastjson import JSONBytes, ParsedCandles, parse_candles
 from ai_engine.service.inference import COLUMN_NAMES, validated_candles
 from ai_engine.service.routing import routed_engine
+from ai_engine.serving.batcher import window_digest
 
 FastHandler = Callable[[Request], Awaitable[Response | None]]
 
@@ -89,10 +89,10 @@ def arrays_candles(
 ) -> Candles:
     """``inference.validated_candles`` for parsed arrays: the same limits, checks and errors."""
     count = len(parsed.times)
-    times_ns = epoch_ns(parsed.times) if count <= max_candles else None
+    times_ns = parsed.times_ns() if count <= max_candles else None
     mismatch = engine.timeframe_error(timeframe)
     if times_ns is None or mismatch is not None:  # the ordinary checks say why
-        columns = {"date": parsed.times.tolist()}
+        columns = {"date": parsed.date_column()}
         columns.update(zip(COLUMN_NAMES[1:], parsed.values.T.tolist(), strict=True))
         return validated_candles(columns, parsed.loc, symbol, timeframe, engine, max_candles)
     settings = ValidationSettings(min_rows=engine.required_candles)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 from starlette.responses import Response
 
-from ai_engine.candle_arrays import candles_from_arrays, epoch_ns
+from ai_engine.candle_arrays import candles_from_arrays
 from ai_engine.data import ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError, InvariantError
@@ -35,7 +35,7 @@ from ai_engine.service.schemas import (
     ErrorOut,
     SignalOut,
 )
-from ai_engine.service.stream_window import StreamWindows, full_window
+from ai_engine.serving.stream_window import StreamWindows, full_window
 
 router = APIRouter(prefix="/v1", tags=["stream"], route_class=FastRoute)
 STREAM_ERRORS: dict[int | str, dict[str, object]] = {
@@ -156,7 +156,7 @@ async def fast_stream(request: Request) -> Response | None:
     if not usable or not 1 <= len(symbol) <= 64 or TIMEFRAME.fullmatch(timeframe) is None:
         return None
     parsed = parse_candles(await request.body(), with_names=False)
-    times_ns = None if parsed is None else epoch_ns(parsed.times)
+    times_ns = None if parsed is None else parsed.times_ns()
     if parsed is None or times_ns is None:
         return None
     service: ServiceState = request.app.state.service

@@ -35,7 +35,7 @@ from ai_engine.service.schemas import (
     ErrorOut,
     SignalOut,
 )
-from ai_engine.serving.stream_window import StreamWindows, full_window
+from ai_engine.service.stream_window import StreamWindows, full_window
 
 router = APIRouter(prefix="/v1", tags=["stream"], route_class=FastRoute)
 STREAM_ERRORS: dict[int | str, dict[str, object]] = {

@@ -114,3 +114,26 @@ def test_help_shows_plain_metavars_and_what_weighting_means() -> None:
     assert "<list[" not in train and "<int range>" not in train
     backtest = " ".join(run("backtest", "--help").stdout.split())
     assert "the combination (nnls by default) is `combination` in --config" in backtest
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ("semicolon", "the file looks ';'-separated"),
+        ("reversed", "the file looks reversed (newest bar first"),
+        ("no_volume", "FX and index files often have none: add a column volume = 1 on every bar"),
+    ],
+)
+def test_common_file_shapes_get_a_hint(
+    registry: Registry, tmp_path: Path, shape: str, expected: str
+) -> None:
+    frame = synthetic_frame(700, seed=5)
+    data = tmp_path / "EURUSD.csv"
+    if shape == "semicolon":
+        frame.to_csv(data, sep=";")
+    elif shape == "reversed":
+        frame.iloc[::-1].to_csv(data)
+    else:
+        frame.drop(columns="volume").to_csv(data)
+    line = one_line_error(run("signal", "--data", str(data), "--registry", str(registry.root)))
+    assert expected in line, line

@@ -185,6 +185,12 @@ def normalise_frame(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
     first = str(frame.columns[0])
     if date_col is None and (first in ("", "index") or first.startswith("unnamed")):
         date_col = first
+    separator = next((s for s in (";", "\t", "|") if len(frame.columns) == 1 and s in first), None)
+    if separator is not None:  # one column whose name holds the real header
+        raise DataValidationError(
+            f"{source}: the file looks {separator!r}-separated (one column {first!r}); save it "
+            f"comma-separated, or read it with pandas.read_csv(sep={separator!r}) and pass a frame"
+        )
     if date_col is None:
         raise DataValidationError(
             f"{source}: expected a date column named one of {list(DATE_COLUMNS)} or an unnamed "
@@ -192,9 +198,14 @@ def normalise_frame(raw: pd.DataFrame, source: str = "candles") -> pd.DataFrame:
         )
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
+        hint = (  # the rule README documents: the volume features stay defined, carry nothing
+            "; FX and index files often have none: add a column volume = 1 on every bar"
+            if missing == ["volume"]
+            else ""
+        )
         raise DataValidationError(
             f"{source}: expected columns {list(COLUMNS)}, missing {missing} "
-            f"(found {list(frame.columns)})"
+            f"(found {list(frame.columns)}){hint}"
         )
     index = pd.DatetimeIndex(_parse_timestamps(frame[date_col], source), name="date")
     values = {}
@@ -241,6 +252,11 @@ def validate(
     _fail(source, "high >= max(open, close)", h < np.maximum(o, c), frame, "high below the body")
     _fail(source, "low <= min(open, close)", low > np.minimum(o, c), frame, "low above the body")
     steps = np.diff(frame.index.asi8)
+    if len(steps) > 1 and (steps < 0).all():
+        raise DataValidationError(
+            f"{source}: the file looks reversed (newest bar first: {frame.index[0]} .. "
+            f"{frame.index[-1]}); sort it oldest first"
+        )
     _fail(
         source,
         "strictly increasing timestamps",

@@ -16,7 +16,7 @@ import pytest
 
 from ai_engine.data import demo_candles
 from ai_engine.registry import Registry
-from ai_engine.service.keys import configured_keys
+from ai_engine.safety.keys import configured_keys
 from ai_engine.training import make_plan, train
 from service.helpers import ADMIN_TOKEN
 from service.server import served, wait

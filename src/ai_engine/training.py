@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -23,6 +23,7 @@ from ai_engine.data import Candles
 from ai_engine.ensemble import EnsembleSettings, weights_from_validation_error
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Costs, EvaluationSettings, Evidence, evaluate, out_of_fold
+from ai_engine.evaluation.combination import Defaults
 from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, training_data
 from ai_engine.models.base import Forecaster, build, get_family
 from ai_engine.models.family import (
@@ -353,11 +354,16 @@ def out_of_fold_evidence(
 
     min_train = min_rows_to_fit(spec.horizon, plan.val_fraction)
     oof = out_of_fold(inputs, targets, plan.evaluation.inner_folds, min_train, fit_predict)
-    defaults = {f: plan.ensemble.weights[f] for f in members}
+    defaults: Defaults = {f: plan.ensemble.weights[f] for f in members}
     if plan.weighting == "validation" and oof is not None:
-        errors = {f: float(np.mean(np.abs(v - oof.actual))) for f, v in oof.forecasts.items()}
-        defaults = weights_from_validation_error(errors)
+        defaults = validation_weights  # from the rows each weight is fitted on, never later ones
     return evaluate(oof, inputs, targets, plan.evaluation, defaults, plan.ensemble.min_consensus)
+
+
+def validation_weights(forecasts: Mapping[str, np.ndarray], actual: np.ndarray) -> dict[str, float]:
+    """Inverse mean-absolute-error weights of out-of-fold ``forecasts`` ``{member: (n, H)}``."""
+    errors = {f: float(np.mean(np.abs(v - actual))) for f, v in forecasts.items()}
+    return weights_from_validation_error(errors)
 
 
 def _save_into(

@@ -12,6 +12,8 @@ from ai_engine.evaluation.conformal import (
     garch_scale,
     interval,
     local_scale,
+    outcome_scores,
+    recent_quantiles,
 )
 
 H, LOOKBACK, NOMINAL = 12, 96, 0.8
@@ -53,3 +55,34 @@ def test_the_rms_scale_times_sqrt_h_misses_by_regime_at_long_horizons() -> None:
     ones by several points."""
     coverage = np.array([tercile_coverage(seed, use_model=False) for seed in (0, 1, 2)])
     assert np.mean(coverage[:, 2, 1] - coverage[:, 0, 1]) >= 0.035, coverage
+
+
+def test_served_intervals_with_recent_rescaling_cover_in_every_tercile() -> None:
+    """As served: the term structure, then the quantiles rescaled by the zero forecast's last
+    500 scores under the same scale (``Evidence.bounds`` / ``recent``). Measured on every
+    fourth test row (memory), so the bound is 3.5 points; benchmarks/interval_regimes.py has
+    all rows."""
+    for seed in (0, 2):
+        rng = np.random.default_rng(seed)
+        returns, variance = garch_path(24_000, rng)
+        log_close = np.r_[0.0, np.cumsum(returns)]
+        rows = np.arange(LOOKBACK + 600, len(returns) - H)
+        windows = returns[rows[:, None] - LOOKBACK + np.arange(LOOKBACK)[None, :] + 1]
+        ahead = rows[:, None] + np.arange(1, H + 1)[None, :] + 1
+        actual = log_close[ahead] - log_close[rows + 1][:, None]
+        half = len(rows) // 2
+        model = fit_vol_model(returns[: rows[half]])
+        assert model is not None
+        scale = garch_scale(windows, model, H)
+        zero = np.zeros_like(actual)
+        q = conformal_quantiles(actual[:half], zero[:half], scale[:half], NOMINAL)
+        test = np.arange(half, len(rows), 4)
+        scores = outcome_scores(log_close[1:], 48, H, model)
+        recent = recent_quantiles(scores, rows[test], 500, NOMINAL)
+        ratio = np.where(np.isfinite(recent), recent / q[None, :], 1.0)
+        inside = np.abs(actual[test]) <= q[None, :] * ratio * scale[test]
+        true_next = variance[rows[test] + 1]
+        regime = np.searchsorted(np.quantile(true_next, [1 / 3, 2 / 3]), true_next)
+        for k in range(3):
+            cover = inside[regime == k][:, [0, H - 1]].mean(axis=0)
+            assert np.all(np.abs(cover - NOMINAL) <= 0.035), (seed, k, cover)

@@ -155,7 +155,8 @@ def test_rate_limit_counts_recent_changes_in_the_store(state_url: str, clock: Cl
 
 
 def test_stale_candles_and_lost_quorum_trip_reducing(state_url: str, clock: Clock) -> None:
-    desk = make_desk(state_url, clock, ess={"stale_candles_s": 10, "quorum_lost_s": 30})
+    ess = {"stale_candles_s": 10, "stale_bars": 0, "quorum_lost_s": 30}  # seconds only
+    desk = make_desk(state_url, clock, ess=ess)
     propose(desk)
     clock.advance(5)
     propose(desk, make_signal(as_of="2025-01-01T00:05:00+00:00"))
@@ -209,3 +210,21 @@ def test_bad_input_names_the_field_and_writes_nothing(
     assert str(info.value).startswith(f"{field}:")
     assert info.value.loc[-1] == field.split(".")[-1]
     assert counts(desk) == before
+
+
+def test_staleness_is_counted_in_bars_of_the_symbols_timeframe(
+    state_url: str, clock: Clock
+) -> None:
+    """Issue 27: an idle daily symbol is not stale after 901 s (the old fixed limit); it is
+    after 2 daily bars plus the 900 s grace, and a 5m symbol after 2 * 300 s + 900 s."""
+    desk = make_desk(state_url, clock)
+    propose(desk, make_signal(symbol="GOOG", timeframe="1d"))
+    clock.advance(901)
+    assert desk.check_monitors(True, "").state == "ACTIVE"
+    (row,) = desk.freshness()
+    assert row["stale_after_s"] == 2 * 86_400 + 900 and not row["stale"]
+    clock.advance(2 * 86_400)
+    status = desk.check_monitors(True, "")
+    assert (status.state, status.trigger) == ("REDUCING", "stale_data")
+    assert "over 2 1d bars + 900 s (ess.stale_bars, ess.stale_candles_s" in status.reason
+    assert make_desk(state_url, clock).freshness()[0]["stale"]

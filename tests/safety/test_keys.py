@@ -15,13 +15,13 @@ import sqlalchemy as sa
 
 from ai_engine.errors import ConfigError
 from ai_engine.safety import StateStore
-from ai_engine.service.keys import (
+from ai_engine.safety.keys import (
     configured_keys,
     default_keys_path,
     ensure_key_file,
     parse_inline,
 )
-from ai_engine.service.settings import ServiceSettings
+from ai_engine.serving.settings import ServiceSettings
 from safety.service_helpers import ADMIN, SYMBOL, client_for, proposal_body, registry_in
 from service.helpers import TRADER, running_client, settings_for
 

@@ -16,7 +16,7 @@ from ai_engine.data import Candles, make_candles
 from ai_engine.engine import Engine, WindowMemo
 from ai_engine.errors import BundleError
 from ai_engine.features import latest_inputs
-from ai_engine.service.batcher import ForecastBatcher
+from ai_engine.serving.batcher import ForecastBatcher
 from service.helpers import (
     FRAME,
     SYMBOL,

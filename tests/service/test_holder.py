@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ai_engine.engine import Engine
 from ai_engine.registry import Registry
-from ai_engine.service.holder import EngineHolder, ReloadOutcome
 from ai_engine.service.observability import Metrics
+from ai_engine.serving.holder import EngineHolder, ReloadOutcome
 from service.helpers import clone_release
 
 

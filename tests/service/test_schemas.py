@@ -33,9 +33,9 @@ from ai_engine.service import ServiceSettings, create_app
 from ai_engine.service import position_schemas as position_wire
 from ai_engine.service import safety_schemas as safety_wire
 from ai_engine.service import schemas as wire
-from ai_engine.service.holder import ReloadOutcome
 from ai_engine.service.routes.contract import JsonSchemaOut
-from ai_engine.service.shadow import ShadowStatus
+from ai_engine.serving.holder import ReloadOutcome
+from ai_engine.serving.shadow import ShadowStatus
 
 NESTED: dict[Any, type[BaseModel]] = {
     MemberVote: wire.MemberVoteOut,

@@ -1,4 +1,5 @@
-"""ServiceSettings.from_env: defaults, parsed values, and one ConfigError per malformed value."""
+"""ServiceSettings (one pydantic-settings list): defaults, parsed values, one ConfigError per
+malformed value, every field a variable that travels to the workers."""
 
 from __future__ import annotations
 
@@ -72,3 +73,51 @@ def test_every_variable_is_read() -> None:
 def test_a_malformed_value_is_a_config_error_naming_it(name: str, raw: str, message: str) -> None:
     with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         ServiceSettings.from_env({name: raw})
+
+
+SAMPLES = {
+    "registry": ("/srv/registry", Path("/srv/registry")),
+    "release": ("candidate", "candidate"),
+    "admin_token": ("secret-admin", "secret-admin"),
+    "trader_keys": ("bot=0123456789abcdef0123", "bot=0123456789abcdef0123"),
+    "max_candles": ("500", 500),
+    "watch_interval_s": ("0.5", 0.5),
+    "pinned_cache": ("2", 2),
+    "log_level": ("warning", "WARNING"),
+    "threads": ("2", 2),
+    "state_url": ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    "safety_config": ("/etc/ai/safety.toml", Path("/etc/ai/safety.toml")),
+    "stale_check": ("0", False),
+    "shadow": ("candidate", "candidate"),
+    "shadow_pending": ("16", 16),
+    "shadow_queue": ("8", 8),
+    "window_cache": ("0", 0),
+    "torch_compile": ("1", True),
+    "coverage_ttl_s": ("0.25", 0.25),
+    "max_streams": ("32", 32),
+    "max_batch": ("8", 8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ServiceSettings.model_fields))
+def test_every_field_is_a_variable_and_travels_in_the_serialised_value(name: str) -> None:
+    """One list: each field of the settings class is read from its AI_ENGINE_* variable and
+    survives the one serialised value ``serve`` hands its workers."""
+    from ai_engine.serving.settings import SERIALISED, variable
+
+    assert name in SAMPLES, f"add a sample value for the new setting {name!r}"
+    raw, expected = SAMPLES[name]
+    settings = ServiceSettings.from_env({variable(name, ServiceSettings.model_fields[name]): raw})
+    assert getattr(settings, name) == expected
+    assert getattr(ServiceSettings(), name) != expected  # the sample is not the default
+    assert ServiceSettings.from_env({SERIALISED: settings.serialised()}) == settings
+
+
+def test_serve_offers_a_flag_for_the_settings_an_operator_tunes() -> None:
+    from typer.testing import CliRunner
+
+    from ai_engine.cli import app
+
+    shown = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200).output
+    for flag in ("--stale-check", "--window-cache", "--torch-compile", "--shadow-pending"):
+        assert flag in shown

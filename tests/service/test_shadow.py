@@ -19,8 +19,8 @@ from ai_engine.errors import ConfigError
 from ai_engine.registry import Registry
 from ai_engine.service import ServiceSettings
 from ai_engine.service.observability import LOGGER_NAME
-from ai_engine.service.outcomes import Forecast, OutcomeBook
-from ai_engine.service.shadow import ShadowRunner
+from ai_engine.serving.outcomes import Forecast, OutcomeBook
+from ai_engine.serving.shadow import ShadowRunner
 from service.helpers import (
     FRAME,
     SYMBOL,

@@ -11,8 +11,8 @@ import pytest
 from ai_engine.data import make_candles
 from ai_engine.engine import Engine
 from ai_engine.errors import ConfigError
-from ai_engine.service.holder import EngineHolder
-from ai_engine.service.settings import ServiceSettings
+from ai_engine.serving.holder import EngineHolder
+from ai_engine.serving.settings import ServiceSettings
 from service.helpers import FRAME, SYMBOL, TIMEFRAME
 
 

@@ -78,7 +78,7 @@ def fold_signals(
     distance = evidence.gate.distance(inputs.tabular)
     recent = None
     if evidence.recent_window > 0:
-        scores = outcome_scores(log_close, evidence.vol_window, width)
+        scores = outcome_scores(log_close, evidence.vol_window, width, evidence.vol_model)
         recent = recent_quantiles(scores, inputs.rows, evidence.recent_window, evidence.coverage)
     for i in range(rows):
         answers = member_answers(forecasts, i, release)

@@ -159,16 +159,15 @@ def signal_command(
 ) -> None:
     """The signal for the latest bar of a candle file."""
     from ai_engine.data import ValidationSettings, load_candles
-    from ai_engine.engine import Engine
     from ai_engine.errors import DataValidationError
-    from ai_engine.multi.coverage import symbol_engine
+    from ai_engine.serving import LocalEngines, Router, Signals
 
     if not data.is_file():  # the data file first: it is what the user typed
         raise DataValidationError(f"{data}: expected a candle file, found nothing there")
-    engine = Engine.load(registry, release)
-    settings = ValidationSettings(min_rows=engine.required_candles)
+    signals = Signals(Router(LocalEngines(registry, release)), stale_check=False)
+    settings = ValidationSettings(min_rows=signals.router.source.require().required_candles)
     candles = load_candles(data, symbol, timeframe, settings)
-    engine = symbol_engine(registry, release, engine, candles)  # the release covering the symbol
+    engine = signals.route(candles.symbol, candles.timeframe)  # the release covering the symbol
     mismatch = engine.timeframe_error(candles.timeframe)
     if mismatch is not None:
         raise DataValidationError(mismatch)  # the HTTP API's message, word for word
@@ -179,7 +178,7 @@ def signal_command(
             highlight=False,
             soft_wrap=True,
         )
-    signal = engine.signal(candles)
+    _, signal = signals.signal_now(candles)
     if as_json:
         sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
     else:
@@ -193,8 +192,8 @@ def demo_command(
 ) -> None:
     """Train on S&P 500 daily candles (shipped by `arch`), promote, load, print the signal."""
     from ai_engine.data import demo_candles
-    from ai_engine.engine import Engine
     from ai_engine.registry import Registry
+    from ai_engine.serving import LocalEngines, Router, Signals
     from ai_engine.training import make_plan
 
     candles = demo_candles()
@@ -208,12 +207,14 @@ def demo_command(
     from ai_engine.evaluation.evidence import edge_line
 
     common.out.print(edge_line(report.release.evaluation.get("edge", {})))
-    engine = Engine.load(registry, "production")
+    plane = Signals(Router(LocalEngines(registry, "production")), stale_check=False)
+    engine = plane.router.source.require()
     common.out.print(
         f"loaded release {engine.release.id} from {registry} in a fresh Engine: "
         f"{engine.healthy_count}/{len(engine.members)} members healthy"
     )
-    _print_signal(engine.signal(candles), engine.combination()["label"])
+    engine, signal = plane.signal_now(candles)
+    _print_signal(signal, engine.combination()["label"])
 
 
 DEFAULT_REPORT = Path("backtest-report")

@@ -138,7 +138,7 @@ def common_release(registry: Path) -> str:
 
 def coverage_table(results: list[dict[str, Any]]) -> Table:
     """One row per series: its release, edge verdict and validation MAE against zero's."""
-    from ai_engine.multi.coverage import SERIES_SEP, split_key
+    from ai_engine.coverage import SERIES_SEP, split_key
 
     table = Table(title="per-symbol validation (MAE / zero < 1: better than no change)")
     for column in ("symbol", "timeframe", "release", "edge", "ensemble MAE", "MAE / zero"):
@@ -180,7 +180,7 @@ def _covering(result: dict[str, Any]) -> str:
 
 def _spaced(key: str) -> str:
     """``ADA_BTC@5m`` -> ``ADA_BTC 5m``."""
-    from ai_engine.multi.coverage import split_key
+    from ai_engine.coverage import split_key
 
     return " ".join(split_key(key))
 

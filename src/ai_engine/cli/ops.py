@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -108,33 +107,55 @@ def check_port_free(host: str, port: int) -> None:
 def serve_command(
     registry: RegistryOption = DEFAULT_REGISTRY,
     release: Annotated[
-        str, typer.Option(envvar="AI_ENGINE_RELEASE", help="Alias (watched) or release id.")
-    ] = "production",
+        str | None, typer.Option(help="Alias (watched) or release id [AI_ENGINE_RELEASE].")
+    ] = None,
     host: Annotated[str, typer.Option(envvar="AI_ENGINE_HOST", help="Address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="AI_ENGINE_PORT", help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Processes; each loads the release.")] = 1,
     max_candles: Annotated[
-        int, typer.Option(envvar="AI_ENGINE_MAX_CANDLES", help="Most candles per request.")
-    ] = 10_000,
+        int | None, typer.Option(help="Most candles per request [AI_ENGINE_MAX_CANDLES].")
+    ] = None,
     watch_interval: Annotated[
-        float,
-        typer.Option(
-            envvar="AI_ENGINE_WATCH_INTERVAL", help="Seconds between alias checks; 0: off."
-        ),
-    ] = 2.0,
+        float | None,
+        typer.Option(help="Seconds between alias checks; 0: off [AI_ENGINE_WATCH_INTERVAL]."),
+    ] = None,
     log_level: Annotated[
-        str, typer.Option(envvar="AI_ENGINE_LOG_LEVEL", help="JSON log level.")
-    ] = "INFO",
+        str | None, typer.Option(help="JSON log level [AI_ENGINE_LOG_LEVEL].")
+    ] = None,
     threads: Annotated[
-        int, typer.Option(envvar="AI_ENGINE_THREADS", help="Compute threads per process.")
-    ] = 1,
+        int | None, typer.Option(help="Compute threads per process [AI_ENGINE_THREADS].")
+    ] = None,
     state_url: StateUrlOption = None,
     safety_config: SafetyConfigOption = None,
     shadow: Annotated[
         str | None,
         typer.Option(
-            envvar="AI_ENGINE_SHADOW",
-            help="Alias computed beside the served one, logged and scored, never answered.",
+            help="Alias computed beside the served one, logged and scored, never answered "
+            "[AI_ENGINE_SHADOW]."
+        ),
+    ] = None,
+    shadow_pending: Annotated[
+        int | None,
+        typer.Option(
+            help="Most shadow bars per symbol awaiting outcomes [AI_ENGINE_SHADOW_PENDING]."
+        ),
+    ] = None,
+    stale_check: Annotated[
+        bool | None,
+        typer.Option(
+            "--stale-check/--no-stale-check",
+            help="HOLD stale_data when the last candle is 2 bars old [AI_ENGINE_STALE_CHECK].",
+        ),
+    ] = None,
+    window_cache: Annotated[
+        int | None,
+        typer.Option(help="Windows and bodies remembered; 0: off [AI_ENGINE_WINDOW_CACHE]."),
+    ] = None,
+    torch_compile: Annotated[
+        bool | None,
+        typer.Option(
+            "--torch-compile/--no-torch-compile",
+            help="Compile the PyTorch members for one-row predictions [AI_ENGINE_TORCH_COMPILE].",
         ),
     ] = None,
     wait_for_registry: Annotated[
@@ -146,8 +167,9 @@ def serve_command(
         ),
     ] = False,
 ) -> None:
-    """Serve signals over HTTP (see docs/api.md); admin token from AI_ENGINE_ADMIN_TOKEN,
-    trader keys from AI_ENGINE_TRADER_KEYS (else the 'keys' file beside the state store)."""
+    """Serve signals over HTTP (see docs/api.md). Every setting not given as a flag comes from
+    its AI_ENGINE_* variable (admin token AI_ENGINE_ADMIN_TOKEN, trader keys
+    AI_ENGINE_TRADER_KEYS, else the 'keys' file beside the state store)."""
     from ai_engine.registry import Registry
     from ai_engine.service import ServiceSettings, serve
 
@@ -157,17 +179,20 @@ def serve_command(
         )
     check_port_free(host, port)  # bind first: before the state store or any model
 
-    settings = ServiceSettings(
-        registry=registry,
-        release=release,
-        max_candles=max_candles,
-        admin_token=os.environ.get("AI_ENGINE_ADMIN_TOKEN") or None,
-        trader_keys=os.environ.get("AI_ENGINE_TRADER_KEYS") or None,
-        watch_interval_s=watch_interval,
-        log_level=log_level.upper(),
-        threads=threads,
-        state_url=state_url,
-        safety_config=safety_config,
-        shadow=shadow or None,
-    )
+    flags = {
+        "registry": registry,
+        "release": release,
+        "max_candles": max_candles,
+        "watch_interval_s": watch_interval,
+        "log_level": log_level,
+        "threads": threads,
+        "state_url": state_url,
+        "safety_config": safety_config,
+        "shadow": shadow,
+        "shadow_pending": shadow_pending,
+        "stale_check": stale_check,
+        "window_cache": window_cache,
+        "torch_compile": torch_compile,
+    }
+    settings = ServiceSettings(**{k: v for k, v in flags.items() if v is not None})
     serve(settings, host, port, workers)

@@ -24,15 +24,14 @@ def replay_command(
     ``replay.json`` (counts, HOLD reasons, the rule's trading figures) into ``out_dir``."""
     from ai_engine.backtest.replay import replay_report, replay_signals
     from ai_engine.data import demo_candles, load_candles
-    from ai_engine.engine import Engine
     from ai_engine.errors import ConfigError, DataValidationError
-    from ai_engine.multi.coverage import symbol_engine
+    from ai_engine.serving import LocalEngines, Router
 
     if (data is None) == (not demo):
         raise ConfigError("give exactly one of --data FILE and --demo")
-    engine = Engine.load(registry, release)
+    router = Router(LocalEngines(registry, release))
     candles = demo_candles() if data is None else load_candles(data, symbol, timeframe)
-    engine = symbol_engine(registry, release, engine, candles)  # the series' own view
+    engine = router.route(candles.symbol, candles.timeframe)  # the series' own view
     if (mismatch := engine.timeframe_error(candles.timeframe)) is not None:
         raise DataValidationError(mismatch)
     engine.check_consensus()

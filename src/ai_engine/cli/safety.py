@@ -279,21 +279,28 @@ def propose_command(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"--signal {signal_file}: cannot read a JSON signal: {exc}") from exc
         signal = _checked_signal(signal, signal_file)
-        symbols = None
+        symbols, mark = None, None
     else:
         from ai_engine.data import ValidationSettings, load_candles
-        from ai_engine.engine import Engine
+        from ai_engine.serving import LocalEngines, Router, Signals
 
         if data is None:  # unreachable: exactly one of --data and --signal was checked above
             raise ConfigError("expected --data FILE (no --signal given), found neither")
-        engine = Engine.load(registry, release)
-        settings = ValidationSettings(min_rows=engine.required_candles)
+        plane = Signals(Router(LocalEngines(registry, release)), stale_check=False)
+        settings = ValidationSettings(min_rows=plane.router.source.require().required_candles)
         candles = load_candles(data, symbol, timeframe, settings)
-        signal = engine.signal(candles).to_json()
-        price = price if price is not None else float(candles.close[-1])
+        engine, made = plane.signal_now(candles)  # the series that covers the file's symbol
+        signal = made.to_json()
+        mark = float(candles.close[-1])  # candles validated here: they may mark positions
+        price = price if price is not None else mark
         symbols = {engine.release.symbol}
     desk = _desk(state_url, registry, safety_config, symbols)
     request = ProposalInput(
-        str(signal.get("symbol")), str(signal.get("timeframe")), equity, position, price
+        str(signal.get("symbol")),
+        str(signal.get("timeframe")),
+        equity,
+        position,
+        price,
+        mark=mark,
     )
     _print(desk.propose(request, signal))

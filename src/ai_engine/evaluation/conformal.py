@@ -137,10 +137,15 @@ def coverage_rate(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> n
     return np.mean((actual >= lower) & (actual <= upper), axis=0)
 
 
-def outcome_scores(log_close: np.ndarray, vol_window: int, horizon: int) -> np.ndarray:
+def outcome_scores(
+    log_close: np.ndarray, vol_window: int, horizon: int, model: VolModel | None = None
+) -> np.ndarray:
     """Scores of the zero forecast, ``(n,) -> (n, H)``: ``|log_close[t+h] - log_close[t]|``
-    over ``sigma_t * sqrt(h)`` (``sigma_t`` as in ``local_scale``); NaN where ``t + h`` is past
-    the end or the volatility window is incomplete."""
+    over ``sigma_t * sqrt(h)`` (``sigma_t`` as in ``local_scale``), or over the ``model``'s
+    term structure at ``t`` (its recursion run from the first bar); NaN where ``t + h`` is
+    past the end or the first ``vol_window`` bars are not behind ``t``."""
+    if model is not None:
+        return model_scores(log_close, vol_window, horizon, model)
     n = len(log_close)
     squared = np.r_[0.0, np.diff(log_close) ** 2]
     total = np.cumsum(squared)
@@ -156,6 +161,28 @@ def outcome_scores(log_close: np.ndarray, vol_window: int, horizon: int) -> np.n
     return scores
 
 
+def model_scores(
+    log_close: np.ndarray, vol_window: int, horizon: int, model: VolModel
+) -> np.ndarray:
+    """``outcome_scores`` with the volatility model's scale."""
+    n = len(log_close)
+    returns = np.diff(log_close)
+    variance = np.empty(n)
+    variance[0] = model.long_run
+    for t, r in enumerate(returns.tolist()):  # variance[t]: of the bar after t, known at t
+        variance[t + 1] = model.omega + model.alpha * r * r + model.beta * variance[t]
+    steps = np.arange(1, horizon + 1)
+    decay = np.cumsum((model.alpha + model.beta) ** (steps - 1))
+    spread = steps[None, :] * model.long_run + decay[None, :] * (variance - model.long_run)[:, None]
+    sigma = np.sqrt(np.maximum(spread, SCALE_FLOOR**2))
+    scores = np.full((n, horizon), np.nan)
+    for h in steps:
+        moves = np.abs(log_close[h:] - log_close[:-h]) if n > h else np.empty(0)
+        scores[: n - h, h - 1] = moves / sigma[: n - h, h - 1]
+    scores[: min(vol_window, n)] = np.nan
+    return scores
+
+
 def recent_quantiles(
     scores: np.ndarray, rows: np.ndarray, window: int, coverage: float
 ) -> np.ndarray:
@@ -165,6 +192,10 @@ def recent_quantiles(
     n, horizon = scores.shape
     if window < 1 or len(rows) == 0:
         return np.full((len(rows), horizon), np.nan)
+    chunk = max(1, 2_000_000 // (horizon * window))  # rows at a time: bounded memory
+    if len(rows) > chunk:
+        parts = [rows[i : i + chunk] for i in range(0, len(rows), chunk)]
+        return np.concatenate([recent_quantiles(scores, p, window, coverage) for p in parts])
     steps = np.arange(1, horizon + 1)
     first = rows[:, None] - steps[None, :] - window + 1
     index = first[:, :, None] + np.arange(window)[None, None, :]
@@ -175,7 +206,12 @@ def recent_quantiles(
 
 
 def recent_quantiles_at_last(
-    log_close: np.ndarray, vol_window: int, horizon: int, window: int, coverage: float
+    log_close: np.ndarray,
+    vol_window: int,
+    horizon: int,
+    window: int,
+    coverage: float,
+    model: VolModel | None = None,
 ) -> np.ndarray:
     """``recent_quantiles(outcome_scores(log_close, ...), [n - 1], ...)`` computing only the
     ``horizon * window`` scores it reads (the serving case): ``(n,)`` -> ``(1, H)``."""
@@ -183,6 +219,9 @@ def recent_quantiles_at_last(
     steps = np.arange(1, horizon + 1)
     if window < 1:
         return np.full((1, horizon), np.nan)
+    if model is not None:
+        scores = model_scores(log_close, vol_window, horizon, model)
+        return recent_quantiles(scores, np.array([n - 1]), window, coverage)
     rows = (n - 1 - steps - window + 1)[:, None] + np.arange(window)[None, :]
     if rows.min() < vol_window:  # too short for every score: the general path says where
         scores = outcome_scores(log_close, vol_window, horizon)

@@ -96,7 +96,7 @@ class Evidence:
         horizon = len(self.quantiles)
         tail = np.log(close[-(self.recent_window + horizon + self.vol_window + 2) :])
         return recent_quantiles_at_last(
-            tail, self.vol_window, horizon, self.recent_window, self.coverage
+            tail, self.vol_window, horizon, self.recent_window, self.coverage, self.vol_model
         )
 
     def edge_summary(self) -> dict[str, Any]:
@@ -191,7 +191,7 @@ def evaluate(
     vol_model = fit_vol_model(inputs.sequence[:, -1, 0])
     if oof is None:
         scale = scales_of(inputs.sequence, settings.vol_window, vol_model, targets.shape[1])
-        rms = local_scale(inputs.sequence, settings.vol_window)
+        zero = conformal_quantiles(targets, np.zeros_like(targets), scale, settings.coverage)
         members = defaults if isinstance(defaults, Mapping) else {}
         return Evidence(
             settings.combination,
@@ -199,12 +199,12 @@ def evaluate(
             no_edge("too few training rows for one out-of-fold segment", costs, settings.alpha),
             None,
             costs,
-            conformal_quantiles(targets, np.zeros_like(targets), scale, settings.coverage),
+            zero,
             settings.coverage,
             settings.vol_window,
             gate,
             settings.straddle_gate,
-            conformal_quantiles(targets, np.zeros_like(targets), rms, settings.coverage),
+            zero,
             settings.recent_window,
             vol_model,
         )
@@ -226,8 +226,7 @@ def evaluate(
     combined = np.where(skill[None, :], combined, 0.0)[scored]
     actual, scale = oof.actual[scored], scale[scored]
     quantiles = conformal_quantiles(actual, combined, scale, settings.coverage)
-    rms = local_scale(inputs.sequence[oof.rows][scored], settings.vol_window)  # as recent scores
-    zero_quantiles = conformal_quantiles(actual, np.zeros_like(combined), rms, settings.coverage)
+    zero_quantiles = conformal_quantiles(actual, np.zeros_like(combined), scale, settings.coverage)
     edge = verdict_edge(verdict, settings, oof.folds, len(oof.rows))
     return Evidence(
         settings.combination,

@@ -46,7 +46,7 @@ class EvaluationSettings:
     alpha: float = 0.05
     coverage: float = 0.8
     vol_window: int = 48
-    recent_window: int = 150
+    recent_window: int = 500
     """Bars of known outcomes that rescale the interval (0: no adaptation; conformal.py)."""
     margins: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0)
     exit_fraction: float = 0.0

@@ -5,8 +5,9 @@ SQLite or PostgreSQL; ``SafetyConfig`` (config.py) its limits. See docs/safety.m
 """
 
 from ai_engine.safety.config import SafetyConfig
-from ai_engine.safety.desk import ProposalInput, SafetyDesk
+from ai_engine.safety.desk import SafetyDesk
 from ai_engine.safety.ledger import FillInput
+from ai_engine.safety.proposal import ProposalInput
 from ai_engine.safety.store import StateStore, default_state_url
 
 __all__ = [

@@ -77,6 +77,10 @@ class EssConfig:
     losing_window_s: float = 86_400.0
     quorum_lost_s: float = 300.0
     stale_candles_s: float = 900.0
+    """Grace in seconds beyond ``stale_bars`` bars of the timeframe (0: the trigger off)."""
+    stale_bars: float = 2.0
+    """A symbol is stale after this many bars of its own timeframe plus ``stale_candles_s``: a
+    daily symbol after 2 days and 15 min, a 5m one after 25 min."""
     check_interval_s: float = 1.0
 
     def check(self) -> None:
@@ -88,7 +92,7 @@ class EssConfig:
             raise ConfigError(f"ess.max_drawdown must be in [0, 1), found {self.max_drawdown}")
         if self.losing_trades < 0:
             raise ConfigError(f"ess.losing_trades must be >= 0, found {self.losing_trades}")
-        for name in ("losing_window_s", "quorum_lost_s", "stale_candles_s"):
+        for name in ("losing_window_s", "quorum_lost_s", "stale_candles_s", "stale_bars"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise ConfigError(f"ess.{name} must be a finite number >= 0, found {value}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,42 +18,24 @@ import sqlalchemy as sa
 
 from ai_engine import contract
 from ai_engine.errors import SafetyInputError
-from ai_engine.safety import ess, ledger, monitor, ownership, reservations
-from ai_engine.safety import tables as t
+from ai_engine.safety import ess, ledger, monitor, ownership, proposal, reservations
 from ai_engine.safety.config import SafetyConfig
-from ai_engine.safety.governance import Book, breaches, ess_gate, govern, is_adding, status_of
+from ai_engine.safety.governance import breaches
 from ai_engine.safety.inputs import (
     MAX_AMOUNT,
     MIN_EQUITY,
     RESERVATION_MIN_S,
     booked,
     epoch,
-    exits_of,
     positive,
     replayed,
     text,
 )
+from ai_engine.safety.proposal import ProposalInput
 from ai_engine.safety.sizing import size
 from ai_engine.safety.store import StateStore
 
 MAX_POSITION_INPUT = 100.0
-
-
-@dataclass(frozen=True)
-class ProposalInput:
-    """A proposal's inputs besides the signal."""
-
-    symbol: str
-    timeframe: str
-    equity: float
-    position: float | None = None
-    price: float | None = None
-    """The client's price: turns the exit returns into prices for this proposal only."""
-    owner: str = ledger.DEFAULT_OWNER
-    """The client asking (e.g. a strategy id): it owns the position the proposal opens."""
-    mark: float | None = None
-    """The last close of candles the service itself validated: marks the symbol's positions.
-    A client's ``price`` never marks anything."""
 
 
 class SafetyDesk:
@@ -260,107 +241,28 @@ class SafetyDesk:
 
     # ---- proposals -----------------------------------------------------------------------
     def propose(self, request: ProposalInput, signal: dict[str, Any]) -> dict[str, Any]:
-        """Size ``signal``, govern it against the limits and the ESS, audit it, return it."""
+        """Validate, size ``signal``, govern it against the limits (booked + reserved) and the
+        ESS, record it with its reservation, answer it (proposal.py)."""
         self._check_proposal(request, signal)
         sizing = size(signal, self.config.sizing)
         now = self.clock()
-        as_of = epoch(signal.get("as_of"))
         carried = contract.carried(signal, datetime.fromtimestamp(now, UTC))
         valid_until = min(
             max(epoch(carried["valid_until"]) or now, now + RESERVATION_MIN_S),
             now + self.config.limits.reservation_max_s,
         )
         with self.store.write() as conn:
-            status_row = ess.read(conn, self.store.lock_ess(conn))
+            state = ess.read(conn, self.store.lock_ess(conn)).state
             snapshot = ledger.latest_snapshot(conn)
-            reservations.release(conn, request.owner, request.symbol, now, "replaced")
-            others = booked(conn, request.equity)
-            stored_current = others.pop(request.symbol, 0.0)
-            pending = 0.0
-            for symbol, notional in reservations.by_symbol(conn, now).items():
-                if symbol == request.symbol:
-                    pending = notional / request.equity
-                else:
-                    others[symbol] = others.get(symbol, 0.0) + notional / request.equity
-            position = stored_current if request.position is None else request.position
-            current = position + pending
-            changes = conn.execute(
-                sa.select(sa.func.count())
-                .select_from(t.proposals)
-                .where(t.proposals.c.at >= now - 60.0, t.proposals.c.adding.is_(True))
-            ).scalar_one()
-            book = Book(current, others, request.equity, int(changes))
-            target, steps = govern(sizing.target, book, self.config.limits)
-            target, gate = ess_gate(target, current, status_row.state)
-            adjustments = [*sizing.adjustments, *steps, *([gate] if gate else [])]
-            adding = is_adding(target, current)
-            status = status_of(sizing.target, target, current)
-            reserved = (target - current) * request.equity if adding and status != "denied" else 0
-            exits = exits_of(sizing, target, request.price, now)
-            inputs = {
-                "symbol": request.symbol,
-                "timeframe": request.timeframe,
-                "equity": request.equity,
-                "position": request.position,
-                "stored_position": stored_current,
-                "pending": pending,
-                "price": request.price,
-                "account_equity": snapshot.equity if snapshot else None,
-            }
-            proposal_id: int = conn.execute(
-                sa.insert(t.proposals)
-                .values(
-                    at=now,
-                    symbol=request.symbol,
-                    timeframe=request.timeframe,
-                    release=str(signal.get("release", "")),
-                    equity=request.equity,
-                    current=current,
-                    raw_target=sizing.target,
-                    target=target,
-                    status=status,
-                    adding=adding,
-                    ess_state=status_row.state,
-                    inputs=inputs,
-                    signal=signal,
-                    adjustments=[a.to_json() for a in adjustments],
-                    owner=request.owner,
-                    exits={**exits, "max_holding_s": sizing.max_holding_s},
-                    reserved_notional=reserved,
-                    valid_until=valid_until,
-                )
-                .returning(t.proposals.c.id)
-            ).scalar_one()
-            if as_of is not None:
-                monitor.seen(conn, request.symbol, request.timeframe, as_of, now)
-            if request.mark is not None:
-                ledger.mark(conn, request.symbol, request.mark, now)
-        return {
-            "id": int(proposal_id),
-            "owner": request.owner,
-            "at": ess.iso(now),
-            "symbol": request.symbol,
-            "timeframe": request.timeframe,
-            "release": signal.get("release"),
-            "action": signal.get("action"),
-            "equity": request.equity,
-            "current": position,
-            "pending": pending,
-            "reservation": None
-            if not reserved
-            else {"notional": reserved, "valid_until": ess.iso(valid_until)},
-            "raw_target": sizing.target,
-            "target": target,
-            "delta": target - current,
-            "notional": (target - current) * request.equity,
-            "status": status,
-            "reasons": [a.code for a in adjustments],
-            "adjustments": [a.to_json() for a in adjustments],
-            "ess_state": status_row.state,
-            "annual_vol": sizing.annual_vol,
-            **exits,
-            **carried,
-        }
+            view = proposal.read_book(conn, request, now)
+            decision = proposal.decide(sizing, view, request.equity, self.config.limits, state)
+            context = proposal.Context(
+                now, valid_until, state, snapshot.equity if snapshot else None
+            )
+            at = epoch(signal.get("as_of"))
+            args = (request, signal, sizing, view, decision, context)
+            proposal_id, exits = proposal.record(conn, *args, at)
+        return {**proposal.answer(proposal_id, *args, exits), **carried}
 
     def _check_proposal(self, request: ProposalInput, signal: dict[str, Any]) -> None:
         self._check_symbol(request.symbol)
@@ -397,7 +299,7 @@ class SafetyDesk:
     def freshness(self) -> list[dict[str, Any]]:
         """Per symbol: the newest candle seen, when it arrived, and whether it is stale."""
         with self.store.read() as conn:
-            return monitor.freshness(conn, self.clock(), self.config.ess.stale_candles_s)
+            return monitor.freshness(conn, self.clock(), self.config.ess)
 
     def check_monitors(self, quorum_ok: bool, quorum_reason: str) -> ess.EssStatus:
         """The service's periodic check: release below quorum too long, candles stale too long.

@@ -1,7 +1,8 @@
 """Data freshness per symbol and the triggers the service checks periodically.
 
 "Fresh" means a candle newer than the last one seen for the symbol arrived (with a proposal);
-a symbol whose candles stopped arriving for ``ess.stale_candles_s`` trips REDUCING, and so
+a symbol whose candles stopped arriving for ``ess.stale_bars`` bars of its own timeframe plus
+``ess.stale_candles_s`` seconds of grace (a daily symbol: 2 days 15 min) trips REDUCING, and so
 does a served release below the consensus quorum for ``ess.quorum_lost_s``. Both windows start
 again at a reset, so a reset is not undone by the same old fault the next second.
 """
@@ -12,6 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ai_engine.data import timeframe_delta
+from ai_engine.errors import DataValidationError
 from ai_engine.safety import tables as t
 from ai_engine.safety.config import EssConfig
 from ai_engine.safety.ess import EssStatus, iso
@@ -35,20 +38,36 @@ def seen(conn: sa.Connection, symbol: str, timeframe: str, as_of: float, now: fl
         )
 
 
-def freshness(conn: sa.Connection, now: float, limit_s: float) -> list[dict[str, Any]]:
+def stale_limit(config: EssConfig, timeframe: str) -> float:
+    """Seconds without a newer candle after which a symbol of ``timeframe`` is stale: 0 (off)
+    when ``stale_candles_s`` is 0, else ``stale_bars`` bars plus ``stale_candles_s`` of grace."""
+    if config.stale_candles_s <= 0:
+        return 0.0
+    try:
+        bar = timeframe_delta(timeframe).total_seconds()
+    except DataValidationError:  # an unknown spelling: the grace alone
+        bar = 0.0
+    return config.stale_bars * bar + config.stale_candles_s
+
+
+def freshness(conn: sa.Connection, now: float, config: EssConfig) -> list[dict[str, Any]]:
     """Per symbol: the newest candle seen, when it arrived, and whether it is stale."""
     rows = conn.execute(sa.select(t.freshness).order_by(t.freshness.c.symbol))
-    return [
-        {
-            "symbol": r.symbol,
-            "timeframe": r.timeframe,
-            "last_candle_at": iso(r.last_candle_at),
-            "received_at": iso(r.received_at),
-            "age_s": round(now - r.received_at, 3),
-            "stale": limit_s > 0 and now - r.received_at > limit_s,
-        }
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        limit = stale_limit(config, r.timeframe)
+        out.append(
+            {
+                "symbol": r.symbol,
+                "timeframe": r.timeframe,
+                "last_candle_at": iso(r.last_candle_at),
+                "received_at": iso(r.received_at),
+                "age_s": round(now - r.received_at, 3),
+                "stale_after_s": limit,
+                "stale": limit > 0 and now - r.received_at > limit,
+            }
+        )
+    return out
 
 
 def due(
@@ -66,12 +85,12 @@ def due(
         lost_for = now - max(quorum_lost_since, current.reset_at)
         if lost_for > config.quorum_lost_s:
             return "quorum", f"release below quorum for {lost_for:.0f} s: {quorum_reason}"
-    if config.stale_candles_s > 0:
-        for r in conn.execute(sa.select(t.freshness).order_by(t.freshness.c.symbol)):
-            quiet = now - max(r.received_at, current.reset_at)
-            if quiet > config.stale_candles_s:
-                return "stale_data", (
-                    f"no fresh {r.symbol} candles for {quiet:.0f} s "
-                    f"(ess.stale_candles_s {config.stale_candles_s:.0f})"
-                )
+    for r in conn.execute(sa.select(t.freshness).order_by(t.freshness.c.symbol)):
+        quiet, limit = now - max(r.received_at, current.reset_at), stale_limit(config, r.timeframe)
+        if 0 < limit < quiet:
+            return "stale_data", (
+                f"no fresh {r.symbol} candles for {quiet:.0f} s, over {config.stale_bars:g} "
+                f"{r.timeframe} bars + {config.stale_candles_s:.0f} s (ess.stale_bars, "
+                f"ess.stale_candles_s; 0 turns it off)"
+            )
     return None

@@ -5,6 +5,6 @@ docs/operations.md.
 """
 
 from ai_engine.service.app import create_app, serve
-from ai_engine.service.settings import ServiceSettings
+from ai_engine.serving.settings import ServiceSettings
 
 __all__ = ["ServiceSettings", "create_app", "serve"]

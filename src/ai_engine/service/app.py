@@ -31,12 +31,10 @@ from ai_engine.errors import (
     StreamConflict,
 )
 from ai_engine.models.onnx_runtime import set_threads as set_onnx_threads
-from ai_engine.service.batcher import ForecastBatcher
+from ai_engine.safety.keys import service_keys
 from ai_engine.service.body import JsonBodyMiddleware
 from ai_engine.service.body_cache import BodyCache
 from ai_engine.service.deps import ServiceState
-from ai_engine.service.holder import EngineHolder
-from ai_engine.service.keys import service_keys
 from ai_engine.service.observability import (
     LOGGER_NAME,
     UVICORN_LOG_CONFIG,
@@ -62,10 +60,13 @@ from ai_engine.service.routes import (
     ui,
 )
 from ai_engine.service.safety import install_safety
-from ai_engine.service.settings import ServiceSettings
-from ai_engine.service.shadow import ShadowRunner
 from ai_engine.serving import Router, Signals
+from ai_engine.serving.batcher import ForecastBatcher
+from ai_engine.serving.holder import EngineHolder
 from ai_engine.serving.recent import RecentSignals
+from ai_engine.serving.settings import SERIALISED, ServiceSettings
+from ai_engine.serving.shadow import ShadowRunner
+from ai_engine.serving.stream_window import StreamWindows
 
 log = logging.getLogger(LOGGER_NAME)
 MAX_ERROR_ITEMS = 20
@@ -111,9 +112,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     batcher = ForecastBatcher(
         on_batch=service_metrics.batch_size.observe,
         window_entries=settings.window_cache,
+        max_batch=settings.max_batch,
         on_window=service_metrics.window_seen,
     )
-    signals = Signals(Router(holder), batcher, settings.stale_check)
+    signals = Signals(Router(holder, settings.coverage_ttl_s), batcher, settings.stale_check)
     recent = RecentSignals()
     signals.observers.append(lambda made, _: service_metrics.signals.labels(made["action"]).inc())
     signals.observers.append(recent)
@@ -126,6 +128,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         batcher,
         signals,
         recent,
+        StreamWindows(settings.max_streams),
         shadow,
         BodyCache(settings.window_cache),
     )
@@ -252,33 +255,16 @@ def _allowed_methods(request: Request) -> str:
 def serve(
     settings: ServiceSettings, host: str = "127.0.0.1", port: int = 8000, workers: int = 1
 ) -> None:
-    """Run uvicorn on ``create_app`` (the settings travel to each worker as environment).
+    """Run uvicorn on ``create_app`` (the settings travel to each worker as one serialised
+    value, ``AI_ENGINE_SETTINGS``).
 
     The compute thread count is set before any model library is imported (OMP_NUM_THREADS).
     """
     import uvicorn
 
     threads = str(settings.threads)
-    os.environ.update(
-        {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "AI_ENGINE_THREADS": threads}
-    )
-    os.environ.update(
-        {
-            "AI_ENGINE_REGISTRY": str(settings.registry),
-            "AI_ENGINE_RELEASE": settings.release,
-            "AI_ENGINE_MAX_CANDLES": str(settings.max_candles),
-            "AI_ENGINE_WATCH_INTERVAL": str(settings.watch_interval_s),
-            "AI_ENGINE_LOG_LEVEL": settings.log_level,
-        }
-    )
-    if settings.state_url:
-        os.environ["AI_ENGINE_STATE_URL"] = settings.state_url
-    if settings.trader_keys:
-        os.environ["AI_ENGINE_TRADER_KEYS"] = settings.trader_keys
-    if settings.safety_config:
-        os.environ["AI_ENGINE_SAFETY_CONFIG"] = str(settings.safety_config)
-    if settings.shadow:
-        os.environ["AI_ENGINE_SHADOW"] = settings.shadow
+    os.environ.update({"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
+    os.environ[SERIALISED] = settings.serialised()  # every worker reads the same settings
     uvicorn.run(
         "ai_engine.service.app:create_app",
         factory=True,

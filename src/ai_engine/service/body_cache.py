@@ -15,43 +15,14 @@ used out first (``AI_ENGINE_WINDOW_CACHE``).
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 from ai_engine.data import Candles
 from ai_engine.service.fastjson import ParsedCandles
+from ai_engine.serving.lru import Recent
 
 K = TypeVar("K")
 V = TypeVar("V")
-
-
-class Recent(Generic[K, V]):
-    """At most ``entries`` values, the least recently used dropped first (0: none kept).
-    Also the batcher's window cache."""
-
-    def __init__(self, entries: int) -> None:
-        self.entries = entries
-        self._items: OrderedDict[K, V] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[K]:
-        """The keys, least recently used first."""
-        return iter(list(self._items))
-
-    def get(self, key: K) -> V | None:
-        value = self._items.get(key)
-        if value is not None:
-            self._items.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        if len(self._items) > self.entries:
-            self._items.popitem(last=False)
 
 
 class BodyCache:

@@ -12,18 +12,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from ai_engine.engine import Engine
-from ai_engine.service.batcher import ForecastBatcher
+from ai_engine.safety.keys import ADMIN_IDENTITY, TraderKeys
 from ai_engine.service.body import CONTENT_TYPE
 from ai_engine.service.body_cache import BodyCache
-from ai_engine.service.holder import EngineHolder
-from ai_engine.service.keys import ADMIN_IDENTITY, TraderKeys
 from ai_engine.service.observability import Metrics
-from ai_engine.service.settings import ServiceSettings
 from ai_engine.serving import Signals
+from ai_engine.serving.batcher import ForecastBatcher
+from ai_engine.serving.holder import EngineHolder
 from ai_engine.serving.recent import RecentSignals
+from ai_engine.serving.settings import ServiceSettings
+from ai_engine.serving.stream_window import StreamWindows
 
 if TYPE_CHECKING:
-    from ai_engine.service.shadow import ShadowRunner
+    from ai_engine.serving.shadow import ShadowRunner
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class ServiceState:
     """The data plane: every route's series routing, signal and forecast (ai_engine.serving)."""
     recent: RecentSignals
     """The newest signals and candle windows this process served (the operator page's)."""
+    streams: StreamWindows
+    """/v1/stream's windows per (symbol, timeframe), at most ``settings.max_streams``."""
     shadow: ShadowRunner | None = None
     """The shadow alias's runner (AI_ENGINE_SHADOW), or None."""
     bodies: BodyCache = field(default_factory=lambda: BodyCache(0))

@@ -26,7 +26,7 @@ from ai_engine.service.deps import ServiceState
 from ai_engine.service.fastjson import JSONBytes, ParsedCandles, parse_candles
 from ai_engine.service.inference import COLUMN_NAMES, validated_candles
 from ai_engine.service.routing import routed_engine
-from ai_engine.service.batcher import window_digest
+from ai_engine.serving.batcher import window_digest
 
 FastHandler = Callable[[Request], Awaitable[Response | None]]
 

@@ -24,10 +24,10 @@ from ai_engine.safety import SafetyConfig, SafetyDesk, StateStore, default_state
 from ai_engine.safety.config import default_config_path
 from ai_engine.safety.ess import SEVERITY, EssStatus, Transition
 from ai_engine.safety.positions import PositionBook
-from ai_engine.service.holder import EngineHolder
 from ai_engine.service.observability import LOGGER_NAME, Metrics
-from ai_engine.service.settings import ServiceSettings
 from ai_engine.serving import Router
+from ai_engine.serving.holder import EngineHolder
+from ai_engine.serving.settings import ServiceSettings
 
 log = logging.getLogger(LOGGER_NAME)
 

@@ -287,6 +287,7 @@ class EssConfigOut(BaseModel):
     losing_window_s: float
     quorum_lost_s: float
     stale_candles_s: float
+    stale_bars: float
     check_interval_s: float
 
 
@@ -304,6 +305,7 @@ class FreshnessOut(BaseModel):
     last_candle_at: str
     received_at: str
     age_s: float
+    stale_after_s: float
     stale: bool
 
 

@@ -115,7 +115,7 @@ def init_userdir(
     (folder / "strategies").mkdir(parents=True, exist_ok=True)
     datadir.mkdir(parents=True, exist_ok=True)
     if service and not key:
-        from ai_engine.service.keys import client_key
+        from ai_engine.safety.keys import client_key
 
         env = os.environ
         key = client_key(registry, env.get("AI_ENGINE_STATE_URL"), env.get("AI_ENGINE_TRADER_KEYS"))

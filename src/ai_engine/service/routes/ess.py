@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from ai_engine.safety.keys import ADMIN_IDENTITY
 from ai_engine.service.deps import Admin, JsonOnly
-from ai_engine.service.keys import ADMIN_IDENTITY
 from ai_engine.service.routes.account import ERRORS, QUERY_ERRORS
 from ai_engine.service.safety import Safety
 from ai_engine.service.safety_schemas import EssOut, EssResetIn, EssTripIn

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ai_engine.safety import ProposalInput
+from ai_engine.safety.keys import DEFAULT_OWNER
 from ai_engine.service.candle_guard import GuardedRoute
 from ai_engine.service.deps import JsonOnly, Key, KeyCaller, ReleaseQuery, Service
 from ai_engine.service.inference import columns_of, validated_candles
-from ai_engine.service.keys import DEFAULT_OWNER
 from ai_engine.service.routes.account import WRITE
 from ai_engine.service.routes.signal import ERRORS
 from ai_engine.service.routing import routed_engine

@@ -35,7 +35,7 @@ from ai_engine.service.schemas import (
     ErrorOut,
     SignalOut,
 )
-from ai_engine.service.stream_window import StreamWindows, full_window
+from ai_engine.serving.stream_window import StreamWindows, full_window
 
 router = APIRouter(prefix="/v1", tags=["stream"], route_class=FastRoute)
 STREAM_ERRORS: dict[int | str, dict[str, object]] = {
@@ -75,12 +75,9 @@ class StreamIn(BaseModel):
 
 
 def windows_of(request: Request) -> StreamWindows:
-    """The app's stream windows (made on first use)."""
-    state = request.app.state
-    windows: StreamWindows | None = getattr(state, "stream_windows", None)
-    if windows is None:
-        windows = state.stream_windows = StreamWindows()
-    return windows
+    """The app's stream windows (``ServiceState.streams``)."""
+    service: ServiceState = request.app.state.service
+    return service.streams
 
 
 TIMEFRAME_LOC: list[Any] = ["path", "timeframe"]

@@ -24,15 +24,13 @@ from prometheus_client import Counter
 from ai_engine.data import Candles
 from ai_engine.engine import Engine
 from ai_engine.errors import AIEngineError, ConfigError
-from ai_engine.service.holder import EngineHolder
-from ai_engine.service.observability import LOGGER_NAME, Metrics
-from ai_engine.service.outcomes import Forecast, OutcomeBook, OutcomeMetrics
-from ai_engine.service.settings import ServiceSettings
 from ai_engine.serving import Router, Signals
+from ai_engine.serving.holder import EngineHolder
+from ai_engine.serving.metrics import LOGGER_NAME, Metrics
+from ai_engine.serving.outcomes import Forecast, OutcomeBook, OutcomeMetrics
+from ai_engine.serving.settings import ServiceSettings
 
 log = logging.getLogger(LOGGER_NAME)
-QUEUE_SIZE = 64
-"""Jobs waiting for the worker; beyond it a job is dropped (each holds a request's candles)."""
 OUTCOMES = ("ok", "failed", "skipped", "dropped")
 
 
@@ -81,7 +79,7 @@ class ShadowRunner:
         for outcome in OUTCOMES:
             self.signals.labels(outcome)
         self.counts = dict.fromkeys(OUTCOMES, 0)
-        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._queue: queue.Queue[_Job | None] = queue.Queue(maxsize=settings.shadow_queue)
         self._thread: threading.Thread | None = None
         self._logged_error: str | None = None
 

@@ -25,9 +25,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ai_engine.errors import ConfigError
-from ai_engine.service.observability import LOGGER_NAME
 
-log = logging.getLogger(LOGGER_NAME)
+log = logging.getLogger("ai_engine.service.keys")  # a child of the service's JSON logger
 
 KEYS_FILE = "keys"
 ENV = "AI_ENGINE_TRADER_KEYS"

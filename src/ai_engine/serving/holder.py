@@ -31,7 +31,7 @@ from ai_engine.errors import (
     RegistryError,
 )
 from ai_engine.registry import Registry
-from ai_engine.service.observability import LOGGER_NAME, Metrics
+from ai_engine.serving.metrics import LOGGER_NAME, Metrics
 
 log = logging.getLogger(LOGGER_NAME)
 

@@ -27,7 +27,7 @@ from ai_engine.data import Candles
 from ai_engine.engine import Engine, WindowMemo
 from ai_engine.ensemble import MemberForecast
 from ai_engine.features import ModelInputs, latest_inputs
-from ai_engine.service.body_cache import Recent
+from ai_engine.serving.lru import Recent
 
 Waiting = tuple[Engine, ModelInputs, "asyncio.Future[list[MemberForecast]]"]
 Computed = tuple[ModelInputs, list[MemberForecast], WindowMemo | None]

@@ -218,7 +218,7 @@ def test_staleness_is_counted_in_bars_of_the_symbols_timeframe(
     """Issue 27: an idle daily symbol is not stale after 901 s (the old fixed limit); it is
     after 2 daily bars plus the 900 s grace, and a 5m symbol after 2 * 300 s + 900 s."""
     desk = make_desk(state_url, clock)
-    propose(desk, make_signal(symbol="GOOG", timeframe="1d"))
+    propose(desk, make_signal(symbol="SYN", timeframe="1d"))
     clock.advance(901)
     assert desk.check_monitors(True, "").state == "ACTIVE"
     (row,) = desk.freshness()

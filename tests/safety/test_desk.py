@@ -228,3 +228,29 @@ def test_staleness_is_counted_in_bars_of_the_symbols_timeframe(
     assert (status.state, status.trigger) == ("REDUCING", "stale_data")
     assert "over 2 1d bars + 900 s (ess.stale_bars, ess.stale_candles_s" in status.reason
     assert make_desk(state_url, clock).freshness()[0]["stale"]
+
+
+def test_the_ess_triggers_are_configured_protection_objects(state_url: str, clock: Clock) -> None:
+    """[ess] builds the protection list; 0 turns one off; each names its trigger and state."""
+    from ai_engine.contract.bodies import EssState as WireState
+    from ai_engine.safety.ess import EssState
+    from ai_engine.safety.protections import Event, protections
+
+    desk = make_desk(state_url, clock, ess={"losing_trades": 0, "quorum_lost_s": 0})
+    names = [(p.trigger, p.trips_to, sorted(p.events)) for p in desk.protections]
+    assert names == [
+        ("drawdown", EssState.HALTED, [Event.ACCOUNT, Event.FILL]),
+        ("limit_breach", EssState.REDUCING, [Event.FILL]),
+        ("stale_data", EssState.REDUCING, [Event.PERIODIC]),
+    ]
+    assert [p.trigger for p in protections(make_desk(state_url, clock).config.ess)] == [
+        "drawdown",
+        "losing_trades",
+        "limit_breach",
+        "quorum",
+        "stale_data",
+    ]
+    assert list(WireState.__args__) == [s.value for s in EssState]  # one list of states
+    desk.report_account(10_000.0)
+    desk.report_account(7_000.0)  # the drawdown protection fires on the account event
+    assert (desk.ess_status().state, desk.ess_status().trigger) == ("HALTED", "drawdown")

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ai_engine.errors import ConfigError
+from ai_engine.safety.ess import EssState
 
-ESS_STATES = ("ACTIVE", "REDUCING", "HALTED")
+ESS_STATES = tuple(state.value for state in EssState)
 
 
 @dataclass(frozen=True)

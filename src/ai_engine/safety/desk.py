@@ -32,6 +32,7 @@ from ai_engine.safety.inputs import (
     text,
 )
 from ai_engine.safety.proposal import ProposalInput
+from ai_engine.safety.protections import Event, Facts, due, protections, trip
 from ai_engine.safety.sizing import size
 from ai_engine.safety.store import StateStore
 
@@ -55,6 +56,8 @@ class SafetyDesk:
         self.clock = clock
         self.on_transition = on_transition
         self._quorum_lost_since: float | None = None
+        self.protections = protections(config.ess)
+        """The automatic triggers of the emergency stop (protections.py), from ``[ess]``."""
 
     # ---- lifecycle -----------------------------------------------------------------------
     def start(self) -> ess.EssStatus:
@@ -113,11 +116,11 @@ class SafetyDesk:
         positive("equity", equity)
         now = self.clock()
         with self.store.write() as conn:
-            current = ess.read(conn, self.store.lock_ess(conn))
+            self.store.lock_ess(conn)
             snapshot = ledger.add_snapshot(conn, equity, "account", now)
-            moved = self._drawdown_trigger(conn, current, snapshot, now)
+            moves = trip(conn, self.protections, Event.ACCOUNT, Facts(now, snapshot))
             result = self._account_json(conn)
-        self._notify([moved])
+        self._notify(moves)
         return result
 
     def account(self) -> dict[str, Any]:
@@ -142,7 +145,7 @@ class SafetyDesk:
             )
         now = self.clock()
         with self.store.write() as conn:
-            current = ess.read(conn, self.store.lock_ess(conn))
+            self.store.lock_ess(conn)
             if fill.fill_id is not None:
                 owner, _ = ownership.fill_owner(conn, fill.symbol, fill.owner, fill.proposal_id)
                 first = ledger.fill_by_id(conn, owner, fill.fill_id)
@@ -151,16 +154,12 @@ class SafetyDesk:
             position, pnl = ledger.apply_fill(conn, fill, now)
             signed = fill.quantity * fill.price * (1.0 if fill.side == "BUY" else -1.0)
             reservations.use(conn, position.owner, fill.symbol, signed, now)
-            moves: list[ess.Transition | None] = []
-            last = ledger.latest_snapshot(conn)
+            last, snapshot = ledger.latest_snapshot(conn), None
             if last is not None and (pnl != 0.0 or fill.fee != 0.0):
                 snapshot = ledger.add_snapshot(conn, last.equity + pnl - fill.fee, "fill", now)
-                moves.append(self._drawdown_trigger(conn, current, snapshot, now))
-                current = ess.read(conn)
-            moves.append(self._losing_trigger(conn, current, now))
             found = self._breaches(conn)
-            if found:
-                moves.append(self._breach_trigger(conn, found, now))
+            facts = Facts(now, snapshot, tuple(found))
+            moves = trip(conn, self.protections, Event.FILL, facts)
             equity = ledger.latest_snapshot(conn)
             result = {
                 "position": ledger.position_json(position, equity.equity if equity else None),
@@ -191,13 +190,6 @@ class SafetyDesk:
             return []  # no equity yet: fractions of equity are undefined
         return breaches(booked(conn, snapshot.equity), self.config.limits)
 
-    def _breach_trigger(
-        self, conn: sa.Connection, found: list[str], now: float
-    ) -> ess.Transition | None:
-        current = ess.read(conn)
-        reason = "LIMIT_BREACHED by a fill: " + "; ".join(found)
-        return ess.move(conn, current, "REDUCING", "limit_breach", reason[:1000], "engine", now)
-
     def fills(self, limit: int = 100) -> list[dict[str, Any]]:
         with self.store.read() as conn:
             return ledger.recent_fills(conn, limit)
@@ -210,34 +202,6 @@ class SafetyDesk:
             "positions": [ledger.position_json(r, equity) for r in ledger.open_positions(conn)],
             "curve": [s.to_json() for s in ledger.equity_curve(conn, 20)],
         }
-
-    def _drawdown_trigger(
-        self, conn: sa.Connection, current: ess.EssStatus, snapshot: ledger.Snapshot, now: float
-    ) -> ess.Transition | None:
-        limit = self.config.ess.max_drawdown
-        if limit <= 0 or snapshot.drawdown < limit:
-            return None
-        reason = (
-            f"drawdown {snapshot.drawdown:.2%} from the high-water mark {snapshot.hwm:.2f} "
-            f"(equity {snapshot.equity:.2f}) reached ess.max_drawdown {limit:.2%}"
-        )
-        return ess.move(conn, current, "HALTED", "drawdown", reason, "engine", now)
-
-    def _losing_trigger(
-        self, conn: sa.Connection, current: ess.EssStatus, now: float
-    ) -> ess.Transition | None:
-        n = self.config.ess.losing_trades
-        if n <= 0:
-            return None
-        since = max(current.reset_at, now - self.config.ess.losing_window_s)
-        streak = ledger.losing_streak(conn, since)
-        if streak < n:
-            return None
-        reason = (
-            f"{streak} consecutive losing trades within {self.config.ess.losing_window_s:.0f} s "
-            f"(ess.losing_trades {n})"
-        )
-        return ess.move(conn, current, "HALTED", "losing_trades", reason, "engine", now)
 
     # ---- proposals -----------------------------------------------------------------------
     def propose(self, request: ProposalInput, signal: dict[str, Any]) -> dict[str, Any]:
@@ -311,20 +275,17 @@ class SafetyDesk:
             self._quorum_lost_since = None
         elif self._quorum_lost_since is None:
             self._quorum_lost_since = now
-        since = self._quorum_lost_since
+        facts = Facts(now, quorum_lost_since=self._quorum_lost_since, quorum_reason=quorum_reason)
         with self.store.read() as conn:
             current = ess.read(conn)
-            fire = monitor.due(conn, current, now, self.config.ess, since, quorum_reason)
-        if fire is None:
+            firing = due(conn, self.protections, Event.PERIODIC, current, facts)
+        if not firing:
             return current
         with self.store.write() as conn:
-            current = ess.read(conn, self.store.lock_ess(conn))
-            fire = monitor.due(conn, current, now, self.config.ess, since, quorum_reason)
-            moved = (
-                None if fire is None else ess.move(conn, current, "REDUCING", *fire, "engine", now)
-            )
+            self.store.lock_ess(conn)
+            moves = trip(conn, self.protections, Event.PERIODIC, facts)
             status = ess.read(conn)
-        self._notify([moved])
+        self._notify(moves)
         return status
 
     def _notify(self, moves: Iterable[ess.Transition | None]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,8 +17,26 @@ import sqlalchemy as sa
 from ai_engine.errors import StateStoreError
 from ai_engine.safety import tables as t
 
-SEVERITY = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
-TRIGGERS = ("initial", "manual", "reset", "drawdown", "losing_trades", "quorum", "stale_data")
+
+class EssState(StrEnum):
+    """The trading states, least severe first (NautilusTrader's ``TradingState``)."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+SEVERITY = {state.value: rank for rank, state in enumerate(EssState)}
+TRIGGERS = (
+    "initial",
+    "manual",
+    "reset",
+    "drawdown",
+    "losing_trades",
+    "limit_breach",
+    "quorum",
+    "stale_data",
+)
 
 
 def iso(epoch: float | None) -> str | None:

@@ -1,4 +1,4 @@
-"""Data freshness per symbol and the triggers the service checks periodically.
+"""Data freshness per symbol (the stale-candle protection, protections.py, reads it).
 
 "Fresh" means a candle newer than the last one seen for the symbol arrived (with a proposal);
 a symbol whose candles stopped arriving for ``ess.stale_bars`` bars of its own timeframe plus
@@ -17,7 +17,7 @@ from ai_engine.data import timeframe_delta
 from ai_engine.errors import DataValidationError
 from ai_engine.safety import tables as t
 from ai_engine.safety.config import EssConfig
-from ai_engine.safety.ess import EssStatus, iso
+from ai_engine.safety.ess import iso
 
 
 def seen(conn: sa.Connection, symbol: str, timeframe: str, as_of: float, now: float) -> None:
@@ -68,29 +68,3 @@ def freshness(conn: sa.Connection, now: float, config: EssConfig) -> list[dict[s
             }
         )
     return out
-
-
-def due(
-    conn: sa.Connection,
-    current: EssStatus,
-    now: float,
-    config: EssConfig,
-    quorum_lost_since: float | None,
-    quorum_reason: str,
-) -> tuple[str, str] | None:
-    """(trigger, reason) of the first periodic trigger that fires now, or None."""
-    if current.state != "ACTIVE":
-        return None  # both triggers go to REDUCING: nothing to escalate
-    if config.quorum_lost_s > 0 and quorum_lost_since is not None:
-        lost_for = now - max(quorum_lost_since, current.reset_at)
-        if lost_for > config.quorum_lost_s:
-            return "quorum", f"release below quorum for {lost_for:.0f} s: {quorum_reason}"
-    for r in conn.execute(sa.select(t.freshness).order_by(t.freshness.c.symbol)):
-        quiet, limit = now - max(r.received_at, current.reset_at), stale_limit(config, r.timeframe)
-        if 0 < limit < quiet:
-            return "stale_data", (
-                f"no fresh {r.symbol} candles for {quiet:.0f} s, over {config.stale_bars:g} "
-                f"{r.timeframe} bars + {config.stale_candles_s:.0f} s (ess.stale_bars, "
-                f"ess.stale_candles_s; 0 turns it off)"
-            )
-    return None

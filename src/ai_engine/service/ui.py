@@ -94,7 +94,7 @@ def _ess(status: dict[str, Any]) -> str:
     return (
         '<section id="ess"><h2>Emergency stop</h2>'
         f'<p class="ess-{_e(status["state"]).lower()}">state <b data-testid="ess-state">'
-        f"{_e(status['state'])}</b> since {_e(status['since'])} ({_e(status['trigger'])}, "
+        f"{_e(status['state'])}</b> since {ago(status['since'])} ({_e(status['trigger'])}, "
         f"{_e(status['actor'])}): {_e(status['reason'])}</p>"
         + _table(["at", "from", "to", "trigger", "reason"], rows, "no transitions", "ess-log")
         + "</section>"

@@ -86,7 +86,10 @@ BINDINGS = [
         Member,
         wire.MemberOut,
         not_on_wire={"bundle": "the loaded model itself"},
-        wire_only={"weight": "the release's ensemble weight of the member"},
+        wire_only={
+            "weight": "the release's ensemble weight of the member",
+            "inference": "how the loaded model predicts (its `inference`: ONNX Runtime or torch)",
+        },
     ),
     Binding(
         Signal,

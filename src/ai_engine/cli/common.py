@@ -24,6 +24,10 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: flags as flags (not `<bool>`), never boxed at 80 columns
     pretty_exceptions_enable=False,
     add_completion=False,
+    # piped help is never cut: command descriptions in full, not "publish..." at 80 columns
+    context_settings={"max_content_width": 400, "terminal_width": 400}
+    if not sys.stdout.isatty()
+    else {},
 )
 models_app = typer.Typer(
     help="Releases, aliases, bundles and model families.", no_args_is_help=True

@@ -282,3 +282,25 @@ def test_fill_ids_book_once_across_kill_9_and_a_retry_of_everything_unacknowledg
     assert len(ids) == len(set(ids)) == acked + 10
     (position,) = desk.account()["positions"]
     assert position["quantity"] == pytest.approx(acked + 10)
+
+
+def test_a_trader_keys_report_settles_and_marks_its_own_owners_positions_only(
+    state_url: str, clock: Clock
+) -> None:
+    """A report made with a trader key (``scope``) leaves every other owner's position as it
+    is: leaving one out closes nothing, its prices mark nothing (the admin's report settles all)."""
+    from ai_engine.safety.ownership import ReportedPosition
+
+    desk = make_desk(state_url, clock, limits=LIMITS)
+    desk.report_fill(FillInput("S00", "BUY", 1, 100.0, owner="engine"))
+    desk.report_fill(FillInput("S00", "BUY", 2, 100.0, owner="strat-b"))
+    book = PositionBook(desk.store, desk.clock)
+    found = book.report([ReportedPosition("S00", 1.0, 1.0, owner="engine")], scope="engine")
+    assert found == []  # its own position as stored: nothing to settle
+    positions = {p["owner"]: p for p in desk.account()["positions"]}
+    assert positions["strat-b"]["quantity"] == 2 and positions["strat-b"]["last_price"] == 100.0
+    assert positions["engine"]["last_price"] == 1.0
+    book.report([], scope="engine")  # the engine's bot holds nothing now
+    assert [p["owner"] for p in desk.account()["positions"]] == ["strat-b"]
+    book.report([])  # the admin's empty report settles the whole book
+    assert desk.account()["positions"] == []

@@ -199,11 +199,16 @@ def plan_report(
     report: list[ReportedPosition],
     with_proposal: set[tuple[str, str]],
     now: float,
+    scope: str | None = None,
 ) -> ReportPlan:
     """The plan that makes the open ``rows`` those of ``report`` (OwnershipConflict on a second
     owner). Unknown positions open as EXTERNAL unless their named owner has a proposal on the
-    symbol; every reported price marks the symbol's open positions (the last one given wins)."""
-    found = _differences(rows, report, strict=True)
+    symbol; every reported price marks the symbol's open positions (the last one given wins).
+    ``scope``: an owner whose positions alone the report settles and marks (it still matches
+    EXTERNAL ones, so it never opens one twice); None: every owner's."""
+    seen = fingerprint(rows)
+    rows = [r for r in rows if scope is None or r.owner in (scope, EXTERNAL)]
+    found = _differences(rows, report, strict=True, scope=scope)
     opened: list[dict[str, Any]] = []
     state = {r.id: {"quantity": r.quantity, "last_price": r.last_price} for r in rows}
     changed: dict[str, dict[str, Any]] = {}
@@ -236,7 +241,7 @@ def plan_report(
     marked = []
     for r in rows:
         closed = changed.get(r.id, {}).get("closed_at") is not None
-        price = prices.get(r.symbol)
+        price = prices.get(r.symbol) if scope is None or r.owner == scope else None
         if price is not None and not closed:
             state[r.id]["last_price"] = price
         if r.id in changed:
@@ -245,7 +250,7 @@ def plan_report(
             marked.append({"_id": r.id, "last_price": state[r.id]["last_price"]})
     for row in opened:
         row["last_price"] = prices.get(row["symbol"], row["last_price"])
-    return ReportPlan(fingerprint(rows), found, opened, list(changed.values()), marked)
+    return ReportPlan(seen, found, opened, list(changed.values()), marked)
 
 
 def write_plan(
@@ -310,7 +315,10 @@ def last_report(conn: sa.Connection) -> tuple[float, list[ReportedPosition]] | N
 
 
 def _differences(
-    rows: list[sa.Row[Any]], report: list[ReportedPosition], strict: bool
+    rows: list[sa.Row[Any]],
+    report: list[ReportedPosition],
+    strict: bool,
+    scope: str | None = None,
 ) -> list[dict[str, Any]]:
     """``differences`` over the open ``rows`` (in memory: dictionaries, no scan per item)."""
     stored = {row.id: row for row in rows}
@@ -344,7 +352,7 @@ def _differences(
         if abs(match.quantity - item.quantity) > QTY_EPS * max(1.0, abs(match.quantity)):
             found.append(_diff("quantity_differs", item, match))
     for row in rows:
-        if row.id not in matched:
+        if row.id not in matched and (scope is None or row.owner == scope):
             found.append(
                 {
                     "kind": "missing_from_report",

@@ -52,8 +52,11 @@ class PositionBook:
         self.at_start = [{**diff, "report_at": report_at} for diff in found]
         return self.at_start
 
-    def report(self, report: list[ReportedPosition]) -> list[dict[str, Any]]:
-        """Apply the bot's report; its differences.
+    def report(
+        self, report: list[ReportedPosition], scope: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Apply the bot's report; its differences. ``scope``: the one owner whose positions
+        the report settles (a trader key's); None: the whole book (the admin key).
 
         The plan is made from a read snapshot, outside the write lock; the write transaction
         re-reads the open positions (one query), makes the plan again only if they changed
@@ -68,12 +71,12 @@ class PositionBook:
                 )
         now = self.clock()
         with self.store.read() as conn:
-            plan = plan_report(open_rows(conn), report, proposed(conn, report), now)
+            plan = plan_report(open_rows(conn), report, proposed(conn, report), now, scope)
         with self.store.write() as conn:
             self.store.lock_ess(conn)
             rows = open_rows(conn)
             if fingerprint(rows) != plan.seen:
-                plan = plan_report(rows, report, proposed(conn, report), now)
+                plan = plan_report(rows, report, proposed(conn, report), now, scope)
             return write_plan(conn, plan, report, now)
 
     def claim(self, position_id: str, owner: str) -> sa.Row[Any]:

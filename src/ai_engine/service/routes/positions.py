@@ -49,10 +49,13 @@ async def report_positions(
     body: PositionReportIn, safety: Safety, caller: KeyCaller
 ) -> dict[str, Any]:
     """The bot's open positions: the store follows them; unknown ones open as EXTERNAL."""
-    for position in body.positions:  # a trader key reports its own owner's positions only
-        caller.owner(position.owner)
+    # a trader key reports its own owner's positions only: the items are that owner's, and the
+    # report settles no other owner's position (the admin key reports the whole book)
+    for position in body.positions:
+        caller.owner(position.owner)  # naming another owner: 403
     report = [ReportedPosition(**p.model_dump()) for p in body.positions]
-    found = await run_in_threadpool(safety.book.report, report)
+    scope = None if caller.admin else caller.identity
+    found = await run_in_threadpool(safety.book.report, report, scope)
     return {**await run_in_threadpool(safety.book.positions), "differences": found}
 
 

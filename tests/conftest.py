@@ -47,6 +47,7 @@ SLOW_MODULES = (
     "test_cli_first_hour.py",
     "test_first_hour_two.py",
     "test_plugins.py",
+    "test_readme_commands.py",
     "test_registry_crash.py",
     "ui/test_ui_browser.py",
 )

@@ -3,6 +3,7 @@ mistakes a first try makes get one line that says what to do, and a non-zero exi
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -145,3 +146,17 @@ def test_piped_help_lists_commands_in_full() -> None:
     assert not [
         line for line in listing.splitlines() if line.endswith("...") and "[ARGS]" not in line
     ]
+
+
+def test_fills_takes_an_owner_and_a_fill_id(registry: Registry, tmp_path: Path) -> None:
+    state = f"sqlite:///{tmp_path / 'state.db'}"
+    base = ("--registry", str(registry.root), "--state-url", state)
+    assert run("state", "upgrade", "--create", "--state-url", state).returncode == 0
+    assert run("account", "--equity", "10000", *base).returncode == 0
+    fill = ("--symbol", "TEST", "--side", "BUY", "--quantity", "1", "--price", "100")
+    first = run("fills", *fill, "--owner", "alice", "--fill-id", "order-1", *base)
+    assert first.returncode == 0, first.stderr
+    again = run("fills", *fill, "--owner", "alice", "--fill-id", "order-1", *base)
+    assert again.returncode == 0 and again.stdout == first.stdout  # a retry books nothing new
+    (booked,) = json.loads(run("fills", *base).stdout)["fills"]
+    assert booked["owner"] == "alice" and booked["fill_id"] == "order-1"

@@ -217,6 +217,13 @@ def fills_command(
     price: Annotated[float | None, typer.Option(help="Price (> 0).")] = None,
     fee: Annotated[float, typer.Option(help="Fee in quote currency.")] = 0.0,
     position_id: Annotated[str | None, typer.Option(help="Position the fill belongs to.")] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(help="Client the position belongs to (default: the position's, else engine)."),
+    ] = None,
+    fill_id: Annotated[
+        str | None, typer.Option(help="Exchange order/trade id: a retry books nothing new.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Fills to list.")] = 100,
     state_url: StateUrlOption = None,
     registry: RegistryOption = DEFAULT_REGISTRY,
@@ -232,7 +239,8 @@ def fills_command(
         return
     if side is None or quantity is None or price is None:
         raise SafetyInputError(["fills"], "a fill needs --side, --quantity and --price")
-    fill = FillInput(symbol, side.upper(), quantity, price, fee, position_id)  # type: ignore[arg-type]
+    where = {"position_id": position_id, "owner": owner, "fill_id": fill_id}
+    fill = FillInput(symbol, side.upper(), quantity, price, fee, **where)  # type: ignore[arg-type]
     _print(desk.report_fill(fill))
 
 

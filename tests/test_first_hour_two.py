@@ -160,3 +160,8 @@ def test_fills_takes_an_owner_and_a_fill_id(registry: Registry, tmp_path: Path) 
     assert again.returncode == 0 and again.stdout == first.stdout  # a retry books nothing new
     (booked,) = json.loads(run("fills", *base).stdout)["fills"]
     assert booked["owner"] == "alice" and booked["fill_id"] == "order-1"
+
+
+def test_models_families_says_which_weights_it_lists() -> None:
+    listing = run("models", "families").stdout
+    assert "weight: the default weight, used by a fixed combination only" in listing

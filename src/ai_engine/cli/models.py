@@ -199,3 +199,9 @@ def models_families(plugin: PluginOption = None) -> None:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     echo(["  ".join(c.ljust(w) for c, w in zip(row, [*widths, 0], strict=True)) for row in rows])
+    echo(
+        [
+            "weight: the default weight, used by a fixed combination only; a release's signals use "
+            "the weights fitted out of fold (ai-engine signal, GET /v1/models: combination)"
+        ]
+    )

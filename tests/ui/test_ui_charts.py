@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request
 
 from contract.helpers import signal_request
-from service.helpers import ADMIN_TOKEN
+from service.helpers import ADMIN_TOKEN, TRADER
 from service.server import served, wait
 from trained import tiny_registry
 from ui.test_ui_browser import artifacts, browser, watched  # noqa: F401 (fixtures)
@@ -40,6 +40,11 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         for fill in fills:
             answer = client.post("/v1/fills", json=fill)
             assert answer.status_code == 200, answer.text
+        # the engine's bot reports a position no proposal opened: EXTERNAL (a trader key's
+        # report settles its own owner's positions only: strat-a's and strat-b's stay)
+        external = {"positions": [{"symbol": "TEST", "quantity": 0.5, "price": 101.0}]}
+        answer = client.post("/v1/positions", json=external, headers=TRADER)
+        assert answer.status_code == 200, answer.text
         for action in ("trip", "reset"):
             answer = client.post(f"/v1/ess/{action}", json={"reason": f"drill {action}"})
             assert answer.status_code == 200, answer.text
@@ -51,6 +56,8 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "ess": client.get("/v1/ess", params={"transitions": 50}).json(),
             "status": client.get("/v1/status").json(),
             "limits": client.get("/v1/limits").json()["limits"],
+            "positions": client.get("/v1/positions").json(),
+            "models": client.get("/v1/models").json(),
         }
         client.close()
 
@@ -94,8 +101,23 @@ def test_each_chart_has_the_marks_the_json_routes_say(
     drawdown = page.get_by_test_id("chart-drawdown")
     assert drawdown.locator(".level").count() == 1  # the ESS max_drawdown line
     assert page.get_by_test_id("chart-fills").locator(".event").count() == len(state["fills"])
-    assert page.get_by_test_id("pnl-row").count() == 2  # strat-a and strat-b
+    owners = {p["owner"] for p in state["positions"]["positions"]}
+    assert owners == {"strat-a", "strat-b"}
+    assert page.get_by_test_id("pnl-row").count() == 3  # strat-a, strat-b and EXTERNAL
     assert "strat-b" in page.get_by_test_id("pnl").inner_text()
+    shown = {o.inner_text() for o in page.get_by_test_id("owned").get_by_test_id("owner").all()}
+    assert shown == owners
+    assert "EXTERNAL" in page.get_by_test_id("external").inner_text()
+    assert len(state["positions"]["external"]) == 1
+
+    served = state["models"]["served"]
+    assert page.get_by_test_id("release-id").inner_text() == served["release"]
+    weights = page.get_by_test_id("weights-row")
+    assert weights.count() == len(served["members"])
+    per_horizon = served["combination"]["per_horizon"]
+    first = weights.nth(0).locator("td")
+    assert first.nth(0).inner_text() in per_horizon
+    assert first.count() == 1 + len(next(iter(per_horizon.values())))
 
     transitions = state["ess"]["transitions"]
     assert page.get_by_test_id("chart-ess").locator(".event").count() == len(transitions)

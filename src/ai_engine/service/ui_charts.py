@@ -180,6 +180,30 @@ def _exposure(safety: SafetyService, account: dict[str, Any], transitions: list[
     )
 
 
+def _weights(safety: SafetyService) -> str:
+    """The combination weight each member carries at every horizon (what signals use)."""
+    engine = safety.holder.engine
+    if engine is None:
+        return ""
+    combination = engine.combination()
+    per_horizon = combination["per_horizon"]
+    if per_horizon is None:
+        return ""
+    steps = len(next(iter(per_horizon.values()), []))
+    head = "".join(f"<th>h{h}</th>" for h in range(1, steps + 1))
+    rows = "".join(
+        f'<tr data-testid="weights-row"><td>{escape(family)}</td>'
+        + "".join(f"<td>{charts.fmt(w, 2)}</td>" for w in weights)
+        + "</tr>"
+        for family, weights in per_horizon.items()
+    )
+    return (
+        '<section id="weights"><h2>Combination weights per horizon</h2>'
+        f"<p>{escape(combination['label'])}</p>"
+        f'<table data-testid="weights"><tr><th>member</th>{head}</tr>{rows}</table></section>'
+    )
+
+
 def chart_panels(
     safety: SafetyService, signals: list[dict[str, Any]], windows: dict[str, dict[str, Any]]
 ) -> str:
@@ -189,7 +213,8 @@ def chart_panels(
     account = safety.desk.account()
     transitions = safety.desk.ess_history(50)
     return (
-        _symbols(windows, signals, edge)
+        _weights(safety)
+        + _symbols(windows, signals, edge)
         + _account(safety)
         + _exposure(safety, account, transitions)
     )

@@ -100,6 +100,8 @@ def test_the_shadow_changes_no_answer_and_scores_both_releases(
         runner = shadow_of(client)
         metrics = samples(client)
         models = client.get("/v1/models").json()
+        page = client.get("/ui/panels").text
+        realised = {(r["role"], r["release"]): r for r in runner.realised()}
     assert shadowed == plain  # byte for byte, but the wall clock
     horizon = int(client_horizon(plain[0]))
     expected = len(ENDS) - horizon
@@ -109,6 +111,11 @@ def test_the_shadow_changes_no_answer_and_scores_both_releases(
         assert error_count(metrics, release, role, "model") == expected
         assert error_count(metrics, release, role, "zero") == expected
     assert metrics[("ai_engine_shadow_signals_total", (("outcome", "ok"),))] == len(ENDS)
+    # the operator page shows both realised errors beside the zero forecast's
+    assert set(realised) == {("served", served), ("shadow", candidate)}
+    for row in realised.values():
+        assert row["scored"] == expected and row["mae"] > 0 and row["zero_mae"] > 0
+    assert page.count('data-testid="realised-row"') == 2 and candidate in page
     assert metrics[("ai_engine_pending_forecasts", ())] == horizon
     shadow = models["shadow"]
     assert shadow["alias"] == "candidate" and shadow["release"] == candidate

@@ -219,9 +219,11 @@ def panels(
     safety: SafetyService,
     signals: list[dict[str, Any]],
     windows: dict[str, dict[str, Any]] | None = None,
+    realised: list[dict[str, Any]] | None = None,
 ) -> str:
     """Every panel, read from the holder and the state store now (blocking: off the loop);
-    ``windows``: the candle windows served per symbol (serving.recent.RecentSignals)."""
+    ``windows``: the candle windows served per symbol (serving.recent.RecentSignals);
+    ``realised``: production's and the shadow's realised errors (None: no shadow runs)."""
     from ai_engine.service.routes.ess import ess_json
     from ai_engine.service.ui_charts import chart_panels
 
@@ -233,7 +235,7 @@ def panels(
         [
             _release(safety),
             _ess(status),
-            chart_panels(safety, signals, windows or {}),
+            chart_panels(safety, signals, windows or {}, realised),
             _exposure(account, safety.desk.config.limits),
             _positions(safety.book.positions()),
             _signals(signals),
@@ -310,6 +312,7 @@ def page(
     admin: bool,
     refresh_s: float,
     windows: dict[str, dict[str, Any]] | None = None,
+    realised: list[dict[str, Any]] | None = None,
 ) -> str:
     """The whole page; ``admin``: an admin token is configured (else trip/reset are disabled)."""
     disabled = "" if admin else " disabled"
@@ -336,7 +339,7 @@ def page(
         '<h1>quantum-ai-engine · operator</h1><p>updated <span id="updated">'
         f"at render</span> · refreshes every {refresh_s:g} s</p>"
         + controls
-        + f'<main id="panels">{panels(safety, signals, windows)}</main>'
+        + f'<main id="panels">{panels(safety, signals, windows, realised)}</main>'
         + f'<script src="/ui/app.js" data-refresh-ms="{int(refresh_s * 1000)}"></script>'
         + "</body></html>"
     )

@@ -204,8 +204,29 @@ def _weights(safety: SafetyService) -> str:
     )
 
 
+def _realised(rows: list[dict[str, Any]] | None) -> str:
+    """Production's and the shadow candidate's realised error beside the zero forecast's."""
+    if rows is None:
+        return ""
+    body = "".join(
+        f'<tr data-testid="realised-row"><td>{escape(r["role"])}</td>'
+        f"<td>{escape(r['release'])}</td><td>{r['scored']}</td>"
+        f"<td>{charts.fmt(r['mae'])}</td><td>{charts.fmt(r['zero_mae'])}</td></tr>"
+        for r in rows
+    )
+    empty = "" if rows else '<p class="empty">no outcome known yet</p>'
+    return (
+        '<section id="realised"><h2>Realised error: production and shadow</h2>'
+        '<table data-testid="realised"><tr><th>role</th><th>release</th><th>scored</th>'
+        f"<th>mean |error|</th><th>zero forecast's</th></tr>{body}</table>{empty}</section>"
+    )
+
+
 def chart_panels(
-    safety: SafetyService, signals: list[dict[str, Any]], windows: dict[str, dict[str, Any]]
+    safety: SafetyService,
+    signals: list[dict[str, Any]],
+    windows: dict[str, dict[str, Any]],
+    realised: list[dict[str, Any]] | None = None,
 ) -> str:
     """The charts' sections, read now (blocking: call off the event loop)."""
     engine = safety.holder.engine
@@ -214,6 +235,7 @@ def chart_panels(
     transitions = safety.desk.ess_history(50)
     return (
         _weights(safety)
+        + _realised(realised)
         + _symbols(windows, signals, edge)
         + _account(safety)
         + _exposure(safety, account, transitions)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -70,6 +71,28 @@ class OutcomeMetrics:
             "Pending bars dropped unscored (over the per-symbol cap).",
             registry=registry,
         )
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per (release, role): forecasts scored and the mean absolute error of the model's
+        and of the zero forecast's, read from the histograms (the operator page's table)."""
+        totals: dict[tuple[str, str], dict[str, float]] = {}
+        for metric in self.abs_error.collect():
+            for sample in metric.samples:
+                if not sample.name.endswith(("_sum", "_count")):
+                    continue
+                key = (sample.labels["release"], sample.labels["role"])
+                part = sample.labels["forecast"] + sample.name[sample.name.rfind("_") :]
+                totals.setdefault(key, {})[part] = sample.value
+        return [
+            {
+                "release": release,
+                "role": role,
+                "scored": int(v.get("model_count", 0)),
+                "mae": v["model_sum"] / v["model_count"] if v.get("model_count") else None,
+                "zero_mae": v["zero_sum"] / v["zero_count"] if v.get("zero_count") else None,
+            }
+            for (release, role), v in sorted(totals.items())
+        ]
 
     def record(self, scored: list[Scored]) -> None:
         """Observe each scored forecast's errors and count it."""

@@ -113,6 +113,11 @@ class ShadowRunner:
         except queue.Full:
             self._count("dropped")
 
+    def realised(self) -> list[dict[str, Any]]:
+        """Production's and the shadow's realised errors so far (``OutcomeMetrics.summary``)."""
+        metrics = self.book.metrics
+        return [] if metrics is None else metrics.summary()
+
     def status(self) -> ShadowStatus:
         """What the shadow serves, why not, and what the worker did."""
         return ShadowStatus(

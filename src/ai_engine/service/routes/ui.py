@@ -27,7 +27,13 @@ async def ui_page(
     """The operator page; its panels refresh every ``refresh`` seconds."""
     admin = bool(service.settings.admin_token)
     html = await run_in_threadpool(
-        page, safety, service.recent.signals(), admin, refresh, service.recent.windows()
+        page,
+        safety,
+        service.recent.signals(),
+        admin,
+        refresh,
+        service.recent.windows(),
+        None if service.shadow is None else service.shadow.realised(),
     )
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 
@@ -36,7 +42,11 @@ async def ui_page(
 async def ui_panels(service: Service, safety: Safety) -> HTMLResponse:
     """The page's panels alone, read now."""
     html = await run_in_threadpool(
-        panels, safety, service.recent.signals(), service.recent.windows()
+        panels,
+        safety,
+        service.recent.signals(),
+        service.recent.windows(),
+        None if service.shadow is None else service.shadow.realised(),
     )
     return HTMLResponse(html, headers=SECURITY_HEADERS)
 

@@ -7,8 +7,9 @@ Zero forecast (the intervals of a release without an edge; the residuals of a we
 are about the same); calibrated on the first half of the rows, measured on the second. Scales:
 ``rms`` (48-bar RMS x sqrt(h), releases before issue 24) and ``garch`` (the GARCH(1,1) term
 structure fitted on the first half), each without and with the recent-score rescaling (500
-bars of the zero forecast's scores under the same scale, as served). Terciles: of the true conditional variance on GARCH(1,1)-t data (three seeds, 24,000
-bars); on the repository's crypto files (all one-bar returns), of the ex-ante GARCH variance
+bars of the zero forecast's scores under the same scale, as served). Terciles: of the true
+conditional variance on GARCH(1,1)-t data (three seeds, 24,000 bars); on the repository's
+crypto files (all one-bar returns), of the ex-ante GARCH variance
 (there is no true one; the RMS one where no stationary GARCH fits, as a release would).
 """
 

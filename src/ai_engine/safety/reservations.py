@@ -37,7 +37,7 @@ def by_symbol(conn: sa.Connection, now: float) -> dict[str, float]:
     rows = conn.execute(
         sa.select(c.symbol, sa.func.sum(c.reserved_notional)).where(_live(now)).group_by(c.symbol)
     )
-    return {str(symbol): float(total) for symbol, total in rows}
+    return {str(row.symbol): float(row[1]) for row in rows}
 
 
 def release(conn: sa.Connection, owner: str, symbol: str, now: float, why: str) -> None:
@@ -61,7 +61,8 @@ def use(conn: sa.Connection, owner: str, symbol: str, notional: float, now: floa
         .order_by(c.id)
     ).all()
     left = notional
-    for proposal_id, reserved in rows:
+    for row in rows:
+        proposal_id, reserved = int(row.id), float(row.reserved_notional)
         if reserved * left <= 0:  # opposite direction, or nothing of the fill left
             if reserved * notional < 0:
                 _set(conn, proposal_id, 0.0, now)

@@ -111,7 +111,7 @@ def _account(safety: SafetyService) -> str:
         level=("ESS max_drawdown", limit) if limit > 0 else None,
         as_pct=True,
     )
-    owners = [(str(o), float(v or 0.0)) for o, v in pnl]
+    owners = [(str(row[0]), float(row[1] or 0.0)) for row in pnl]
     rows = "".join(
         f'<tr data-testid="pnl-row"><td>{escape(o)}</td><td>{charts.fmt(v, 4)}</td></tr>'
         for o, v in owners

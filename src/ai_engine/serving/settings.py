@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, JsonValue, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -56,9 +56,9 @@ BYTES_PER_CANDLE = 512
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
-def _env(name: str) -> dict[str, Any]:
+def _env(name: str) -> dict[str, JsonValue]:
     """A field's variable when it is not PREFIX + its name in capitals."""
-    return {"json_schema_extra": {"env": PREFIX + name}}
+    return {"env": PREFIX + name}
 
 
 class ServiceSettings(BaseSettings):
@@ -74,7 +74,9 @@ class ServiceSettings(BaseSettings):
     trader_keys: str | None = None
     """AI_ENGINE_TRADER_KEYS as given (inline pairs or a key file's path; safety/keys.py)."""
     max_candles: int = 10_000
-    watch_interval_s: float = Field(2.0, allow_inf_nan=False, **_env("WATCH_INTERVAL"))
+    watch_interval_s: float = Field(
+        2.0, allow_inf_nan=False, json_schema_extra=_env("WATCH_INTERVAL")
+    )
     pinned_cache: int = 4
     log_level: str = "INFO"
     threads: int = 1
@@ -90,7 +92,7 @@ class ServiceSettings(BaseSettings):
     torch_compile: bool = False
     """Compile the served release's PyTorch members for one-row predictions after each load
     (AI_ENGINE_TORCH_COMPILE=1): seconds more per load, a fraction of their CPU per call."""
-    coverage_ttl_s: float = Field(2.0, allow_inf_nan=False, **_env("COVERAGE_TTL"))
+    coverage_ttl_s: float = Field(2.0, allow_inf_nan=False, json_schema_extra=_env("COVERAGE_TTL"))
     max_streams: int = 4096
     max_batch: int = 64
 

@@ -295,7 +295,7 @@ class AIEngineStrategy(IStrategy):
         config = SafetyConfig.load(path)
         frame, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
         candles = self._candles(frame.tail(self.ai.candles), pair)
-        _, signal = self.plane.signal_now(candles)  # routed: the pair's own series
-        target = size(signal.to_json(), config.sizing).target
+        _, made = self.plane.signal_now(candles)  # routed: the pair's own series
+        target = size(made.to_json(), config.sizing).target
         cap = config.limits.max_position
         return float(np.clip(target, -cap, cap))

@@ -121,3 +121,13 @@ def test_serve_offers_a_flag_for_the_settings_an_operator_tunes() -> None:
     shown = CliRunner().invoke(app, ["serve", "--help"], terminal_width=200).output
     for flag in ("--stale-check", "--window-cache", "--torch-compile", "--shadow-pending"):
         assert flag in shown
+
+
+def test_serves_flags_go_over_the_variables_and_the_rest_still_come_from_them() -> None:
+    environ = {"AI_ENGINE_ADMIN_TOKEN": "from-env", "AI_ENGINE_MAX_CANDLES": "500"}
+    settings = ServiceSettings.from_env(environ, max_candles=900, release="candidate")
+    assert (settings.admin_token, settings.max_candles, settings.release) == (
+        "from-env",
+        900,
+        "candidate",
+    )

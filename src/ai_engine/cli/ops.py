@@ -194,5 +194,5 @@ def serve_command(
         "window_cache": window_cache,
         "torch_compile": torch_compile,
     }
-    settings = ServiceSettings.model_validate({k: v for k, v in flags.items() if v is not None})
+    settings = ServiceSettings.from_env(**{k: v for k, v in flags.items() if v is not None})
     serve(settings, host, port, workers)

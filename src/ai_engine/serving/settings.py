@@ -144,14 +144,15 @@ class ServiceSettings(BaseSettings):
         return init_settings, Variables(settings_cls, os.environ)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, /, **given: Any) -> ServiceSettings:
         """Settings from ``AI_ENGINE_*`` variables (``AI_ENGINE_SETTINGS``: the whole settings
-        as JSON, from ``serve``); a malformed value is a ConfigError naming the variable."""
+        as JSON, from ``serve``), ``given`` values (the flags of ``serve``) over them; a
+        malformed value is a ConfigError naming the variable."""
         env = os.environ if environ is None else environ
         try:
-            if env.get(SERIALISED):
+            if env.get(SERIALISED) and not given:
                 return cls.model_validate_json(env[SERIALISED])
-            return cls.model_validate(Variables(cls, env)())
+            return cls.model_validate({**Variables(cls, env)(), **given})
         except ValidationError as exc:
             raise config_error(exc, env) from None
 

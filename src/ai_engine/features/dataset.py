@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ai_engine.errors import DataValidationError
+from ai_engine.features.last_row import latest_arrays
 from ai_engine.features.spec import FeatureSpec
 from ai_engine.features.v1 import compute, return_windows, targets
 
@@ -67,8 +68,18 @@ def training_data(frame: pd.DataFrame, spec: FeatureSpec) -> tuple[ModelInputs, 
 
 
 def latest_inputs(frame: pd.DataFrame, spec: FeatureSpec) -> ModelInputs:
-    """Inputs for the last bar only (serving)."""
-    return model_inputs(frame, spec, np.array([len(frame) - 1]))
+    """Inputs for the last bar only (serving): ``tabular`` (1, 22), ``sequence``
+    (1, lookback, 1).
+
+    A plain window (spec v1, float64 columns, enough candles, finite features) goes through
+    ``last_row.latest_arrays``, the array kernel that is bit-identical to ``model_inputs``;
+    anything else takes ``model_inputs`` itself, the reference, with its errors.
+    """
+    fast = latest_arrays(frame, spec)
+    if fast is None:
+        return model_inputs(frame, spec, np.array([len(frame) - 1]))
+    tabular, sequence, timestamps = fast
+    return ModelInputs(tabular, sequence, timestamps, np.array([len(frame) - 1]))
 
 
 def _check_finite(tabular: np.ndarray, spec: FeatureSpec, timestamps: pd.DatetimeIndex) -> None:

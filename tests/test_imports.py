@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"models"},
     {"bundle"},
     {"evaluation"},
-    {"registry_records", "registry", "coverage"},
+    {"release_format", "registry_records", "registry", "registry_upgrade", "coverage"},
     {"ensemble", "engine", "signal_text"},
     {"training", "legacy_import", "safety"},
     {"serving"},

@@ -1,29 +1,25 @@
 """Which release answers for a series, and a loaded release seen as one series' engine.
 
-A release made by ``ai_engine.multi`` declares what it covers: ``symbols`` at one
-``timeframe``, or (several timeframes) ``series``, its ``SYMBOL@TF`` keys, with ``per_symbol``
-and per-series members keyed by them. A release of one symbol made by ``train`` declares none
-and answers any symbol of its timeframe, as before. Aliases can be per model set:
-``production@<model_set>`` beside the global ``production``. A series is routed to the global
-alias's release when it covers the symbol and timeframe, else to the first per-model-set alias
-(sorted by name) whose release does; an unknown one is ``NotFound`` listing what is covered.
-Symbols match in freqtrade's file-name form: the pair ``ETH/BTC`` (or ``XRP/USDT:USDT``) is the
-symbol ``ETH_BTC`` (``XRP_USDT_USDT``) of the candle file a release was trained on.
+A release (format v2, ``release_format``) declares what it covers: its ``series``, each a
+(symbol, timeframe) with its own members, evidence and ensemble settings. A release of one
+symbol made by ``train`` (``any_symbol``) answers any symbol of its timeframe, as before.
+Aliases can be per model set: ``production@<model_set>`` beside the global ``production``. A
+series is routed to the global alias's release when it covers the symbol and timeframe, else
+to the first per-model-set alias (sorted by name) whose release does; an unknown one is
+``NotFound`` listing what is covered. Symbols match in freqtrade's file-name form: the pair
+``ETH/BTC`` (or ``XRP/USDT:USDT``) is the symbol ``ETH_BTC`` (``XRP_USDT_USDT``) of the candle
+file a release was trained on.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ai_engine.errors import NotFound
 from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, safe_name
+from ai_engine.release_format import SERIES_SEP, Series
 
-if TYPE_CHECKING:
-    pass
-
-SERIES_SEP = "@"
 _PAIR_PUNCTUATION = re.compile(r"[/ .$+:]")
 
 
@@ -53,28 +49,27 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def series_of(release: Release) -> list[tuple[str, str]]:
-    """The (symbol, timeframe) pairs a release covers (its one ``symbol`` when it declares
-    none; then it answers any symbol of its timeframe)."""
-    if release.series:
-        return [split_key(key) for key in release.series]
-    return [(s, release.timeframe) for s in release.symbols or [release.symbol]]
+    """The (symbol, timeframe) pairs a release covers (an ``any_symbol`` release: its one
+    series, though it answers any symbol of its timeframe)."""
+    return [(s.symbol, s.timeframe) for s in release.series]
 
 
-def record_key(release: Release, symbol: str, timeframe: str | None) -> str:
-    """The key of a series in ``per_symbol`` and members' ``symbol``: ``SYMBOL@TF`` in a release
-    of several timeframes, the symbol otherwise (releases of one timeframe, older ones)."""
+def find_series(release: Release, symbol: str, timeframe: str | None) -> Series:
+    """The release's series of ``symbol`` at ``timeframe`` (None: its only timeframe for the
+    symbol); NotFound when it has none, or several and no timeframe was given."""
+    if release.any_symbol:
+        return release.series[0]
     symbol = declared_symbol(release, symbol)
-    if not release.series:
-        return symbol
-    if timeframe is None:
-        found = [tf for s, tf in series_of(release) if s == symbol]
-        if len(found) != 1:
-            raise NotFound(
-                f"symbol {symbol!r} is covered by release {release.id} at timeframes {found}; "
-                "expected a timeframe to choose one"
-            )
-        timeframe = found[0]
-    return series_key(symbol, timeframe)
+    found = [s for s in release.series if s.symbol == symbol]
+    if timeframe is None and len(found) > 1:
+        raise NotFound(
+            f"symbol {symbol!r} is covered by release {release.id} at timeframes "
+            f"{[s.timeframe for s in found]}; expected a timeframe to choose one"
+        )
+    for one in found:
+        if timeframe in (None, one.timeframe):
+            return one
+    raise NotFound(f"symbol {symbol!r} at {timeframe} is not covered by release {release.id}")
 
 
 @dataclass(frozen=True)
@@ -112,15 +107,12 @@ def covered(release: Release) -> list[str]:
 
 def covers(release: Release, symbol: str, timeframe: str | None) -> bool:
     """True when the release answers ``symbol`` at ``timeframe`` (None: any timeframe)."""
+    if release.any_symbol:
+        return timeframe in (None, release.series[0].timeframe)
     wanted = canonical_symbol(symbol)
-    if release.series:
-        return any(
-            canonical_symbol(s) == wanted and timeframe in (None, tf)
-            for s, tf in series_of(release)
-        )
-    if timeframe is not None and timeframe != release.timeframe:
-        return False
-    return not release.symbols or wanted in map(canonical_symbol, release.symbols)
+    return any(
+        canonical_symbol(s) == wanted and timeframe in (None, tf) for s, tf in series_of(release)
+    )
 
 
 def routing_aliases(registry: Registry, alias: str = DEFAULT_ALIAS) -> list[str]:
@@ -141,7 +133,7 @@ def coverage(registry: Registry, alias: str = DEFAULT_ALIAS) -> list[Coverage]:
                 release.model_set,
                 release.timeframe,
                 covered(release),
-                not release.symbols,
+                release.any_symbol,
                 [series_key(s, tf) for s, tf in series_of(release)],
             )
         )

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ai_engine.bundle import write_json
-from ai_engine.errors import RegistryError
+from ai_engine.data import timeframe_delta
+from ai_engine.errors import DataValidationError, RegistryError
+from ai_engine.release_format import RELEASE_FORMAT_VERSION, Series, upgraded
 
-RELEASE_FORMAT_VERSION = 1
 DEFAULT_ALIAS = "production"
 ALIASES = ("production", "candidate")
 STAGING = ".staging"
@@ -40,37 +41,94 @@ class ReleaseMember(BaseModel):
     plugin: str | None = None
     """The plugin (module or .py path) the member's family came from; None: built in."""
     symbol: str | None = None
-    """The one symbol (``SYMBOL@TF`` in a release with ``series``) this member serves (trees
-    fitted per symbol); None: every symbol."""
+    """The series (``SYMBOL`` or ``SYMBOL@TF``) whose own bundle this is (trees fitted per
+    symbol); None: shared. Informational: which series a member answers is ``Series.members``."""
 
 
 class Release(BaseModel):
-    """A release: the unit that is promoted, served and rolled back."""
+    """A release: the unit that is promoted, served and rolled back (format v2).
+
+    ``series`` lists every (symbol, timeframe) it answers with that series' members, evidence,
+    ensemble settings and metrics; ``evaluation``, ``ensemble`` and ``metrics`` beside them are
+    the release-wide (pooled) ones. A v1 record (a file written before format 2, or keyword
+    arguments in the v1 shape) is upgraded on validation (``release_format.upgrade_v1``).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     format_version: int = RELEASE_FORMAT_VERSION
     id: str
     created_at: str
     model_set: str
-    symbol: str
-    timeframe: str
     feature_fingerprint: str
     members: list[ReleaseMember]
+    series: list[Series]
+    any_symbol: bool = False
+    """True for a release of one symbol made by ``train``: its one series answers any symbol of
+    its timeframe."""
     ensemble: dict[str, Any]
     metrics: dict[str, Any] = {}
     evaluation: dict[str, Any] = {}
     """Out-of-fold evidence (evaluation/): combination weights, edge verdict, decision rule,
     conformal interval scales, input-distance gate. Empty for releases made before it."""
-    symbols: list[str] = []
-    """The symbols a multi-symbol release covers (ai_engine.multi); empty: a release of one
-    symbol, ``symbol``, made by ``train``."""
-    series: list[str] = []
-    """A release of several timeframes: every (symbol, timeframe) it covers as ``SYMBOL@TF``
-    (sorted); ``per_symbol`` and members' ``symbol`` are then keyed by these, ``timeframe``
-    lists the timeframes (``1m,5m,30m``). Empty: ``symbols`` at ``timeframe``."""
-    per_symbol: dict[str, Any] = {}
-    """Per covered symbol (``SYMBOL@TF`` with ``series``): its own ``evaluation``,
-    ``ensemble``, validation ``metrics``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        return upgraded(data)
+
+    @model_validator(mode="after")
+    def _check(self) -> Release:
+        if not self.series:
+            raise ValueError("expected at least one series")
+        if self.any_symbol and len(self.series) != 1:
+            raise ValueError("any_symbol expects exactly one series")
+        for one in self.series:
+            if any(not 0 <= i < len(self.members) for i in one.members):
+                raise ValueError(f"series {one.key}: member index out of range")
+        return self
+
+    @property
+    def timeframes(self) -> list[str]:
+        """The timeframes of its series, each once, shortest first."""
+        return sorted({s.timeframe for s in self.series}, key=_timeframe_order)
+
+    @property
+    def timeframe(self) -> str:
+        """Its one timeframe, or the list (``5m,15m``) of a release of several."""
+        return ",".join(self.timeframes)
+
+    @property
+    def symbols(self) -> list[str]:
+        """The symbols it declares, sorted; empty for an ``any_symbol`` release."""
+        return [] if self.any_symbol else sorted({s.symbol for s in self.series})
+
+    @property
+    def symbol(self) -> str:
+        """Its one symbol, or the declared symbols joined by commas."""
+        return self.series[0].symbol if self.any_symbol else ",".join(self.symbols)
+
+    @property
+    def series_keys(self) -> list[str]:
+        """Every series as ``SYMBOL@TF``, in the release's order."""
+        return [s.key for s in self.series]
+
+    @property
+    def listed_series(self) -> list[str]:
+        """What v1 called ``series`` (kept in /v1/models and ``models list --json``):
+        ``series_keys`` for a release of several timeframes, else empty."""
+        return self.series_keys if len(self.timeframes) > 1 else []
+
+    def by_key(self) -> dict[str, Series]:
+        """Its series by ``SYMBOL@TF``."""
+        return {s.key: s for s in self.series}
+
+
+def _timeframe_order(timeframe: str) -> tuple[float, str]:
+    """Shortest first; a timeframe of an unknown spelling after the known ones."""
+    try:
+        return timeframe_delta(timeframe).total_seconds(), timeframe
+    except DataValidationError:
+        return float("inf"), timeframe
 
 
 class Alias(BaseModel):

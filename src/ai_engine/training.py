@@ -34,6 +34,7 @@ from ai_engine.models.family import (
     import_plugin,
 )
 from ai_engine.registry import Registry, Release, ReleaseMember, utc_stamp
+from ai_engine.release_format import Series
 
 Progress = Callable[[str, str], None]
 """Called as ``progress(family, event)`` with event ``"start"`` or ``"done"``."""
@@ -412,20 +413,29 @@ def train(
             staged.append(registry.stage_bundle(model_set, family, version, write))
 
         def make_release(members: list[ReleaseMember], release_id: str) -> Release:
+            ensemble, evaluation = fitted.ensemble.to_json(), fitted.evidence.to_json()
+            metrics = {
+                k: {"mae": v["mae"], "hit_rate": v["hit_rate"]} for k, v in fitted.metrics.items()
+            }
+            one = Series(
+                symbol=candles.symbol,
+                timeframe=candles.timeframe,
+                members=list(range(len(members))),
+                evaluation=evaluation,
+                ensemble=ensemble,
+                metrics=metrics,
+            )
             return Release(
                 id=release_id,
                 created_at=created_at,
                 model_set=model_set,
-                symbol=candles.symbol,
-                timeframe=candles.timeframe,
                 feature_fingerprint=spec.fingerprint(),
                 members=[m.model_copy(update={"plugin": _plugin_of(m.family)}) for m in members],
-                ensemble=fitted.ensemble.to_json(),
-                evaluation=fitted.evidence.to_json(),
-                metrics={
-                    k: {"mae": v["mae"], "hit_rate": v["hit_rate"]}
-                    for k, v in fitted.metrics.items()
-                },
+                series=[one],
+                any_symbol=True,  # a release of one symbol answers any symbol of its timeframe
+                ensemble=ensemble,
+                evaluation=evaluation,
+                metrics=metrics,
             )
 
         release = registry.publish(staged, make_release, promote_to)

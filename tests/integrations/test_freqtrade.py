@@ -322,7 +322,7 @@ def test_a_release_of_several_series_backtests_and_dry_runs_each_pair_as_its_ser
     replay = replay_cli(registry, candles, tmp_path / "replay")
     assert_same_signals(strategy, replay)
     view = series_view(Engine.load(registry), "ETH/BTC", "5m")
-    assert view.release.series == ["ETH_BTC@5m"]
+    assert view.release.series_keys == ["ETH_BTC@5m"]
     own = replay_signals(view, load_candles(candles, "ETH/BTC"))
     assert strategy["reason"].tolist() == list(own.reasons)
     # dry-run: the service routes the pair's name to the same series

@@ -50,9 +50,7 @@ def publish_crippled(registry: Registry, source: str) -> str:
     ]
 
     def make(members: list[ReleaseMember], release_id: str) -> Release:
-        per_symbol = {
-            s: {**r, "evaluation": crippled(r["evaluation"])} for s, r in base.per_symbol.items()
-        }
+        series = [s.model_copy(update={"evaluation": crippled(s.evaluation)}) for s in base.series]
         return base.model_copy(
             update={
                 "id": release_id,
@@ -62,7 +60,7 @@ def publish_crippled(registry: Registry, source: str) -> str:
                     for m, b in zip(members, base.members, strict=True)
                 ],
                 "evaluation": crippled(base.evaluation),
-                "per_symbol": per_symbol,
+                "series": series,
             }
         )
 

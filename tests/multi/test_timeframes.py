@@ -65,10 +65,11 @@ def test_one_release_declares_every_series_with_a_verdict_each(mixed: tuple[Path
     assert len(reg.releases()) == 1
     assert sorted(reg.aliases()) == ["production", "production@multi"]
     release = reg.resolve("production")
-    assert release.series == SERIES and release.symbols == ["ADA_BTC", "ETH_BTC"]
+    assert release.series_keys == SERIES and release.symbols == ["ADA_BTC", "ETH_BTC"]
+    assert release.format_version == 2 and not release.any_symbol
     assert release.timeframe == "5m,15m" and release.model_set == "multi"
-    assert sorted(release.per_symbol) == sorted(SERIES)
-    assert all(r["oof_rows"] > 0 and r["metrics"] for r in release.per_symbol.values())
+    assert sorted(release.by_key()) == sorted(SERIES)
+    assert all((s.oof_rows or 0) > 0 and s.metrics for s in release.series)
     trees = sorted({m.symbol for m in release.members if m.symbol is not None})
     assert trees == sorted(SERIES)  # per-series trees, keyed like per_symbol
     assert sum(m.symbol is None for m in release.members) == 2  # one network per family
@@ -86,18 +87,18 @@ def test_each_series_is_answered_from_its_own_evidence(mixed: tuple[Path, Path])
     for key, name in zip(SERIES, ["ADA_BTC-5m", "ETH_BTC-5m", "ETH_BTC-15m"], strict=True):
         symbol, timeframe = key.split("@")
         view = series_view(engine, symbol, timeframe)
-        assert view.release.timeframe == timeframe and view.release.series == [key]
-        assert view.release.evaluation == release.per_symbol[key]["evaluation"]
+        assert view.release.timeframe == timeframe and view.release.series_keys == [key]
+        assert view.release.evaluation == release.by_key()[key].evaluation
         assert {m.symbol for m in view.release.members} == {None, key}
         args = ("signal", "--data", str(data / f"{name}.feather"), "--registry", str(registry))
         signal = json.loads(cli(*args, "--json").stdout)
         assert (signal["symbol"], signal["timeframe"]) == (symbol, timeframe)
         assert signal["release"] == release.id and signal["consensus"]["healthy"] == 4
-        edge = release.per_symbol[key]["evaluation"]["edge"]
+        edge = release.by_key()[key].evaluation["edge"]
         assert signal["edge"]["enabled"] == edge["enabled"]
     with pytest.raises(NotFound, match="at timeframes \\['5m', '15m'\\]; expected a timeframe"):
         series_view(engine, "ETH_BTC")
-    assert series_view(engine, "ADA_BTC").release.series == ["ADA_BTC@5m"]  # one series
+    assert series_view(engine, "ADA_BTC").release.series_keys == ["ADA_BTC@5m"]  # one series
     assert covers(release, "ETH_BTC", "15m") and not covers(release, "ADA_BTC", "15m")
     with pytest.raises(NotFound, match=r"covered: \['ADA_BTC 5m', 'ETH_BTC 15m', 'ETH_BTC 5m'\]"):
         route(Registry(registry), "ADA_BTC", "15m")
@@ -131,8 +132,7 @@ def test_the_service_routes_each_series_and_404s_the_rest(
             assert (signal["symbol"], signal["timeframe"]) == (symbol, timeframe)
             assert signal["release"] == release.id
             assert (
-                signal["edge"]["enabled"]
-                == (release.per_symbol[key]["evaluation"]["edge"]["enabled"])
+                signal["edge"]["enabled"] == (release.by_key()[key].evaluation["edge"]["enabled"])
             )
         for symbol, timeframe in (("DOGE_BTC", "5m"), ("ADA_BTC", "15m")):
             frame = data / "ADA_BTC-5m.feather"
@@ -177,5 +177,5 @@ def test_retrain_judges_a_candidate_over_every_series(mixed: tuple[Path, Path]) 
     assert decision["production"] == production
     assert decision["symbols"] == sorted(SERIES)
     candidate = Registry(registry).release(decision["candidate"])
-    assert candidate.series == SERIES and candidate.model_set == "multi"
+    assert candidate.series_keys == SERIES and candidate.model_set == "multi"
     assert read_decision(Registry(registry), candidate.id) is not None

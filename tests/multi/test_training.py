@@ -49,10 +49,10 @@ def test_the_release_declares_its_symbols_and_holds_one_verdict_each(
     release = registry.resolve("production")
     assert release.symbols == ["EDGE", "WALK"] and release.timeframe == "5m"
     assert all(m.symbol is None for m in release.members)  # one global model per family
-    edges = {s: r["evaluation"]["edge"]["enabled"] for s, r in release.per_symbol.items()}
+    edges = {s.symbol: s.evaluation["edge"]["enabled"] for s in release.series}
     assert edges == {"EDGE": True, "WALK": False}
-    assert all(r["oof_rows"] > 1000 for r in release.per_symbol.values())
-    edge_metrics = release.per_symbol["EDGE"]["metrics"]
+    assert all((s.oof_rows or 0) > 1000 for s in release.series)
+    edge_metrics = release.by_key()["EDGE@5m"].metrics
     assert edge_metrics["ensemble"]["mae"] < edge_metrics["zero_forecast"]["mae"]
 
 

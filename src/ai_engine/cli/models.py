@@ -75,7 +75,7 @@ def _release_row(release: Release, aliases: dict[str, Alias]) -> dict[str, Any]:
         "symbol": release.symbol,
         "timeframe": release.timeframe,
         "symbols": release.symbols,  # multi-symbol coverage; empty: `symbol` (any symbol)
-        "series": release.series,  # several timeframes: SYMBOL@TF; empty: symbols x timeframe
+        "series": release.listed_series,  # several timeframes: SYMBOL@TF; else empty
         "created_at": release.created_at,
         "members": [{"family": m.family, "version": m.version} for m in release.members],
         "ensemble_mae": mae,
@@ -175,6 +175,26 @@ def models_gc(
         + [f"removed leftover {x}" for x in report.removed_leftovers]
         + [f"removed gate decision {d}" for d in report.removed_decisions]
         + [f"kept {len(report.kept_releases)} release(s): {', '.join(report.kept_releases)}"]
+    )
+
+
+@models_app.command("upgrade")
+def models_upgrade(
+    release_id: Annotated[str | None, typer.Argument(help="Release id or alias.")] = None,
+    every: Annotated[bool, typer.Option("--all", help="Upgrade every release.")] = False,
+    registry: RegistryOption = DEFAULT_REGISTRY,
+) -> None:
+    """Rewrite release files of an older format as the current one (each atomically)."""
+    from ai_engine.registry import Registry
+    from ai_engine.registry_upgrade import upgrade_releases
+
+    if every == (release_id is not None):
+        common.err.print("[red]error:[/] give one release id or alias, or --all")
+        raise typer.Exit(2)
+    report = upgrade_releases(Registry(registry), None if every else [release_id or ""])
+    echo(
+        [f"upgraded release {r}" for r in report.upgraded]
+        + [f"release {r} is already in the current format" for r in report.current]
     )
 
 

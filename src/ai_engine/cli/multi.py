@@ -164,10 +164,10 @@ def write_json(data: Any) -> None:
 
 def covers_line(release: Any) -> str:
     """What a release covers, for ``models list``: its symbols and timeframe(s)."""
-    if not release.symbols:
+    if release.any_symbol:
         return f"{release.symbol} {release.timeframe} (any symbol)"
-    if release.series:
-        return ", ".join(map(_spaced, release.series))
+    if release.listed_series:
+        return ", ".join(map(_spaced, release.listed_series))
     return f"{', '.join(release.symbols)} {release.timeframe}"
 
 
@@ -186,13 +186,16 @@ def _spaced(key: str) -> str:
 
 
 def symbol_lines(release: Any) -> list[str]:
-    """One line per covered symbol (series: ``SYMBOL@TF``) of a multi-symbol release: its own
-    edge verdict."""
+    """One line per covered symbol (several timeframes: ``SYMBOL@TF``) of a multi-symbol
+    release: its own edge verdict."""
     from ai_engine.evaluation.evidence import edge_line
 
+    if release.any_symbol:
+        return []
+    several = len(release.timeframes) > 1
     return [
-        f"symbol       {symbol}: {edge_line(record.get('evaluation', {}).get('edge', {}))}"
-        for symbol, record in release.per_symbol.items()
+        f"symbol       {s.key if several else s.symbol}: {edge_line(s.evaluation.get('edge', {}))}"
+        for s in release.series
     ]
 
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ai_engine.bundle import BundleInfo, save_bundle
-from ai_engine.coverage import SERIES_SEP, series_key
+from ai_engine.coverage import SERIES_SEP, series_key, split_key
 from ai_engine.data import timeframe_delta
 from ai_engine.errors import ConfigError
 from ai_engine.evaluation import Evidence, OutOfFold, evaluate
@@ -42,6 +42,7 @@ from ai_engine.multi.pooling import (
     time_folds,
 )
 from ai_engine.registry import Registry, Release, ReleaseMember, safe_name, utc_stamp
+from ai_engine.release_format import Series
 from ai_engine.training import (
     PROBE_ROWS,
     TrainingPlan,
@@ -279,16 +280,12 @@ def train_pooled(
                 id=release_id,
                 created_at=created_at,
                 model_set=model_set,
-                symbol=",".join(symbols),
-                symbols=symbols,
-                series=series,
-                timeframe=timeframe_label,
                 feature_fingerprint=spec.fingerprint(),
                 members=owned,
+                series=_series(per_symbol, [m.symbol for m in owned], timeframes),
                 ensemble=plan.ensemble.with_evidence(summary).to_json(),
                 evaluation=summary.to_json(),
                 metrics=summary_,
-                per_symbol=per_symbol,
             )
 
         release = registry.publish(staged, make_release, promote_to)
@@ -321,6 +318,19 @@ def _named(
     ordered = sorted(placed, key=lambda p: (p.symbol, _timeframe_order(p.timeframe)))
     named = [dataclasses.replace(p, symbol=series_key(p.symbol, p.timeframe)) for p in ordered]
     return named, {n.symbol: p.symbol for n, p in zip(named, ordered, strict=True)}
+
+
+def _series(
+    records: dict[str, dict[str, Any]], owners: list[str | None], timeframes: list[str]
+) -> list[Series]:
+    """The release's series from each part's record (keyed ``SYMBOL``, or ``SYMBOL@TF`` with
+    several timeframes) and each member's owner (None: shared), in the parts' order."""
+    out = []
+    for key, record in records.items():
+        symbol, timeframe = split_key(key) if len(timeframes) > 1 else (key, timeframes[0])
+        owned = [i for i, owner in enumerate(owners) if owner in (None, key)]
+        out.append(Series(symbol=symbol, timeframe=timeframe, members=owned, **record))
+    return out
 
 
 def _timeframe_order(timeframe: str) -> float:

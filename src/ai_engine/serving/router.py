@@ -21,11 +21,9 @@ from ai_engine.coverage import (
     Coverage,
     coverage,
     covers,
-    declared_symbol,
+    find_series,
     not_covered,
-    record_key,
     series_of,
-    split_key,
 )
 from ai_engine.engine import Engine
 from ai_engine.errors import NotFound, RegistryError
@@ -129,43 +127,41 @@ class Router:
             return series_view(engine, symbol, timeframe)
         if served is None and not entries:
             return self.source.require()  # EngineUnavailable: nothing loaded, and why
-        if served is not None and not served.release.symbols:
+        if served is not None and served.release.any_symbol:
             return served
         raise not_covered(symbol, timeframe, entries)
 
 
 def series_view(engine: Engine, symbol: str, timeframe: str | None = None) -> Engine:
     """``engine`` seen as the one series (symbol, timeframe) of its release: that series'
-    members, evidence and ensemble settings; the release itself for a release of one symbol.
+    members, evidence and ensemble settings (``Release.series``); the release itself for a
+    release of one symbol (``any_symbol``).
 
     The loaded bundles are shared, never loaded twice; views are cached per engine.
     """
     release = engine.release
-    if not release.symbols:
+    if release.any_symbol:
         return engine
-    if not covers(release, symbol, None if not release.series else timeframe):
+    several = len(release.timeframes) > 1
+    if not covers(release, symbol, timeframe if several else None):
         listed = [f"{s} {tf}" for s, tf in series_of(release)]
-        at = f" at {timeframe}" if timeframe and release.series else ""
+        at = f" at {timeframe}" if timeframe and several else ""
         raise NotFound(
             f"symbol {symbol!r}{at} is not covered by release {release.id} "
-            f"({release.timeframe}); covered: {listed if release.series else release.symbols}"
+            f"({release.timeframe}); covered: {listed if several else release.symbols}"
         )
-    symbol = declared_symbol(release, symbol)
-    key = record_key(release, symbol, timeframe)
+    one = find_series(release, symbol, timeframe if several else None)
     views = _VIEWS.setdefault(engine, {})
-    if key in views:
-        return views[key]
-    keep = [i for i, m in enumerate(release.members) if m.symbol in (None, key)]
-    record = release.per_symbol.get(key, {})
+    if one.key in views:
+        return views[one.key]
     update = {
-        "symbol": symbol,
-        "members": [release.members[i] for i in keep],
-        "evaluation": record.get("evaluation", release.evaluation),
-        "ensemble": record.get("ensemble", release.ensemble),
-        "metrics": record.get("metrics", release.metrics),
+        "members": [release.members[i] for i in one.members],
+        "series": [one.model_copy(update={"members": list(range(len(one.members)))})],
+        "evaluation": one.evaluation,
+        "ensemble": one.ensemble,
+        "metrics": one.metrics,
     }
-    if release.series:
-        update |= {"symbols": [symbol], "timeframe": split_key(key)[1], "series": [key]}
-    view = Engine(release.model_copy(update=update), [engine.members[i] for i in keep], engine.spec)
-    views[key] = view
+    members = [engine.members[i] for i in one.members]
+    view = Engine(release.model_copy(update=update), members, engine.spec)
+    views[one.key] = view
     return view

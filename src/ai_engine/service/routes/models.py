@@ -58,7 +58,7 @@ def _served(engine: Engine, readiness: tuple[bool, str], loaded_at: str | None) 
         "combination": combination,
         "edge": release.evaluation.get("edge", {}),
         "symbols": release.symbols,
-        "series": release.series,
+        "series": release.listed_series,
         "ready": readiness[0],
         "reason": readiness[1],
         "members": [

@@ -310,7 +310,7 @@ def backtest_command(
         result = run_backtest(candles, plan, settings, progress=report)
         bar.update(task, description="backtest done")
     for line in verdict_lines(result.report):  # the headline first
-        common.out.print(line, highlight=False, markup=False)
+        common.out.print(line, highlight=False, markup=False, soft_wrap=True)
     for table in summary_tables(result.report):
         common.out.print(table)
     paths = write_report(result, out_dir)

@@ -1,4 +1,5 @@
-"""The fast path (orjson + numpy) answers exactly as the ordinary FastAPI handler does."""
+"""The candle routes' one handler: the fast parse (orjson + numpy) answers exactly as the
+pydantic branch does, and router-level dependencies run for every body."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fastapi import Depends, HTTPException
 from fastapi.testclient import TestClient
 
 from ai_engine.candle_arrays import candles_from_arrays
@@ -23,8 +25,8 @@ from synthetic import synthetic_frame
 
 @pytest.fixture
 def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the requests that took the fast path (it routes them itself; the ordinary
-    handler never calls fastpath's ``routed_engine``)."""
+    """Counts the requests that the candle routes answered (both branches route through
+    fastpath's ``routed_engine``)."""
     calls: list[int] = []
     original = fastpath.routed_engine
 
@@ -48,21 +50,59 @@ def _columns_body() -> dict[str, Any]:
     return body
 
 
+def pydantic_branch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the fast parse refuse every body, so that the handler's pydantic branch reads it."""
+    monkeypatch.setattr(fastpath, "parse_candles", lambda body, with_names=True: None)
+
+
 @pytest.mark.parametrize(
     ("path", "model"), [("/v1/signal", SignalOut), ("/v1/forecast", ForecastOut)]
 )
-def test_fast_and_ordinary_paths_answer_the_same(
-    client: TestClient, fast_calls: list[int], path: str, model: Any
+def test_the_fast_parse_and_the_pydantic_branch_answer_the_same(
+    client: TestClient,
+    fast_calls: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+    path: str,
+    model: Any,
 ) -> None:
     fast = client.post(path, json=signal_body())
     assert fast.status_code == 200 and fast_calls == [1], fast.text
     model.model_validate(fast.json())  # the fast answer is of the schema it skips
-    ordinary = client.post(f"{path}?ordinary=1", json=signal_body())  # any other query: ordinary
-    assert ordinary.status_code == 200 and fast_calls == [1]
-    assert _without_clock(fast.json()) == _without_clock(ordinary.json())
     columns = client.post(path, json=_columns_body())
     assert columns.status_code == 200 and fast_calls == [1, 1]
     assert _without_clock(columns.json()) == _without_clock(fast.json())
+    pydantic_branch(monkeypatch)
+    spaced = json.dumps(signal_body(), indent=1)  # other bytes: not in the body cache
+    read = client.post(path, content=spaced)
+    assert read.status_code == 200 and fast_calls == [1, 1, 1], read.text
+    assert _without_clock(read.json()) == _without_clock(fast.json())
+
+
+def test_router_dependencies_run_for_plain_bodies(client: TestClient) -> None:
+    """A router-level dependency (auth, a rate limit) runs on every candle request: the one
+    handler is an ordinary FastAPI endpoint, with no dispatcher before its dependencies."""
+    from ai_engine.service.routes import signal, stream
+
+    calls: list[str] = []
+
+    async def count() -> None:
+        calls.append("called")
+
+    async def refuse() -> None:
+        raise HTTPException(401, "refused by the router's dependency")
+
+    app: Any = client.app
+    for prefix, dependency in (("/counted", count), ("/refused", refuse)):
+        for router in (signal.router, stream.router):
+            app.include_router(router, prefix=prefix, dependencies=[Depends(dependency)])
+    body = signal_body()
+    window = {"candles": body["candles"]}
+    plain = [("/v1/signal", body), ("/v1/forecast", body), ("/v1/stream/DEP/5m", window)]
+    for path, sent in plain:
+        answer = client.post(f"/counted{path}", json=sent)
+        assert answer.status_code == 200, answer.text
+        assert client.post(f"/refused{path}", json=sent).status_code == 401
+    assert calls == ["called"] * len(plain)
 
 
 def test_iso_timestamps_take_the_fast_path_to_the_same_answer(

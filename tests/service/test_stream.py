@@ -93,7 +93,7 @@ def test_columns_and_iso_timestamps_stream_too(url: str) -> None:
     columns = {k: [r[k] for r in rows] for k in "tohlcv"}
     assert httpx.post(f"{url}{path}", json={"columns": columns}, timeout=60).status_code == 200
     iso = {**ROWS[WINDOW], "t": _iso(ROWS[WINDOW]["t"])}
-    response = _post(url, [iso], path)  # the ordinary (pydantic) path
+    response = _post(url, [iso], path)  # an ISO-8601 timestamp with an offset
     assert response.status_code == 200, response.text
     assert _same_part(response.json())["as_of"] == _signal(url, ROWS[1 : WINDOW + 1])["as_of"]
 

@@ -35,6 +35,7 @@ from ai_engine.safety.keys import service_keys
 from ai_engine.service.body import JsonBodyMiddleware
 from ai_engine.service.body_cache import BodyCache
 from ai_engine.service.deps import ServiceState
+from ai_engine.service.fastpath import add_body_schemas
 from ai_engine.service.observability import (
     LOGGER_NAME,
     UVICORN_LOG_CONFIG,
@@ -60,6 +61,7 @@ from ai_engine.service.routes import (
     ui,
 )
 from ai_engine.service.safety import install_safety
+from ai_engine.service.schemas import CandlesIn
 from ai_engine.serving import Router, Signals
 from ai_engine.serving.batcher import ForecastBatcher
 from ai_engine.serving.holder import EngineHolder
@@ -134,6 +136,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     for module in (signal, stream, models, health, oip, metrics, contract, ui):
         app.include_router(module.router)
+    add_body_schemas(app, (CandlesIn, stream.StreamIn))  # the candle routes read their bodies
     safety = install_safety(app, settings, service_metrics, holder, signals.router)
     for module in (account, fills, risk, ess, limits, status, positions):
         app.include_router(module.router)

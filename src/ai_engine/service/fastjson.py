@@ -4,8 +4,8 @@
 ``StreamIn``) accept without coercion: exact keys, numbers that are numbers, timestamps that are
 all integer epochs or all ISO-8601 strings of one layout (``candle_arrays.iso_ns``: ``Z`` or an
 offset, read to epoch ns without pandas). For anything else it returns None and the route's
-ordinary FastAPI handler reads the body, so every bad-input rule keeps its pydantic error (4xx
-naming the field). Columns are taken out of orjson's rows with ``operator.itemgetter`` and
+handler lets the pydantic model read the body (fastpath.read_body), so every bad-input rule
+keeps its pydantic error (4xx naming the field). Columns are taken out of orjson's rows with ``operator.itemgetter`` and
 converted by numpy: no Python loop over candles.
 """
 

@@ -1,34 +1,42 @@
-"""The fast path of the candle routes, beside their ordinary FastAPI handler.
+"""The candle routes' one handler: the raw body parsed fast, pydantic only to word a refusal.
 
-A route of class ``FastRoute`` whose endpoint has a fast handler (``fast_path``) first offers
-each request to it: the handler parses the body with orjson into numpy columns, validates them
-with whole-array checks (``candle_arrays``) and answers with ``JSONBytes``, one orjson pass.
-When the body is anything but the plain case the fast handler returns None and the ordinary
-handler runs (pydantic, ``response_model`` validation), so the OpenAPI schema stays the one
-that refuses bad input, and ``tests/service`` checks that both paths give the same answer.
+Each candle route (/v1/signal, /v1/forecast, /v1/stream) is one ordinary FastAPI endpoint, so
+its router's dependencies (auth, rate limits) and the query's ``ReleaseQuery`` run on every
+request. The endpoint reads the raw body itself: a plain body (``fastjson.parse_candles``:
+orjson into numpy columns) is validated with whole-array checks (``candle_arrays``) and answered
+with ``JSONBytes``, one orjson pass. Any other body goes to ``read_body``: the candle guard
+(``candle_guard.check_candles``) and then the wire's pydantic model, which either words the
+error (4xx naming the field, as FastAPI's own body parsing would) or accepts what the fast
+parse would not (then the core's column parser reads it). ``request_body`` keeps the OpenAPI
+schema of the request body the model's (``openapi_extra``; ``add_body_schemas`` registers it).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+import json
+from collections.abc import Awaitable
+from typing import Any, Protocol, TypeVar
 
-from fastapi import Request
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.constants import REF_TEMPLATE
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
 from starlette.responses import Response
 
 from ai_engine.candle_arrays import candles_from_arrays
 from ai_engine.data import Candles, ValidationSettings
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError
-from ai_engine.service.candle_guard import GuardedRoute
+from ai_engine.service.candle_guard import check_candles
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.fastjson import JSONBytes, ParsedCandles, parse_candles
-from ai_engine.service.inference import COLUMN_NAMES, validated_candles
+from ai_engine.service.inference import COLUMN_NAMES, columns_of, validated_candles
 from ai_engine.service.routing import routed_engine
+from ai_engine.service.schemas import CandlesIn
 from ai_engine.serving.batcher import window_digest
 
-FastHandler = Callable[[Request], Awaitable[Response | None]]
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class Answer(Protocol):
@@ -44,44 +52,60 @@ class Answer(Protocol):
     ) -> Awaitable[dict[str, Any]]: ...
 
 
-RELEASE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-"""``ReleaseQuery``'s pattern; any other query string goes the ordinary way."""
-_FAST: dict[Callable[..., Any], FastHandler] = {}
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` of a route that reads its body itself: the body is ``model``."""
+    schema = {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+    return {"requestBody": {"content": {"application/json": {"schema": schema}}, "required": True}}
 
 
-def fast_path(endpoint: Callable[..., Any], handler: FastHandler) -> None:
-    """Offer ``endpoint``'s requests to ``handler`` first (its route must be a FastRoute)."""
-    _FAST[endpoint] = handler
+def add_body_schemas(app: FastAPI, models: tuple[type[BaseModel], ...]) -> None:
+    """Register ``models`` (and the models they use) under the OpenAPI components, as FastAPI
+    does for a body parameter, so ``request_body``'s references resolve."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        wanted = [(model, "validation") for model in models]
+        _, found = models_json_schema(wanted, ref_template=REF_TEMPLATE)  # type: ignore[arg-type]
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in found.get("$defs", {}).items():
+            components.setdefault(name, _without_none(definition))
+        schema["components"]["schemas"] = dict(sorted(components.items()))
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
-class FastRoute(GuardedRoute):
-    """A GuardedRoute that tries its endpoint's fast handler before the guarded ordinary one."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        ordinary = super().get_route_handler()
-        endpoint = self.endpoint
-
-        async def handler(request: Request) -> Response:
-            fast = _FAST.get(endpoint)
-            if fast is not None:
-                response = await fast(request)
-                if response is not None:
-                    return response
-            return await ordinary(request)
-
-        return handler
+def _without_none(value: Any) -> Any:
+    """``value`` without None entries, as FastAPI writes its schema (``exclude_none``)."""
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
 
 
-def release_query(request: Request) -> tuple[bool, str | None]:
-    """``(usable, release)``: the ``?release=`` value when it is the only query parameter and
-    matches the schema's pattern (or absent); not usable otherwise."""
-    params = request.query_params
-    if not params:
-        return True, None
-    value = params.get("release")
-    if len(params) != 1 or value is None or RELEASE.fullmatch(value) is None:
-        return False, None
-    return True, value
+def read_body(model: type[Model], body: bytes, max_candles: int) -> Model:
+    """``body`` read by ``model`` as FastAPI reads a JSON body parameter (the same errors, loc
+    under ``body``), after the candle guard's bounds on rows."""
+    if not body:
+        missing = {"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}
+        raise RequestValidationError([missing])
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        why = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
+        raise RequestValidationError([{**why, "input": {}, "ctx": {"error": exc.msg}}]) from exc
+    except (ValueError, RecursionError) as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+    check_candles(data, max_candles)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from exc
 
 
 def arrays_candles(
@@ -91,7 +115,7 @@ def arrays_candles(
     count = len(parsed.times)
     times_ns = parsed.times_ns() if count <= max_candles else None
     mismatch = engine.timeframe_error(timeframe)
-    if times_ns is None or mismatch is not None:  # the ordinary checks say why
+    if times_ns is None or mismatch is not None:  # the column checks say why
         columns = {"date": parsed.date_column()}
         columns.update(zip(COLUMN_NAMES[1:], parsed.values.T.tolist(), strict=True))
         return validated_candles(columns, parsed.loc, symbol, timeframe, engine, max_candles)
@@ -104,32 +128,35 @@ def arrays_candles(
         raise InputError(parsed.loc, str(exc)) from exc
 
 
-def candles_handler(answer: Answer) -> FastHandler:
-    """A fast handler for a ``CandlesIn`` route (/v1/signal, /v1/forecast) answering with
-    ``answer``; the ordinary handler takes over for any unusual request."""
-
-    async def handler(request: Request) -> Response | None:
-        usable, release = release_query(request)
-        if not usable:
-            return None
-        service: ServiceState = request.app.state.service
-        bodies = service.bodies
-        body = await request.body()
-        key = bodies.key(body) if bodies.enabled else b""  # off: nothing is kept (Recent(0))
-        parsed = bodies.parsed.get(key)
-        if parsed is None:
-            parsed = parse_candles(body)
-            if parsed is None:
-                return None
-            bodies.parsed.put(key, parsed)
-        engine = await routed_engine(request, service, release, parsed.symbol, parsed.timeframe)
-        validated = bodies.candles.get((engine.release.id, key))
-        if validated is None:
-            candles = arrays_candles(
-                parsed, engine, service.settings.max_candles, parsed.symbol, parsed.timeframe
+async def answer_candles(
+    request: Request, service: ServiceState, release: str | None, answer: Answer
+) -> Response:
+    """A ``CandlesIn`` route's answer (/v1/signal, /v1/forecast): the body parsed fast and its
+    parse and validated candles remembered (body_cache.py), else read by ``CandlesIn``."""
+    bodies = service.bodies
+    body = await request.body()
+    key = bodies.key(body) if bodies.enabled else b""  # off: nothing is kept (Recent(0))
+    parsed = bodies.parsed.get(key)
+    if parsed is None:
+        parsed = parse_candles(body)
+        if parsed is None:  # not the plain case: pydantic words the error, or reads it
+            model = read_body(CandlesIn, body, service.settings.max_candles)
+            engine = await routed_engine(request, service, release, model.symbol, model.timeframe)
+            candles = validated_candles(
+                *columns_of(model),
+                model.symbol,
+                model.timeframe,
+                engine,
+                service.settings.max_candles,
             )
-            validated = (candles, window_digest(candles) if bodies.enabled else None)
-            bodies.candles.put((engine.release.id, key), validated)
-        return JSONBytes(await answer(request, service, engine, *validated))
-
-    return handler
+            return JSONBytes(await answer(request, service, engine, candles))
+        bodies.parsed.put(key, parsed)
+    engine = await routed_engine(request, service, release, parsed.symbol, parsed.timeframe)
+    validated = bodies.candles.get((engine.release.id, key))
+    if validated is None:
+        candles = arrays_candles(
+            parsed, engine, service.settings.max_candles, parsed.symbol, parsed.timeframe
+        )
+        validated = (candles, window_digest(candles) if bodies.enabled else None)
+        bodies.candles.put((engine.release.id, key), validated)
+    return JSONBytes(await answer(request, service, engine, *validated))

@@ -1,9 +1,9 @@
 """POST /v1/signal and /v1/forecast: candles in, the ensemble's answer for the last candle out.
 
-Routes return plain dicts; FastAPI validates them against ``response_model`` and serialises them
-in pydantic's core, so the OpenAPI schema is the one every answer passes. A plain body (integer
-timestamps, numbers) takes the fast path first (fastpath.py: orjson and numpy, one orjson pass
-out); both paths answer through the same functions below.
+Each route is one handler that reads the raw body itself (fastpath.py: orjson and numpy, one
+orjson pass out; pydantic's ``CandlesIn`` only for a body the fast parse refuses, to word the
+error). ``response_model`` and ``openapi_extra`` keep the OpenAPI schema of both bodies; the
+answers are checked against ``SignalOut`` / ``ForecastOut`` in tests/service.
 """
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
 from ai_engine.data import Candles
 from ai_engine.engine import Engine
 from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
-from ai_engine.service.fastpath import FastRoute, candles_handler, fast_path
-from ai_engine.service.inference import columns_of, validated_candles
-from ai_engine.service.routing import routed_engine
+from ai_engine.service.fastpath import answer_candles, request_body
 from ai_engine.service.schemas import CandlesIn, ErrorOut, ForecastOut, SignalOut
 
-router = APIRouter(prefix="/v1", tags=["signal"], route_class=FastRoute)
+router = APIRouter(prefix="/v1", tags=["signal"])
+BODY = request_body(CandlesIn)
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "the body cannot be read"},
     404: {
@@ -33,16 +33,10 @@ ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/signal", response_model=SignalOut, responses=ERRORS)
-async def post_signal(
-    body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
-) -> dict[str, Any]:
+@router.post("/signal", response_model=SignalOut, responses=ERRORS, openapi_extra=BODY)
+async def post_signal(request: Request, service: Service, release: ReleaseQuery = None) -> Response:
     """BUY / SELL / HOLD for the last candle, with every member's forecast and vote."""
-    engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
-    candles = validated_candles(
-        *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
-    )
-    return await answer_signal(request, service, engine, candles)
+    return await answer_candles(request, service, release, answer_signal)
 
 
 async def answer_signal(
@@ -52,21 +46,17 @@ async def answer_signal(
     candles: Candles,
     digest: bytes | None = None,
 ) -> dict[str, Any]:
-    """The Signal of validated candles, counted and remembered (both paths, and the stream);
+    """The Signal of validated candles, counted and remembered (/v1/signal and the stream);
     ``digest``: their window digest when known."""
     return await service.signals.signal(engine, candles, digest)
 
 
-@router.post("/forecast", response_model=ForecastOut, responses=ERRORS)
+@router.post("/forecast", response_model=ForecastOut, responses=ERRORS, openapi_extra=BODY)
 async def post_forecast(
-    body: CandlesIn, request: Request, service: Service, release: ReleaseQuery = None
-) -> dict[str, Any]:
+    request: Request, service: Service, release: ReleaseQuery = None
+) -> Response:
     """Every member's 12-step forecast and the weighted forecast, without a decision."""
-    engine = await routed_engine(request, service, release, body.symbol, body.timeframe)
-    candles = validated_candles(
-        *columns_of(body), body.symbol, body.timeframe, engine, service.settings.max_candles
-    )
-    return await answer_forecast(request, service, engine, candles)
+    return await answer_candles(request, service, release, answer_forecast)
 
 
 async def answer_forecast(
@@ -76,9 +66,5 @@ async def answer_forecast(
     candles: Candles,
     digest: bytes | None = None,
 ) -> dict[str, Any]:
-    """The forecasts of validated candles (both paths); ``digest``: their window digest."""
+    """The forecasts of validated candles; ``digest``: their window digest."""
     return await service.signals.forecast(engine, candles, digest)
-
-
-fast_path(post_signal, candles_handler(answer_signal))
-fast_path(post_forecast, candles_handler(answer_forecast))

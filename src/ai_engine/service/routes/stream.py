@@ -22,8 +22,8 @@ from ai_engine.data import ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError, InvariantError
 from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
-from ai_engine.service.fastjson import TIMEFRAME, JSONBytes, parse_candles
-from ai_engine.service.fastpath import FastRoute, fast_path, release_query
+from ai_engine.service.fastjson import JSONBytes, parse_candles
+from ai_engine.service.fastpath import read_body, request_body
 from ai_engine.service.inference import check_limits, columns_of
 from ai_engine.service.routes.signal import ERRORS, answer_signal
 from ai_engine.service.routing import routed_engine
@@ -37,7 +37,7 @@ from ai_engine.service.schemas import (
 )
 from ai_engine.serving.stream_window import StreamWindows, full_window
 
-router = APIRouter(prefix="/v1", tags=["stream"], route_class=FastRoute)
+router = APIRouter(prefix="/v1", tags=["stream"])
 STREAM_ERRORS: dict[int | str, dict[str, object]] = {
     **ERRORS,
     409: {
@@ -118,53 +118,41 @@ async def stream_signal(
     return await answer_signal(request, service, engine, candles)
 
 
-@router.post("/stream/{symbol:path}/{timeframe}", response_model=SignalOut, responses=STREAM_ERRORS)
+@router.post(
+    "/stream/{symbol:path}/{timeframe}",
+    response_model=SignalOut,
+    responses=STREAM_ERRORS,
+    openapi_extra=request_body(StreamIn),
+)
 async def post_stream(
     symbol: StreamSymbol,
     timeframe: StreamTimeframe,
-    body: StreamIn,
     request: Request,
     service: Service,
     release: ReleaseQuery = None,
-) -> dict[str, Any]:
+) -> Response:
     """The signal after the newest candle(s), from the window this server keeps for the symbol
     and timeframe; 409 when they do not continue it (resend the full window)."""
-    engine = await routed_engine(request, service, release, symbol, timeframe)
-    columns, loc = columns_of(CandlesIn.model_construct(candles=body.candles, columns=body.columns))
-    check_limits(
-        engine, timeframe, len(columns["date"]), service.settings.max_candles, loc, TIMEFRAME_LOC
-    )
-    try:
-        frame = candles_from_columns(
-            columns, symbol, timeframe, ValidationSettings(min_rows=0), ".".join(map(str, loc))
-        ).frame
-    except DataValidationError as exc:
-        raise InputError(loc, str(exc)) from exc
-    values = frame.to_numpy(dtype=np.float64)
-    return await stream_signal(
-        request, service, engine, (symbol, timeframe), frame.index.asi8, values, loc
-    )
-
-
-async def fast_stream(request: Request) -> Response | None:
-    """``post_stream`` for a plain body (fastjson.parse_candles); None for anything else."""
-    usable, release = release_query(request)
-    symbol, timeframe = request.path_params["symbol"], request.path_params["timeframe"]
-    if not usable or not 1 <= len(symbol) <= 64 or TIMEFRAME.fullmatch(timeframe) is None:
-        return None
-    parsed = parse_candles(await request.body(), with_names=False)
+    body = await request.body()
+    parsed = parse_candles(body, with_names=False)
     times_ns = None if parsed is None else parsed.times_ns()
-    if parsed is None or times_ns is None:
-        return None
-    service: ServiceState = request.app.state.service
-    engine = await routed_engine(request, service, release, symbol, timeframe)
-    check_limits(
-        engine, timeframe, len(times_ns), service.settings.max_candles, parsed.loc, TIMEFRAME_LOC
-    )
+    max_candles = service.settings.max_candles
+    if parsed is not None and times_ns is not None:  # the plain case: orjson and numpy
+        values, loc = parsed.values, parsed.loc
+        engine = await routed_engine(request, service, release, symbol, timeframe)
+        check_limits(engine, timeframe, len(times_ns), max_candles, loc, TIMEFRAME_LOC)
+    else:  # pydantic words the error, or reads what the fast parse does not
+        model = read_body(StreamIn, body, max_candles)
+        engine = await routed_engine(request, service, release, symbol, timeframe)
+        wire = CandlesIn.model_construct(candles=model.candles, columns=model.columns)
+        columns, loc = columns_of(wire)
+        check_limits(engine, timeframe, len(columns["date"]), max_candles, loc, TIMEFRAME_LOC)
+        try:
+            frame = candles_from_columns(
+                columns, symbol, timeframe, ValidationSettings(min_rows=0), ".".join(map(str, loc))
+            ).frame
+        except DataValidationError as exc:
+            raise InputError(loc, str(exc)) from exc
+        times_ns, values = frame.index.asi8, frame.to_numpy(dtype=np.float64)
     key = (symbol, timeframe)
-    return JSONBytes(
-        await stream_signal(request, service, engine, key, times_ns, parsed.values, parsed.loc)
-    )
-
-
-fast_path(post_stream, fast_stream)
+    return JSONBytes(await stream_signal(request, service, engine, key, times_ns, values, loc))

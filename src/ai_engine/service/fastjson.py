@@ -5,8 +5,8 @@
 all integer epochs or all ISO-8601 strings of one layout (``candle_arrays.iso_ns``: ``Z`` or an
 offset, read to epoch ns without pandas). For anything else it returns None and the route's
 handler lets the pydantic model read the body (fastpath.read_body), so every bad-input rule
-keeps its pydantic error (4xx naming the field). Columns are taken out of orjson's rows with ``operator.itemgetter`` and
-converted by numpy: no Python loop over candles.
+keeps its pydantic error (4xx naming the field). Columns are taken out of orjson's rows with
+``operator.itemgetter`` and converted by numpy: no Python loop over candles.
 """
 
 from __future__ import annotations

@@ -128,11 +128,10 @@ def arrays_candles(
         raise InputError(parsed.loc, str(exc)) from exc
 
 
-async def answer_candles(
-    request: Request, service: ServiceState, release: str | None, answer: Answer
-) -> Response:
+async def answer_candles(request: Request, release: str | None, answer: Answer) -> Response:
     """A ``CandlesIn`` route's answer (/v1/signal, /v1/forecast): the body parsed fast and its
     parse and validated candles remembered (body_cache.py), else read by ``CandlesIn``."""
+    service: ServiceState = request.app.state.service  # not a dependency: one solve less
     bodies = service.bodies
     body = await request.body()
     key = bodies.key(body) if bodies.enabled else b""  # off: nothing is kept (Recent(0))

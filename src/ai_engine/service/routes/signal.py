@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from ai_engine.data import Candles
 from ai_engine.engine import Engine
-from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
+from ai_engine.service.deps import ReleaseQuery, ServiceState
 from ai_engine.service.fastpath import answer_candles, request_body
 from ai_engine.service.schemas import CandlesIn, ErrorOut, ForecastOut, SignalOut
 
@@ -34,9 +34,9 @@ ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/signal", response_model=SignalOut, responses=ERRORS, openapi_extra=BODY)
-async def post_signal(request: Request, service: Service, release: ReleaseQuery = None) -> Response:
+async def post_signal(request: Request, release: ReleaseQuery = None) -> Response:
     """BUY / SELL / HOLD for the last candle, with every member's forecast and vote."""
-    return await answer_candles(request, service, release, answer_signal)
+    return await answer_candles(request, release, answer_signal)
 
 
 async def answer_signal(
@@ -52,11 +52,9 @@ async def answer_signal(
 
 
 @router.post("/forecast", response_model=ForecastOut, responses=ERRORS, openapi_extra=BODY)
-async def post_forecast(
-    request: Request, service: Service, release: ReleaseQuery = None
-) -> Response:
+async def post_forecast(request: Request, release: ReleaseQuery = None) -> Response:
     """Every member's 12-step forecast and the weighted forecast, without a decision."""
-    return await answer_candles(request, service, release, answer_forecast)
+    return await answer_candles(request, release, answer_forecast)
 
 
 async def answer_forecast(

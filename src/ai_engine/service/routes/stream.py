@@ -21,7 +21,7 @@ from ai_engine.candle_arrays import candles_from_arrays
 from ai_engine.data import ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.errors import DataValidationError, InputError, InvariantError
-from ai_engine.service.deps import ReleaseQuery, Service, ServiceState
+from ai_engine.service.deps import ReleaseQuery, ServiceState
 from ai_engine.service.fastjson import JSONBytes, parse_candles
 from ai_engine.service.fastpath import read_body, request_body
 from ai_engine.service.inference import check_limits, columns_of
@@ -128,11 +128,11 @@ async def post_stream(
     symbol: StreamSymbol,
     timeframe: StreamTimeframe,
     request: Request,
-    service: Service,
     release: ReleaseQuery = None,
 ) -> Response:
     """The signal after the newest candle(s), from the window this server keeps for the symbol
     and timeframe; 409 when they do not continue it (resend the full window)."""
+    service: ServiceState = request.app.state.service  # not a dependency: one solve less
     body = await request.body()
     parsed = parse_candles(body, with_names=False)
     times_ns = None if parsed is None else parsed.times_ns()

@@ -105,6 +105,20 @@ def test_router_dependencies_run_for_plain_bodies(client: TestClient) -> None:
     assert calls == ["called"] * len(plain)
 
 
+def test_the_release_query_is_release_querys_on_every_body(
+    client: TestClient, fast_calls: list[int]
+) -> None:
+    """``<alias>@<model_set>`` and ids up to 128 characters are routed by the one handler (the
+    old fast path's own pattern sent them another way); a bad one is a 422 naming the query."""
+    pinned = client.post("/v1/signal?release=production@nosuchset", json=signal_body())
+    assert pinned.status_code == 404 and fast_calls == [1], pinned.text
+    long = client.post(f"/v1/signal?release={'r' * 100}", json=signal_body())
+    assert long.status_code == 404 and fast_calls == [1, 1], long.text
+    bad = client.post("/v1/signal?release=-bad", json=signal_body())
+    assert bad.status_code == 422 and "query.release" in bad.json()["error"]
+    assert fast_calls == [1, 1]
+
+
 def test_iso_timestamps_take_the_fast_path_to_the_same_answer(
     client: TestClient, fast_calls: list[int]
 ) -> None:

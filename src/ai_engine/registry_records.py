@@ -14,6 +14,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
 
 from ai_engine.bundle import write_json
 from ai_engine.data import timeframe_delta
@@ -79,12 +80,20 @@ class Release(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> Release:
         if not self.series:
-            raise ValueError("expected at least one series")
+            raise PydanticCustomError("release_series", "expected at least one series, found none")
         if self.any_symbol and len(self.series) != 1:
-            raise ValueError("any_symbol expects exactly one series")
+            raise PydanticCustomError(
+                "release_series",
+                "any_symbol expects exactly one series, found {n}",
+                {"n": len(self.series)},
+            )
         for one in self.series:
             if any(not 0 <= i < len(self.members) for i in one.members):
-                raise ValueError(f"series {one.key}: member index out of range")
+                raise PydanticCustomError(
+                    "release_series",
+                    "series {key}: expected member indices below {n}, found {found}",
+                    {"key": one.key, "n": len(self.members), "found": list(one.members)},
+                )
         return self
 
     @property

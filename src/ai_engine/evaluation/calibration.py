@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ai_engine.errors import ConfigError
 from ai_engine.evaluation.combination import (
     combine_forecasts,
     cross_fitted,
@@ -77,7 +78,7 @@ def draw(
     if scenario == "ar1":
         returns = ar1(n, strength, SIGMA, rng, SIGMA)
         return returns, returns[:, None] * np.cumsum(strength**steps)[None, :]
-    raise ValueError(f"unknown scenario {scenario!r}")
+    raise ConfigError(f"scenario: expected a known one, found {scenario!r}")
 
 
 def ar1(n: int, phi: float, shock: float, rng: np.random.Generator, start: float) -> np.ndarray:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ai_engine.errors import ConfigError
+from ai_engine.errors import ConfigError, InvariantError
 from ai_engine.evaluation.combination import COMBINATIONS, time_blocks
 from ai_engine.evaluation.decision import Costs, DecisionRule
 from ai_engine.evaluation.edge import clark_west, oos_r2
@@ -160,7 +160,8 @@ def judge(
             columns.append(net[scored])
             if best is None or net[scored].sum() >= best[0]:  # ties: the wider margin
                 best = (float(net[scored].sum()), net, traded, margin)
-        assert best is not None  # EvaluationSettings refuses empty margins
+        if best is None:  # EvaluationSettings refuses empty margins
+            raise InvariantError("expected at least one margin to judge, found none")
         total, net, traded, margin = best
         gain = actual**2 - (actual - forecast) ** 2 + forecast**2
         stable = all(

@@ -119,6 +119,31 @@ def test_the_release_query_is_release_querys_on_every_body(
     assert fast_calls == [1, 1]
 
 
+@pytest.mark.parametrize("path", ["/v1/signal", "/v1/stream/SYN/5m"])
+@pytest.mark.parametrize(
+    ("body", "status", "kind"),
+    [
+        (b"", 422, "missing"),
+        (b"{", 400, "json_invalid"),
+        (b"[1]", 422, "model_attributes_type"),
+        (b"null", 422, "model_attributes_type"),
+        (b"\xff\xfe{", 400, None),  # not UTF-8
+        (b"[" * 5000, 400, None),  # too deep for the parser
+    ],
+)
+def test_a_body_the_fast_parse_refuses_gets_fastapis_own_answer(
+    client: TestClient, path: str, body: bytes, status: int, kind: str | None
+) -> None:
+    """What FastAPI answered when it read the body parameter (checked against d5dc70a)."""
+    answer = client.post(path, content=body, headers={"content-type": "application/json"})
+    assert answer.status_code == status, answer.text
+    detail = answer.json()["detail"]
+    if kind is None:
+        assert answer.json() == {"error": "There was an error parsing the body", "detail": []}
+    else:
+        assert detail[0]["type"] == kind and detail[0]["loc"] == ["body"]
+
+
 def test_iso_timestamps_take_the_fast_path_to_the_same_answer(
     client: TestClient, fast_calls: list[int]
 ) -> None:

@@ -102,7 +102,7 @@ def read_body(model: type[Model], body: bytes, max_candles: int) -> Model:
         raise HTTPException(400, "There was an error parsing the body") from exc
     check_candles(data, max_candles)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, from_attributes=True)  # as FastAPI validates a body
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from exc

@@ -21,9 +21,8 @@ import orjson
 from starlette.responses import Response
 
 from ai_engine.candle_arrays import epoch_ns, iso_ns
-from ai_engine.service.schemas import HARD_MAX_CANDLES
+from ai_engine.service.schemas import HARD_MAX_CANDLES, WIRE_NAMES
 
-WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
 VALUE_NAMES = WIRE_NAMES[1:]
 MAX_EPOCH = 10**14
 """The schema's bound on ``t`` (EpochOrIso)."""

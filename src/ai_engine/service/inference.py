@@ -13,12 +13,11 @@ from ai_engine.data import Candles, ValidationSettings, candles_from_columns
 from ai_engine.engine import Engine
 from ai_engine.ensemble import MemberForecast
 from ai_engine.errors import DataValidationError, EngineUnavailable, InputError
-from ai_engine.service.schemas import CandlesIn, V2InferRequest
+from ai_engine.service.schemas import WIRE_NAMES, CandlesIn, V2InferRequest
 from ai_engine.serving import Signals
 from ai_engine.serving.batcher import ForecastBatcher
 
 COLUMN_NAMES = ("date", "open", "high", "low", "close", "volume")
-WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
 
 
 def columns_of(body: CandlesIn) -> tuple[dict[str, list[Any]], list[str | int]]:

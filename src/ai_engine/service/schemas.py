@@ -22,6 +22,8 @@ from ai_engine.contract.bodies import MemberForecastOut as MemberForecastOut
 from ai_engine.contract.bodies import MemberVoteOut as MemberVoteOut
 from ai_engine.contract.bodies import SignalOut as SignalOut
 
+WIRE_NAMES = ("t", "o", "h", "l", "c", "v")
+"""A candle's keys on the wire (rows) or its columns, in order: time, OHLC, volume."""
 HARD_MAX_CANDLES = 1_000_000
 """Schema-level ceiling; the configured ``max_candles`` (much lower) is enforced per request."""
 

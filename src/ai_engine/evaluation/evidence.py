@@ -101,7 +101,17 @@ class Evidence:
 
     def edge_summary(self) -> dict[str, Any]:
         """The Signal's ``edge`` object."""
-        keys = ("enabled", "horizon", "method", "p_value", "oos_r2", "net_return", "break_even")
+        keys = (
+            "enabled",
+            "horizon",
+            "method",
+            "p_value",
+            "oos_r2",
+            "net_return",
+            "break_even",
+            "rules_tested",
+            "costs",
+        )
         return {k: self.edge.get(k) for k in keys}
 
     def to_json(self) -> dict[str, Any]:
@@ -327,9 +337,11 @@ def edge_line(edge: Mapping[str, Any]) -> str:
     if edge.get("p_value") is None:
         return f"no edge: {edge.get('reason')}: HOLD"
     if edge.get("method") == EDGE_METHOD:
+        rules = edge.get("rules_tested")
+        over = f" over {rules} rules" if rules else ""
         return (
-            f"no edge after {cost} (SPA p={edge['p_value']:.2g} over "
-            f"{edge.get('rules_tested', 0)} rules){break_even_clause(edge)}: HOLD"
+            f"no edge after {cost} (SPA p={edge['p_value']:.2g}{over})"
+            f"{break_even_clause(edge)}: HOLD"
         )
     return f"no edge at any horizon out of fold (best p={edge['p_value']:.2g}, after {cost}): HOLD"
 

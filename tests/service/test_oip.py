@@ -85,3 +85,36 @@ def test_too_few_candles_and_unknown_outputs(client: TestClient) -> None:
         "/v2/models/ensemble/infer", json={**infer_body(), "outputs": [{"name": "nope"}]}
     )
     assert unknown.status_code == 400 and "nope" in unknown.json()["error"]
+
+
+class _Untouchable(list):  # type: ignore[type-arg]
+    """Tensor data that fails the test if anything iterates it."""
+
+    def __iter__(self) -> Any:
+        raise AssertionError("the tensor's values were read before its size was checked")
+
+
+@pytest.mark.parametrize("shape", [[1_000_000, 6], [10, 6]])
+def test_a_huge_tensor_is_refused_by_its_size_before_any_value_is_read(shape: list[int]) -> None:
+    """Bounded work per body (issue 23) on /v2 too: the shape, or a data list longer than the
+    shape allows, is checked against max_candles before a value is looked at."""
+    from ai_engine.errors import InputError
+    from ai_engine.service.inference import oip_columns
+    from ai_engine.service.schemas import V2InferRequest
+
+    request = V2InferRequest.model_validate(
+        {"inputs": [{"name": "candles", "shape": shape, "datatype": "FP64", "data": [0.0]}]}
+    )
+    request.inputs[0].data = _Untouchable([0.0] * (6 * 10_001))
+    with pytest.raises(InputError, match="expected at most 10000 candles"):
+        oip_columns(request, 10_000)
+
+
+def test_a_huge_tensor_body_is_a_400(client: TestClient) -> None:
+    body = {
+        "inputs": [
+            {"name": "candles", "shape": [200_000, 6], "datatype": "FP64", "data": [0] * 1_200_000}
+        ]
+    }
+    answer = client.post("/v2/models/ensemble/infer", json=body)
+    assert answer.status_code in (400, 413), answer.text

@@ -87,14 +87,21 @@ async def member_forecasts(
 
 
 # ---- Open Inference Protocol v2 ------------------------------------------------------------
-def oip_columns(request: V2InferRequest) -> dict[str, list[Any]]:
-    """The ``candles`` tensor ``[n, 6]`` (flat row-major or nested rows) as columns."""
+def oip_columns(request: V2InferRequest, max_candles: int) -> dict[str, list[Any]]:
+    """The ``candles`` tensor ``[n, 6]`` (flat row-major or nested rows) as columns; its shape
+    and size are checked against ``max_candles`` before any per-value work."""
     tensor = request.inputs[0]
     n, width = tensor.shape
     if width != len(WIRE_NAMES):
         raise InputError(
             ["inputs", 0, "shape"],
             f"inputs[0].shape: expected [n, 6] (t, o, h, l, c, v), found {tensor.shape}",
+        )
+    if n > max_candles or len(tensor.data) > max_candles * width:
+        raise InputError(
+            ["inputs", 0, "shape"],
+            f"inputs.0.shape: expected at most {max_candles} candles per request "
+            f"(AI_ENGINE_MAX_CANDLES), found {max(n, len(tensor.data) // width)}",
         )
     flat: list[Any] = []
     for item in tensor.data:

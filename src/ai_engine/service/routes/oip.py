@@ -146,7 +146,12 @@ async def infer(
     engine, symbol, timeframe = await _routed(request, service, body)
     _check_name(engine, name)
     candles = validated_candles(
-        oip_columns(body), ["inputs", 0], symbol, timeframe, engine, service.settings.max_candles
+        oip_columns(body, service.settings.max_candles),
+        ["inputs", 0],
+        symbol,
+        timeframe,
+        engine,
+        service.settings.max_candles,
     )
     if name == ENSEMBLE:
         outputs = await oip_ensemble_outputs(service.signals, engine, candles)

@@ -304,3 +304,22 @@ def test_a_trader_keys_report_settles_and_marks_its_own_owners_positions_only(
     assert [p["owner"] for p in desk.account()["positions"]] == ["strat-b"]
     book.report([])  # the admin's empty report settles the whole book
     assert desk.account()["positions"] == []
+
+
+def test_a_partial_fill_uses_up_part_of_the_reservation_and_a_reversal_releases_it(
+    state_url: str, clock: Clock
+) -> None:
+    desk = make_desk(state_url, clock, limits=LIMITS)
+    proposal = buy(desk, "S00")
+    assert proposal["reservation"]["notional"] == pytest.approx(5_000.0)
+    desk.report_fill(FillInput("S00", "BUY", 20, 100.0))  # 2,000 of the 5,000 reserved
+    (left,) = desk.reservations()
+    assert left["notional"] == pytest.approx(3_000.0)
+    assert buy(desk, "S01")["target"] == pytest.approx(0.5)  # gross 0.2 + 0.3 + 0.5 = 1.0
+    desk.report_fill(FillInput("S00", "SELL", 5, 100.0))  # the owner changed course on S00
+    assert [r["symbol"] for r in desk.reservations()] == ["S01"]
+    with desk.store.read() as conn:
+        why = conn.execute(
+            sa.select(t.proposals.c.released_by).where(t.proposals.c.id == proposal["id"])
+        ).scalar_one()
+    assert why == "reversed"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from ai_engine.contract import parse_time
 from ai_engine.errors import IdempotencyConflict, SafetyInputError
 from ai_engine.safety import ess, ledger
 
@@ -36,10 +36,11 @@ def exits_of(sizing: Any, target: float, price: float | None, now: float) -> dic
 
 
 def epoch(value: Any) -> float | None:
+    """An ISO-8601 time (contract.parse_time) as epoch seconds; None when it is not one."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return parse_time(value).timestamp()
     except ValueError:
         return None
 

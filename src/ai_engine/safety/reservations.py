@@ -11,6 +11,7 @@ concurrent proposals on any number of replicas see each other's reservations.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,21 +64,28 @@ def use(conn: sa.Connection, owner: str, symbol: str, notional: float, now: floa
     left = notional
     for row in rows:
         proposal_id, reserved = int(row.id), float(row.reserved_notional)
-        if reserved * left <= 0:  # opposite direction, or nothing of the fill left
-            if reserved * notional < 0:
-                _set(conn, proposal_id, 0.0, now)
-            continue
-        taken = min(abs(left), abs(reserved))
-        remaining = reserved - taken if reserved > 0 else reserved + taken
-        left = left - taken if left > 0 else left + taken
-        _set(conn, proposal_id, remaining, now)
+        if reserved * notional < 0:  # the owner changed course: the room is not needed
+            _release(conn, proposal_id, now, "reversed")
+        elif abs(left) > EPS:
+            taken = min(abs(left), abs(reserved))
+            left -= math.copysign(taken, left)
+            remaining = reserved - math.copysign(taken, reserved)
+            if abs(remaining) < EPS:
+                _release(conn, proposal_id, now, "filled")
+            else:
+                conn.execute(
+                    sa.update(t.proposals)
+                    .where(t.proposals.c.id == proposal_id)
+                    .values(reserved_notional=remaining)
+                )
 
 
-def _set(conn: sa.Connection, proposal_id: int, remaining: float, now: float) -> None:
-    values: dict[str, Any] = {"reserved_notional": remaining}
-    if abs(remaining) < EPS:
-        values = {"released_at": now, "released_by": "filled"}
-    conn.execute(sa.update(t.proposals).where(t.proposals.c.id == proposal_id).values(values))
+def _release(conn: sa.Connection, proposal_id: int, now: float, why: str) -> None:
+    conn.execute(
+        sa.update(t.proposals)
+        .where(t.proposals.c.id == proposal_id)
+        .values(released_at=now, released_by=why)
+    )
 
 
 def live(conn: sa.Connection, now: float, limit: int = 100) -> list[dict[str, Any]]:

@@ -12,8 +12,10 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from html import escape
+
+from ai_engine.contract import parse_time
 
 WIDTH, HEIGHT, PAD = 640, 200, 28
 COLOURS = {"BUY": "#1a7f37", "SELL": "#c62828", "HOLD": "#8a8a8a"}
@@ -36,7 +38,7 @@ def ago(iso_time: str | None, now: float | None = None) -> str:
     if not iso_time:
         return "—"
     try:
-        at = datetime.fromisoformat(iso_time.replace("Z", "+00:00"))
+        at = parse_time(iso_time)
     except ValueError:
         return escape(iso_time)
     seconds = (now if now is not None else time.time()) - at.timestamp()

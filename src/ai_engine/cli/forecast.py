@@ -178,7 +178,7 @@ def signal_command(
             highlight=False,
             soft_wrap=True,
         )
-    _, signal = signals.signal_now(candles)
+    signal = signals.signal_of(engine, candles)
     if as_json:
         sys.stdout.write(json.dumps(signal.to_json(), allow_nan=False) + "\n")
     else:

@@ -146,9 +146,11 @@ class SafetyDesk:
         now = self.clock()
         with self.store.write() as conn:
             self.store.lock_ess(conn)
+            # the client the fill is reported for: its fill_id is unique within it (the row's
+            # owner column, as apply_fill writes it), whoever owns the position it lands on
+            client, _ = ownership.fill_owner(conn, fill.symbol, fill.owner, fill.proposal_id)
             if fill.fill_id is not None:
-                owner, _ = ownership.fill_owner(conn, fill.symbol, fill.owner, fill.proposal_id)
-                first = ledger.fill_by_id(conn, owner, fill.fill_id)
+                first = ledger.fill_by_id(conn, client, fill.fill_id)
                 if first is not None:
                     return replayed(first, fill)
             position, pnl = ledger.apply_fill(conn, fill, now)
@@ -170,7 +172,7 @@ class SafetyDesk:
                 "breaches": found,
             }
             if fill.fill_id is not None:
-                ledger.remember_answer(conn, position.owner, fill.fill_id, result)
+                ledger.remember_answer(conn, client, fill.fill_id, result)
         self._notify(moves)
         return result
 

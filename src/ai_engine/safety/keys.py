@@ -34,7 +34,8 @@ DEFAULT_OWNER = "engine"
 ADMIN_IDENTITY = "admin"
 """The identity of the admin token (AI_ENGINE_ADMIN_TOKEN): the ESS actor of its trips."""
 RESERVED = ("EXTERNAL", ADMIN_IDENTITY)
-OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}")
+OWNER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+"""An owner: what the state store's owner columns hold (64 characters)."""
 KEY = re.compile(r"[A-Za-z0-9_.~+/:-]{16,256}")
 KEY_TEXT = "16 to 256 characters of A-Z a-z 0-9 _ . ~ + / : -"
 

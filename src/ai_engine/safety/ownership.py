@@ -227,7 +227,9 @@ def plan_report(
             }
             opened.append(row)
             diff.update(position_id=row["id"], owner=row["owner"], action="opened")
-        elif kind in ("quantity_differs", "missing_from_report"):
+        elif kind in ("quantity_differs", "missing_from_report") and (
+            scope is None or diff["owner"] == scope
+        ):
             flat = abs(diff["reported"]) <= QTY_EPS
             now_row = state[diff["position_id"]]
             now_row["quantity"] = 0.0 if flat else diff["reported"]

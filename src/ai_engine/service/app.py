@@ -117,7 +117,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         max_batch=settings.max_batch,
         on_window=service_metrics.window_seen,
     )
-    signals = Signals(Router(holder, settings.coverage_ttl_s), batcher, settings.stale_check)
+    signals = Signals(
+        Router(holder, settings.coverage_ttl_s), batcher=batcher, stale_check=settings.stale_check
+    )
     recent = RecentSignals()
     signals.observers.append(lambda made, _: service_metrics.signals.labels(made["action"]).inc())
     signals.observers.append(recent)

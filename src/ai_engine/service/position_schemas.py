@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ai_engine.service.safety_schemas import PositionOut, Positive
-from ai_engine.service.schemas import Name, Symbol
+from ai_engine.safety.inputs import MAX_AMOUNT
+from ai_engine.service.safety_schemas import Owner, PositionOut, Positive
+from ai_engine.service.schemas import Symbol
 
 DifferenceKind = Literal[
     "unknown_position", "missing_from_report", "quantity_differs", "owner_differs", "ambiguous"
@@ -19,9 +20,11 @@ class ReportedPositionIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     symbol: Symbol
-    quantity: Annotated[float, Field(strict=True, allow_inf_nan=False)]
+    quantity: Annotated[
+        float, Field(strict=True, allow_inf_nan=False, ge=-MAX_AMOUNT, le=MAX_AMOUNT)
+    ]
     price: Positive
-    owner: Name | None = Field(default=None, description="the owner the bot believes in")
+    owner: Owner | None = Field(default=None, description="the owner the bot believes in")
     position_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
 
 
@@ -69,7 +72,7 @@ class PositionReportOut(PositionsOut):
 
 class ClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    owner: Name
+    owner: Owner
 
 
 class ExitOut(BaseModel):

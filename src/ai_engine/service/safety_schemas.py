@@ -16,11 +16,12 @@ from ai_engine.contract.bodies import EssState as EssState
 from ai_engine.contract.bodies import MemberRefOut as MemberRefOut
 from ai_engine.contract.bodies import ProposalOut as ProposalOut
 from ai_engine.contract.bodies import ReservationOut as ReservationOut
+from ai_engine.safety.inputs import MAX_AMOUNT, MIN_EQUITY
+from ai_engine.safety.keys import OWNER
 from ai_engine.service.schemas import (
     HARD_MAX_CANDLES,
     CandleColumns,
     CandleRow,
-    Name,
     Symbol,
     Timeframe,
 )
@@ -28,11 +29,12 @@ from ai_engine.service.schemas import (
 # Request numbers are strict: a JSON number only (int or float), never true/false or "1.5",
 # which pydantic's lax mode would turn into 1.0 and 1.5. Amounts are bounded (|x| <= 1e15,
 # safety/inputs.py MAX_AMOUNT) so that every sum a book makes of them stays finite.
-MAX_AMOUNT = 1e15
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 Positive = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
-Equity = Annotated[float, Field(ge=1e-6, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
+Equity = Annotated[float, Field(ge=MIN_EQUITY, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
 Fee = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, strict=True)]
+Owner = Annotated[str, Field(pattern=f"^{OWNER.pattern}$")]
+"""A client id that owns positions: what the state store's owner columns hold."""
 FillId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:/-]+$")]
 Fraction = Annotated[float, Field(ge=-100, le=100, allow_inf_nan=False, strict=True)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]
@@ -57,7 +59,7 @@ class FillIn(BaseModel):
     price: Positive
     fee: Fee = 0.0
     position_id: Annotated[str, Field(min_length=1, max_length=32)] | None = None
-    owner: Name | None = Field(
+    owner: Owner | None = Field(
         default=None,
         description="the client the position belongs to (default: the proposal's or the "
         "position's owner, else engine); EXTERNAL for trades no proposal asked for",
@@ -124,7 +126,7 @@ class ProposalIn(BaseModel):
     equity: Equity
     position: Fraction | None = None
     price: Positive | None = None
-    owner: Name | None = Field(
+    owner: Owner | None = Field(
         default=None,
         description="the client asking (e.g. a strategy id); it owns the position this opens. "
         "Default: the trader key's owner (the admin key: engine); a trader key naming another "

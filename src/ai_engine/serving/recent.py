@@ -20,27 +20,15 @@ class RecentSignals:
     def __init__(self, signals: int = RECENT_SIGNALS, bars: int = WINDOW_BARS) -> None:
         self.bars = bars
         self._signals: deque[dict[str, Any]] = deque(maxlen=signals)
-        self._windows: dict[str, dict[str, Any]] = {}
+        self._candles: dict[str, Candles] = {}
         self._lock = threading.Lock()
 
     def __call__(self, signal: dict[str, Any], candles: Candles) -> None:
-        frame = candles.frame.iloc[-self.bars :]
-        window = {
-            "times": [ts.timestamp() for ts in frame.index],
-            "ohlc": list(
-                zip(
-                    frame["open"].tolist(),
-                    frame["high"].tolist(),
-                    frame["low"].tolist(),
-                    frame["close"].tolist(),
-                    strict=True,
-                )
-            ),
-            "timeframe": candles.timeframe,
-        }
+        """Keep the signal and its candles as they are (O(1) on the request path; the window
+        is cut and converted only when the page reads it)."""
         with self._lock:
             self._signals.appendleft(signal)
-            self._windows[candles.symbol] = window
+            self._candles[candles.symbol] = candles
 
     def signals(self) -> list[dict[str, Any]]:
         """Newest first."""
@@ -48,6 +36,17 @@ class RecentSignals:
             return list(self._signals)
 
     def windows(self) -> dict[str, dict[str, Any]]:
-        """Per symbol: ``times`` (epoch s), ``ohlc`` (open, high, low, close), ``timeframe``."""
+        """Per symbol: ``times`` (epoch s), ``ohlc`` (open, high, low, close), ``timeframe``
+        of its newest ``bars`` candles."""
         with self._lock:
-            return dict(self._windows)
+            kept = dict(self._candles)
+        return {symbol: self._window(candles) for symbol, candles in kept.items()}
+
+    def _window(self, candles: Candles) -> dict[str, Any]:
+        frame = candles.frame.iloc[-self.bars :]
+        columns = [frame[name].tolist() for name in ("open", "high", "low", "close")]
+        return {
+            "times": (frame.index.asi8 / 1e9).tolist(),
+            "ohlc": list(zip(*columns, strict=True)),
+            "timeframe": candles.timeframe,
+        }

@@ -64,9 +64,8 @@ class ShadowRunner:
         if settings.shadow is None:
             raise ConfigError("a shadow runner expects an alias in AI_ENGINE_SHADOW, found none")
         self.alias = settings.shadow
-        self.stale_check = settings.stale_check
         self.holder = EngineHolder(settings.registry, self.alias, None, settings.pinned_cache)
-        self.plane = Signals(Router(self.holder), None, settings.stale_check)
+        self.plane = Signals(Router(self.holder), stale_check=settings.stale_check)
         """The shadow alias's own data plane: the same routing as the served answers."""
         self.book = OutcomeBook(settings.shadow_pending, OutcomeMetrics(metrics.registry))
         self.signals = Counter(
@@ -184,7 +183,7 @@ class ShadowRunner:
                     f"release {engine.release.id} needs {engine.required_candles} candles, "
                     f"the request has {len(candles.frame)}"
                 )
-            signal = engine.signal(candles, self.plane.now()).to_json()
+            signal = self.plane.signal_of(engine, candles).to_json()
         except Exception as exc:  # a failing shadow must not reach the served answers
             self._count("failed")
             return None, f"{type(exc).__name__}: {exc}"

@@ -29,7 +29,7 @@ Observer = Callable[[dict[str, Any], Candles], None]
 class Signals:
     """Route a series, make its signal or forecast, tell the observers."""
 
-    def __init__(self, router: Router, batcher: Any = None, stale_check: bool = True) -> None:
+    def __init__(self, router: Router, *, batcher: Any = None, stale_check: bool = True) -> None:
         self.router = router
         self.batcher = batcher
         """A ``ForecastBatcher`` (the service) or None (one process: members predict at once)."""
@@ -69,11 +69,16 @@ class Signals:
         return signal
 
     def signal_now(self, candles: Candles, release: str | None = None) -> tuple[Engine, Signal]:
-        """Route ``candles`` and make their Signal in this thread (CLI, freqtrade live)."""
+        """Route ``candles`` and make their Signal in this thread (CLI, freqtrade)."""
         engine = self.route(candles.symbol, candles.timeframe, release)
+        return engine, self.signal_of(engine, candles)
+
+    def signal_of(self, engine: Engine, candles: Candles) -> Signal:
+        """The Signal of ``candles`` from an engine already routed, in this thread (the
+        members predict at once, no batcher); ConsensusError below the quorum."""
         signal = engine.signal(candles, self.now())
         self.notify(signal.to_json(), candles)
-        return engine, signal
+        return signal
 
     async def forecast(
         self, engine: Engine, candles: Candles, digest: bytes | None = None

@@ -83,7 +83,9 @@ class AIEngineStrategy(IStrategy):
             return
         if not self.ai.registry:
             raise ConfigError("backtesting needs ai_engine.registry (a registry folder)")
-        self.plane = Signals(Router(LocalEngines(self.ai.registry, self.ai.release)), False)
+        self.plane = Signals(
+            Router(LocalEngines(self.ai.registry, self.ai.release)), stale_check=False
+        )
         self.engine = self.plane.router.source.require()
         release = self.engine.release  # one declaring symbols is checked per pair, routed
         if not release.symbols and (mismatch := self.engine.timeframe_error(self.timeframe)):

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ai_engine.engine import Engine
 from ai_engine.features import CURRENT_SPEC
-from ai_engine.service.deps import Admin, Service
+from ai_engine.service.deps import Admin, JsonOnly, Service
 from ai_engine.service.routing import routing_coverage
 from ai_engine.service.schemas import ErrorOut, ModelsOut, PromoteIn, PromoteOut, ReloadOut
 
@@ -97,7 +97,7 @@ async def reload(service: Service, response: Response) -> dict[str, Any]:
 @router.post(
     "/promote",
     response_model=PromoteOut,
-    dependencies=[Admin],
+    dependencies=[Admin, JsonOnly],
     responses={
         **ADMIN_ERRORS,
         404: {"model": ErrorOut, "description": "no such release"},

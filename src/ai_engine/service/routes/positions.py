@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ai_engine.safety import ledger
 from ai_engine.safety.ess import iso
+from ai_engine.safety.keys import OWNER
 from ai_engine.safety.ownership import ReportedPosition
 from ai_engine.service.deps import Admin, JsonOnly, Key, KeyCaller
 from ai_engine.service.position_schemas import (
@@ -31,9 +32,7 @@ router = APIRouter(prefix="/v1", tags=["safety"], dependencies=[Key, JsonOnly])
 CONFLICT: dict[int | str, dict[str, object]] = {
     409: {"model": ErrorOut, "description": "the position already has another owner"},
 }
-OwnerQuery = Annotated[
-    str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="the positions' owner")
-]
+OwnerQuery = Annotated[str, Query(pattern=f"^{OWNER.pattern}$", description="the positions' owner")]
 
 
 @router.get("/positions", response_model=PositionsOut, responses={**STORE_ERRORS, **KEYED})

@@ -107,12 +107,13 @@ def test_no_module_imports_a_higher_layer() -> None:
 
 
 def test_signals_are_made_and_series_viewed_only_in_the_data_plane() -> None:
-    """``signal_from(`` and ``series_view(`` are called only in serving/ and engine.py."""
+    """``signal_from(``, ``series_view(`` and ``Engine.signal`` are called only in serving/ and
+    engine.py."""
     allowed = {"engine", "serving"}
     callers = sorted(
         module_name(p)
         for p in PACKAGE.rglob("*.py")
-        for call in ("signal_from(", "series_view(")
+        for call in ("signal_from(", "series_view(", "engine.signal(", ".signal(candles")
         if call in p.read_text().replace(f"def {call}", "")
         and module_name(p).split(".")[1] not in allowed
     )

@@ -18,13 +18,15 @@ def overlapping_sums(rng: np.random.Generator, n: int, h: int) -> np.ndarray:
 
 
 def test_the_overlap_aware_test_holds_its_size_where_a_short_bartlett_kernel_does_not() -> None:
-    """12-step loss differentials are MA(11): the uniform kernel + HLN rejects at about the
-    nominal 5 %, Newey-West with 0 lags (no overlap correction) far above it."""
+    """12-step loss differentials are MA(11): the uniform kernel + HLN rejects at 7.25 % here
+    (nominal 5 %), below the Bartlett kernel with h - 1 = 11 lags that it replaced (11 % on the
+    same series) and far below Newey-West with 0 lags (31 %)."""
     rng = np.random.default_rng(0)
     series = [overlapping_sums(rng, 600, 12) for _ in range(400)]
     size = np.mean([hln_mean_test(s, 12).p_value < 0.05 for s in series])
+    bartlett = np.mean([hac_mean_test(s, 11).p_value < 0.05 for s in series])
     naive = np.mean([hac_mean_test(s, 0).p_value < 0.05 for s in series])
-    assert 0.02 <= size <= 0.085 and naive > 0.25
+    assert 0.02 <= size <= 0.085 and size < bartlett and naive > 0.25
 
 
 def test_the_overlap_aware_test_finds_a_real_mean() -> None:

@@ -13,7 +13,8 @@ one-bar returns) the scale is its forecast over the next ``h`` bars instead: the
 variance after the window's last bar, mean-reverting to the long-run level at rate
 ``alpha + beta``, summed over the ``h`` bars. A 48-bar RMS lags, and ``sqrt(h)`` times it ignores
 that volatility reverts: calm bars got too narrow a band at long horizons, turbulent ones too
-wide a band. The term structure puts coverage near nominal in every volatility tercile.
+wide a band. On GARCH(1,1)-t data the term structure puts coverage near nominal in every
+volatility tercile; on the crypto files it does not yet (benchmarks/RESULTS.md, issue 24).
 
 Adaptive where the scores drift: the calibrated quantile is rescaled by how the zero
 forecast's scores of the last ``recent_window`` bars whose outcome is already known compare with

@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from starlette.concurrency import run_in_threadpool
 
-from ai_engine.engine import Engine
 from ai_engine.safety.keys import ADMIN_IDENTITY, TraderKeys
 from ai_engine.service.body import CONTENT_TYPE
 from ai_engine.service.body_cache import BodyCache
@@ -63,16 +61,6 @@ ReleaseQuery = Annotated[
         "the served release, or the one whose coverage holds the symbol.",
     ),
 ]
-
-
-async def engine_for(request: Request, service: ServiceState, release: str | None) -> Engine:
-    """The engine for this request (served or pinned), noted on the request for the log line."""
-    engine = service.holder.cached_engine(release)
-    if engine is None:  # a pinned release not seen yet: resolve and load it off the event loop
-        loaded: Engine = await run_in_threadpool(service.holder.engine_for, release or "")
-        engine = loaded
-    request.state.release = engine.release.id
-    return engine
 
 
 _bearer = HTTPBearer(auto_error=False, description="AI_ENGINE_ADMIN_TOKEN")

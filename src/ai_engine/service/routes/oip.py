@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request
 import ai_engine
 from ai_engine.engine import Engine
 from ai_engine.errors import EngineUnavailable, NotFound
-from ai_engine.service.deps import Service, ServiceState, engine_for
+from ai_engine.service.deps import Service, ServiceState
 from ai_engine.service.inference import (
     oip_columns,
     oip_ensemble_outputs,
@@ -62,7 +62,8 @@ async def _routed(
     ``parameters.timeframe`` or else the served release's; without, the served release."""
     params = body.parameters
     if params is None or params.symbol is None:
-        engine = await engine_for(request, service, None)
+        engine = service.holder.require()
+        request.state.release = engine.release.id
         timeframe = (params.timeframe if params else None) or engine.release.timeframe
         return engine, engine.release.symbol, timeframe
     timeframe = params.timeframe or service.holder.require().release.timeframe

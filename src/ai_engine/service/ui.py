@@ -235,7 +235,7 @@ def panels(
         [
             _release(safety),
             _ess(status),
-            chart_panels(safety, signals, windows or {}, realised),
+            chart_panels(safety, signals, windows or {}, realised, account),
             _exposure(account, safety.desk.config.limits),
             _positions(safety.book.positions()),
             _signals(signals),

@@ -220,11 +220,12 @@ def chart_panels(
     signals: list[dict[str, Any]],
     windows: dict[str, dict[str, Any]],
     realised: list[dict[str, Any]] | None = None,
+    account: dict[str, Any] | None = None,
 ) -> str:
     """The charts' sections, read now (blocking: call off the event loop)."""
     engine = safety.holder.engine
     edge = (engine.release.evaluation.get("edge") or {}) if engine is not None else {}
-    account = safety.desk.account()
+    account = account if account is not None else safety.desk.account()
     transitions = safety.desk.ess_history(50)
     return (
         _weights(safety)

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ai_engine.coverage import series_of
+from ai_engine.coverage import canonical_symbol, series_of
 from ai_engine.errors import ConfigError
 from ai_engine.integrations.freqtrade.markets import split_pair, spot_markets
 from ai_engine.registry import Registry, Release
@@ -154,8 +154,8 @@ def write_candles(source: Path, pairs: list[str], timeframe: str, datadir: Path)
     if not source.is_file():
         raise ConfigError(f"{source}: expected a candle file, found nothing there")
     candles = load_candles(source, timeframe=timeframe)
-    spelled = candles.symbol.replace("/", "_").upper()
-    named = [p for p in pairs if p.replace("/", "_").upper() == spelled]
+    spelled = canonical_symbol(candles.symbol).upper()
+    named = [p for p in pairs if canonical_symbol(p).upper() == spelled]
     if not named and len(pairs) != 1:
         raise ConfigError(
             f"{source}: its symbol {candles.symbol!r} names none of the pairs {pairs}; name the "

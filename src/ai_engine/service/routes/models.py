@@ -105,6 +105,7 @@ async def reload(service: Service, response: Response) -> dict[str, Any]:
             "model": ErrorOut,
             "description": "the release failed verification; the alias is unchanged",
         },
+        415: {"model": ErrorOut, "description": "a Content-Type other than application/json"},
     },
 )
 async def promote(body: PromoteIn, service: Service) -> dict[str, Any]:

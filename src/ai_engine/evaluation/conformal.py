@@ -25,6 +25,7 @@ backtest per bar from the bars before it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +70,38 @@ class VolModel:
     def to_json(self) -> dict[str, Any]:
         return {"model": "garch(1,1)", "omega": self.omega, "alpha": self.alpha, "beta": self.beta}
 
+    def variance_after(self, returns: np.ndarray) -> np.ndarray:
+        """Variance of the bar after each window of one-bar returns ``(n, L)`` -> ``(n,)``: the
+        recursion run from the long-run variance."""
+        omega, alpha, beta = self.omega, self.alpha, self.beta
+        if len(returns) == 1:  # the serving case: Python floats, the same IEEE steps, no numpy
+            last = self.long_run
+            for r in returns[0].tolist():
+                last = omega + alpha * (r * r) + beta * last
+            return np.array([last])
+        variance = np.full(len(returns), self.long_run)
+        for j in range(returns.shape[1]):
+            variance = omega + alpha * (returns[:, j] * returns[:, j]) + beta * variance
+        return variance
+
+    def variance_path(self, returns: np.ndarray) -> np.ndarray:
+        """``variance[t]``, of the bar after ``t``, known at ``t``, for one-bar returns ``(n-1,)``
+        -> ``(n,)`` (``variance[0]`` is the long-run variance)."""
+        omega, alpha, beta = self.omega, self.alpha, self.beta
+        variance = self.long_run
+        path = [variance]
+        for r in returns.tolist():
+            variance = omega + alpha * r * r + beta * variance
+            path.append(variance)
+        return np.array(path)
+
+    def term_sd(self, variance: np.ndarray, horizon: int) -> np.ndarray:
+        """Forecast sd of the next ``1..horizon`` bars' sum from the next bar's variance
+        ``(n,)`` -> ``(n, horizon)``."""
+        level, decay = _term_structure(self.alpha + self.beta, self.long_run, horizon)
+        total = level[None, :] + decay[None, :] * (variance - self.long_run)[:, None]
+        return np.sqrt(np.maximum(total, SCALE_FLOOR**2))
+
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> VolModel | None:
         if not data:
@@ -100,13 +133,17 @@ def fit_vol_model(returns: np.ndarray) -> VolModel | None:
 def garch_scale(returns: np.ndarray, model: VolModel, horizon: int) -> np.ndarray:
     """Forecast sd of the next ``1..horizon`` bars' sum after each window of one-bar returns
     ``(n, L)`` (the recursion starts at the long-run variance): ``(n, horizon)``."""
-    variance = np.full(len(returns), model.long_run)
-    for j in range(returns.shape[1]):
-        variance = model.omega + model.alpha * returns[:, j] ** 2 + model.beta * variance
+    return model.term_sd(model.variance_after(returns), horizon)
+
+
+@functools.lru_cache(maxsize=64)
+def _term_structure(persistence: float, long_run: float, horizon: int) -> tuple[np.ndarray, ...]:
+    """``h * long_run`` and ``sum_{k<h} persistence^k`` for ``h = 1..horizon``, read-only."""
     steps = np.arange(1, horizon + 1)
-    decay = np.cumsum((model.alpha + model.beta) ** (steps - 1))
-    total = steps[None, :] * model.long_run + decay[None, :] * (variance - model.long_run)[:, None]
-    return np.sqrt(np.maximum(total, SCALE_FLOOR**2))
+    level = steps * long_run
+    decay = np.cumsum(persistence ** (steps - 1))
+    level.flags.writeable = decay.flags.writeable = False
+    return level, decay
 
 
 def conformal_quantiles(
@@ -167,15 +204,8 @@ def model_scores(
 ) -> np.ndarray:
     """``outcome_scores`` with the volatility model's scale."""
     n = len(log_close)
-    returns = np.diff(log_close)
-    variance = np.empty(n)
-    variance[0] = model.long_run
-    for t, r in enumerate(returns.tolist()):  # variance[t]: of the bar after t, known at t
-        variance[t + 1] = model.omega + model.alpha * r * r + model.beta * variance[t]
+    sigma = model.term_sd(model.variance_path(np.diff(log_close)), horizon)
     steps = np.arange(1, horizon + 1)
-    decay = np.cumsum((model.alpha + model.beta) ** (steps - 1))
-    spread = steps[None, :] * model.long_run + decay[None, :] * (variance - model.long_run)[:, None]
-    sigma = np.sqrt(np.maximum(spread, SCALE_FLOOR**2))
     scores = np.full((n, horizon), np.nan)
     for h in steps:
         moves = np.abs(log_close[h:] - log_close[:-h]) if n > h else np.empty(0)
@@ -220,18 +250,22 @@ def recent_quantiles_at_last(
     steps = np.arange(1, horizon + 1)
     if window < 1:
         return np.full((1, horizon), np.nan)
-    if model is not None:
-        scores = model_scores(log_close, vol_window, horizon, model)
-        return recent_quantiles(scores, np.array([n - 1]), window, coverage)
     rows = (n - 1 - steps - window + 1)[:, None] + np.arange(window)[None, :]
-    if rows.min() < vol_window:  # too short for every score: the general path says where
-        scores = outcome_scores(log_close, vol_window, horizon)
+    short = rows[:, 0] < vol_window  # per horizon: a score it needs is not defined (NaN)
+    if short.all():
+        return np.full((1, horizon), np.nan)
+    if short.any():  # too short for some horizons: the general path says which
+        scores = outcome_scores(log_close, vol_window, horizon, model)
         return recent_quantiles(scores, np.array([n - 1]), window, coverage)
-    total = np.cumsum(np.r_[0.0, np.diff(log_close) ** 2])
-    sigma = np.maximum(np.sqrt((total[rows] - total[rows - vol_window]) / vol_window), SCALE_FLOOR)
+    if model is None:
+        total = np.cumsum(np.r_[0.0, np.diff(log_close) ** 2])
+        sigma = np.sqrt((total[rows] - total[rows - vol_window]) / vol_window)
+        sigma = np.maximum(sigma, SCALE_FLOOR) * np.sqrt(steps)[:, None]
+    else:
+        sigma = model.term_sd(model.variance_path(np.diff(log_close)), horizon)
+        sigma = sigma[rows, (steps - 1)[:, None]]
     moves = np.abs(log_close[rows + steps[:, None]] - log_close[rows])
-    scores = moves / (sigma * np.sqrt(steps)[:, None])
-    return last_axis_quantile(scores, coverage)[None, :]
+    return last_axis_quantile(moves / sigma, coverage)[None, :]
 
 
 def last_axis_quantile(values: np.ndarray, q: float) -> np.ndarray:

@@ -84,9 +84,7 @@ class Evidence:
     def scales(self, windows: np.ndarray, horizon: int) -> np.ndarray:
         """The intervals' scale for return windows ``(n, L, c)``: ``(n, H)`` from the
         volatility model, else ``(n,)`` (the RMS of the last ``vol_window`` returns)."""
-        if self.vol_model is None:
-            return local_scale(windows, self.vol_window)
-        return garch_scale(windows[:, :, 0].astype(np.float64), self.vol_model, horizon)
+        return scales_of(windows, self.vol_window, self.vol_model, horizon)
 
     def recent(self, close: np.ndarray) -> np.ndarray | None:
         """Recent score quantiles ``(1, H)`` at the last of ``close`` ``(n,)``, or None; only

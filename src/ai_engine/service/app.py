@@ -36,6 +36,7 @@ from ai_engine.service.body import JsonBodyMiddleware
 from ai_engine.service.body_cache import BodyCache
 from ai_engine.service.deps import ServiceState
 from ai_engine.service.fastpath import add_body_schemas
+from ai_engine.service.logqueue import DroppedLogRecords, stop_writer
 from ai_engine.service.observability import (
     LOGGER_NAME,
     UVICORN_LOG_CONFIG,
@@ -80,6 +81,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     set_onnx_threads(settings.threads)  # the sessions of the PyTorch members' model.onnx
     service_metrics = Metrics()
+    service_metrics.registry.register(DroppedLogRecords())
     holder = EngineHolder(
         settings.registry,
         settings.release,
@@ -104,6 +106,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             shadow.stop()
         holder.stop()
         safety.stop()
+        stop_writer()  # the last requests' lines are written; uvicorn's last ones as they come
 
     app = FastAPI(
         title="quantum-ai-engine",

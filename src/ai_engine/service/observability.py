@@ -1,8 +1,9 @@
 """Prometheus metrics, JSON log lines, and the ASGI middleware that times, limits and logs requests.
 
 One log line per request (method, path, route, status, latency, release) and one per reload,
-each a JSON object on its own line. The middleware is plain ASGI (no BaseHTTPMiddleware) so
-that it costs a few microseconds per request.
+each a JSON object on its own line, formatted and written by a writer thread off the request
+path (logqueue.py). The middleware is plain ASGI (no BaseHTTPMiddleware) so that it costs a few
+microseconds per request; its two metric updates stay inline (~1 µs together, measured).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import orjson
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ai_engine.service.logqueue import start_writer
 from ai_engine.serving.metrics import LOGGER_NAME as LOGGER_NAME
 from ai_engine.serving.metrics import Metrics as Metrics
 
@@ -40,21 +42,21 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         line.update({k: v for k, v in vars(record).items() if k not in self._standard})
-        if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:  # rendered by the queue handler when the record was logged
+            line["exc"] = record.exc_text
         return orjson.dumps(line, default=str).decode()  # a few µs per request line
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Send the service's (and uvicorn's) log records to stderr as JSON lines; idempotent."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    for name in (LOGGER_NAME, "uvicorn", "uvicorn.error"):
-        logger = logging.getLogger(name)
-        logger.handlers = [h for h in logger.handlers if not isinstance(h.formatter, JsonFormatter)]
-        logger.addHandler(handler)
+    """Send the service's (and uvicorn's) log records to stderr as JSON lines, through the
+    bounded queue and its writer thread; idempotent (a second call replaces the writer)."""
+    loggers = [logging.getLogger(name) for name in (LOGGER_NAME, "uvicorn", "uvicorn.error")]
+    for logger in loggers:
         logger.setLevel(level.upper())
-        logger.propagate = name == LOGGER_NAME
+        logger.propagate = logger.name == LOGGER_NAME
+    start_writer(loggers, sys.stderr, JsonFormatter())
 
 
 UVICORN_LOG_CONFIG: dict[str, Any] = {
@@ -177,16 +179,21 @@ class ObservabilityMiddleware:
             self._children[(method, route, status)] = series
         series[0].observe(elapsed)
         series[1].inc()
+        if not log.isEnabledFor(logging.INFO):
+            return
         release = scope.get("state", {}).get("release") or self.served_release()
-        log.info(
-            "request",
-            extra={
-                "event": "request",
-                "method": method,
-                "path": scope["path"],
-                "route": route,
-                "status": status,
-                "latency_ms": round(elapsed * 1000, 3),
-                "release": release,
-            },
+        fields = {
+            "event": "request",
+            "method": method,
+            "path": scope["path"],
+            "route": route,
+            "status": status,
+            "latency_ms": round(elapsed * 1000, 3),
+            "release": release,
+        }
+        # log.info's record without its caller lookup (~5 µs of the ~10): the line is the same
+        log.handle(
+            log.makeRecord(
+                log.name, logging.INFO, __file__, 0, "request", (), None, "_record", fields
+            )
         )

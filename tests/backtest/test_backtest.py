@@ -130,6 +130,7 @@ def test_a_random_walk_report_says_why_it_never_traded_with_one_set_of_weights(
     assert verdict["folds_with_edge"] == signals["folds_with_edge"] == 0
     assert verdict["hold_reasons"] == signals["reasons"]
     assert "(0 of 2 fold(s) found an edge out of fold)" in verdict["headline"]
+    assert "; no edge at 0.30%; " in verdict["headline"] and verdict["break_even"]["folds"] == 2
     assert verdict["why"].startswith("why: 0 of 2 fold(s) found an edge out of fold")
     assert all(v.startswith("no edge") for v in verdict["fold_verdicts"])
     # the plan names the combination actually fitted; each fold the weights it used, labelled

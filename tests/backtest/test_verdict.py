@@ -70,3 +70,50 @@ def test_an_ensemble_that_never_traded_says_why_in_the_headline_and_lines() -> N
     )
     assert lines[2] == f"fold 0: {verdicts[0]}" and lines[3] == f"fold 1: {verdicts[0]}"
     assert idle["folds_with_edge"] == 0 and idle["hold_reasons"]["no_edge"] == 1567
+
+
+def fold_edge(enabled: bool, break_even: dict[str, Any] | None) -> dict[str, Any]:
+    """A fold's edge object (evidence.verdict_edge) with what the headline reads."""
+    costs = {"fee": 0.001, "slippage": 0.0005, "round_trip": 0.003}
+    return {"enabled": enabled, "costs": costs, "break_even": break_even}
+
+
+def test_the_headline_says_at_what_round_trip_the_forecast_would_trade() -> None:
+    """No fold trades at 0.30 %; their forecasts would at 0.06 % (h=1) and 0.09 % (h=2): the
+    headline quotes the lower, with how many folds have a break-even."""
+    edges = [
+        fold_edge(False, {"horizon": 2, "round_trip": 0.0009}),
+        fold_edge(False, {"horizon": 1, "round_trip": 0.0006}),
+    ]
+    idle = backtest_verdict(trading(0.0, 0.1), STAMPS, FOLDS, np.zeros(6), edges=edges)
+    assert idle["headline"].endswith(
+        "so it did no better than doing nothing; no edge at 0.30%; h=1 would trade at a round "
+        "trip <= 0.06% (2 of 2 folds, the lowest)."
+    )
+    assert idle["break_even"] == {
+        "round_trip": 0.003,
+        "folds": 2,
+        "folds_with_edge": 0,
+        "folds_priced": 2,
+        "horizon": 1,
+        "break_even": 0.0006,
+    }
+    assert verdict_lines({"verdict": idle})[0] == idle["headline"]
+
+
+def test_the_headline_says_when_no_round_trip_would_do_and_names_folds_with_an_edge() -> None:
+    trades = np.array([1, 1, 0, 0, 0, 0])
+    mixed = [fold_edge(True, {"horizon": 3, "round_trip": 0.0045}), fold_edge(False, None)]
+    won = backtest_verdict(trading(0.05, -0.12), STAMPS, FOLDS, trades, edges=mixed)
+    assert won["headline"].endswith(
+        "ensemble beat both buy-and-hold and doing nothing; an edge at 0.30% in 1 of 2 fold(s); "
+        "h=3 would trade at a round trip <= 0.45% (1 of 2 folds, the lowest)."
+    )
+    none = [fold_edge(False, None)] * 2
+    idle = backtest_verdict(trading(0.0, 0.1), STAMPS, FOLDS, np.zeros(6), edges=none)
+    assert idle["headline"].endswith(
+        "; no edge at 0.30%; no horizon would trade at a round trip >= 0.01%."
+    )
+    old = [{"enabled": False, "costs": {"round_trip": 0.003}}]  # a release before issue 24
+    before = backtest_verdict(trading(0.0, 0.1), STAMPS, FOLDS, np.zeros(6), edges=old)
+    assert before["break_even"] is None and before["headline"].endswith("than doing nothing.")

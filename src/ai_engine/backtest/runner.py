@@ -215,6 +215,7 @@ def run_backtest(
             sims["ensemble"].positions,
             hold,
             fold_verdicts,
+            [result.evidence.edge for result in walk.folds],
         ),
         "data": {
             "symbol": candles.symbol,

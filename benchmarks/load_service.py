@@ -8,9 +8,18 @@ and throughput. ``--rate`` makes the clients send at Poisson times adding up to 
 rate instead (open loop; latency from the scheduled send time). ``--stream`` posts to
 ``POST /v1/stream/{symbol}/1d`` instead: each client streams its own symbol, one full window
 first (in the warm-up), then one new candle per request. ``--iso-times`` sends every ``t`` as
-an ISO-8601 string (``2020-01-02T00:00:00Z``) instead of epoch milliseconds.
+an ISO-8601 string (``2020-01-02T00:00:00Z``) instead of epoch milliseconds. ``--out FILE``
+appends the JSON line to FILE.
+
+``--compare REF`` measures this checkout and commit REF (a temporary ``git worktree``, run
+with ``PYTHONPATH`` at its ``src``) in alternating rounds (``--rounds``, 3 each), one server
+after the other on the same machine: one line per run with its ``commit`` and ``side``, then a
+summary with the ratios (this / REF) of the medians, all appended to ``--out``
+(benchmarks/results/load_service.jsonl). Each side serves its own copy of the registry; a REF
+that cannot load the release trains its own demo release with its own code.
 
     python benchmarks/load_service.py --registry /tmp/demo-registry
+    python benchmarks/load_service.py --registry R --bodies 4000 --rate 100 --compare c957850
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -28,16 +38,29 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from compare_ref import Side, emit, head_side, loads_release, ref_side, run_rounds
+
 Next = Callable[[int, int], tuple[str, bytes]]
 """(client, request index) -> (path, body)"""
+RESULTS = Path(__file__).parent / "results" / "load_service.jsonl"
+COMPARED = (
+    "server_cpu_ms_per_request",
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "req_per_s",
+    "client_cpu_ms_per_request",
+)
+"""The report's keys whose medians ``--compare`` sets side by side (ratio this / reference)."""
 
 
-def ensure_demo_release(registry: Path, preset: str) -> None:
-    """Train and promote the demo release unless the registry already has production."""
+def ensure_demo_release(registry: Path, preset: str, env: Mapping[str, str] | None = None) -> None:
+    """Train and promote the demo release unless the registry already has production (with
+    ``env``: by the code that environment imports)."""
     if (registry / "aliases" / "production.json").is_file():
         return
     print(f"training the demo release into {registry} (preset {preset}) ...", flush=True)
@@ -54,6 +77,7 @@ def ensure_demo_release(registry: Path, preset: str) -> None:
         ],
         check=True,
         stdout=subprocess.DEVNULL,
+        env=env,
     )
 
 
@@ -234,7 +258,7 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 10) - 1]
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--registry", type=Path, help="registry (default: a temporary folder)")
     parser.add_argument("--preset", default="quick", help="training preset for the demo release")
@@ -257,79 +281,145 @@ def main() -> None:
         type=int,
         help="the server's AI_ENGINE_WINDOW_CACHE (default: the server's own, 1024; 0: off)",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        help="also measure commit REF (a git worktree), alternating with this checkout",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per side with --compare")
+    parser.add_argument(
+        "--out", type=Path, help=f"append the JSON lines here (--compare: default {RESULTS})"
+    )
+    return parser.parse_args()
 
+
+def measure(
+    args: argparse.Namespace,
+    registry: Path,
+    bodies: list[bytes],
+    log: Path,
+    env: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Serve ``registry`` (with ``env``: whose code), load it as ``args`` say, stop it; the
+    report and the first errors."""
+    next_request: Next = (
+        StreamFeed(args.candles, args.iso_times)
+        if args.stream
+        else (lambda _, index: ("/v1/signal", bodies[index % len(bodies)]))
+    )
+    port = free_port()
+    cache_env = (
+        {} if args.window_cache is None else {"AI_ENGINE_WINDOW_CACHE": str(args.window_cache)}
+    )
+    with log.open("wb") as stderr:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ai_engine.cli",
+                "serve",
+                "--registry",
+                str(registry),
+                "--port",
+                str(port),
+                "--watch-interval",
+                "2",
+                "--workers",
+                str(args.workers),
+            ],
+            stdout=stderr,
+            stderr=stderr,
+            env={**(env or os.environ), "AI_ENGINE_ADMIN_TOKEN": "", **cache_env},
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", server)
+            asyncio.run(load(port, next_request, args.warmup, args.clients, None))
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+            latencies, errors, wall = asyncio.run(
+                load(port, next_request, args.requests, args.clients, args.rate)
+            )
+            server_cpu = cpu_seconds(server.pid) - server_cpu
+            client_cpu = time.process_time() - client_cpu
+            batches = batch_sizes(f"http://127.0.0.1:{port}")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(30)
+    report: dict[str, Any] = {
+        "requests": len(latencies),
+        "clients": args.clients,
+        "candles": args.candles,
+        "offered_rate": args.rate,
+        "workers": args.workers,
+        "endpoint": "/v1/stream" if args.stream else "/v1/signal",
+        "iso_times": args.iso_times,
+        "errors": len(errors),
+        "p50_ms": round(percentile(latencies, 50) * 1000, 2),
+        "p90_ms": round(percentile(latencies, 90) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+        "max_ms": round(max(latencies) * 1000, 2),
+        "req_per_s": round(len(latencies) / wall, 1),
+        "server_cpu_ms_per_request": round(server_cpu / len(latencies) * 1000, 3),
+        "client_cpu_ms_per_request": round(client_cpu / len(latencies) * 1000, 3),
+        "mean_batch_incl_warmup": batches["mean_batch"],
+        "distinct_bodies": None if args.stream else args.bodies,
+        "window_cache_hit_share_incl_warmup": batches["window_hit_share"],
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
+    }
+    return report, errors[:5]
+
+
+def compare(args: argparse.Namespace, temp: Path, bodies: list[bytes]) -> None:
+    """This checkout and ``args.compare`` alternating for ``args.rounds`` rounds each. Each side
+    serves its own copy of the registry (its own state database); the reference trains its own
+    demo release when it cannot load the shared one (a bundle format it does not know)."""
+    head = head_side()
+    base = args.registry or temp / "registry"
+    ensure_demo_release(base, args.preset, head.env)
+    with ref_side(args.compare) as ref:
+        registries, extra = {}, {}
+        for side in (head, ref):
+            registries[side.name] = Path(shutil.copytree(base, temp / side.name / "registry"))
+            refused = loads_release(side, registries[side.name])
+            if refused is not None:
+                print(f"{side.name} ({side.commit}) cannot load {base}: {refused}", flush=True)
+                shutil.rmtree(temp / side.name)
+                ensure_demo_release(registries[side.name], args.preset, side.env)
+            extra[side.name] = {"registry": "shared" if refused is None else "own"}
+
+        def one(side: Side, round_: int) -> dict[str, Any]:
+            log = temp / f"serve-{side.name}-{round_}.log"
+            report, errors = measure(args, registries[side.name], bodies, log, side.env)
+            for error in errors:
+                print(f"error ({side.name}):", error)
+            return report
+
+        run_rounds(
+            "load_service",
+            (head, ref),
+            args.rounds,
+            one,
+            COMPARED,
+            args.out or RESULTS,
+            {name: {**more, "argv": sys.argv[1:]} for name, more in extra.items()},
+        )
+
+
+def main() -> None:
+    args = parse_args()
     with tempfile.TemporaryDirectory() as temp:
+        bodies = [] if args.stream else payloads(args.bodies, args.candles, args.iso_times)
+        if args.compare:
+            compare(args, Path(temp), bodies)
+            return
         registry = args.registry or Path(temp) / "registry"
         ensure_demo_release(registry, args.preset)
-        bodies = payloads(args.bodies, args.candles, args.iso_times)
-        next_request: Next = (
-            StreamFeed(args.candles, args.iso_times)
-            if args.stream
-            else (lambda _, index: ("/v1/signal", bodies[index % len(bodies)]))
-        )
-        port = free_port()
-        cache_env = (
-            {} if args.window_cache is None else {"AI_ENGINE_WINDOW_CACHE": str(args.window_cache)}
-        )
-        log = args.log or Path(temp) / "serve.log"
-        with log.open("wb") as stderr:
-            server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ai_engine.cli",
-                    "serve",
-                    "--registry",
-                    str(registry),
-                    "--port",
-                    str(port),
-                    "--watch-interval",
-                    "2",
-                    "--workers",
-                    str(args.workers),
-                ],
-                stdout=stderr,
-                stderr=stderr,
-                env={**os.environ, "AI_ENGINE_ADMIN_TOKEN": "", **cache_env},
-            )
-            try:
-                wait_ready(f"http://127.0.0.1:{port}", server)
-                asyncio.run(load(port, next_request, args.warmup, args.clients, None))
-                server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-                latencies, errors, wall = asyncio.run(
-                    load(port, next_request, args.requests, args.clients, args.rate)
-                )
-                server_cpu = cpu_seconds(server.pid) - server_cpu
-                client_cpu = time.process_time() - client_cpu
-                batches = batch_sizes(f"http://127.0.0.1:{port}")
-            finally:
-                server.send_signal(signal.SIGTERM)
-                server.wait(30)
-        report: dict[str, Any] = {
-            "requests": len(latencies),
-            "clients": args.clients,
-            "candles": args.candles,
-            "offered_rate": args.rate,
-            "workers": args.workers,
-            "endpoint": "/v1/stream" if args.stream else "/v1/signal",
-            "iso_times": args.iso_times,
-            "errors": len(errors),
-            "p50_ms": round(percentile(latencies, 50) * 1000, 2),
-            "p90_ms": round(percentile(latencies, 90) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 99) * 1000, 2),
-            "max_ms": round(max(latencies) * 1000, 2),
-            "req_per_s": round(len(latencies) / wall, 1),
-            "server_cpu_ms_per_request": round(server_cpu / len(latencies) * 1000, 3),
-            "client_cpu_ms_per_request": round(client_cpu / len(latencies) * 1000, 3),
-            "mean_batch_incl_warmup": batches["mean_batch"],
-            "distinct_bodies": None if args.stream else args.bodies,
-            "window_cache_hit_share_incl_warmup": batches["window_hit_share"],
-            "load_average": os.getloadavg(),
-            "cpus": os.cpu_count(),
-        }
-    print(json.dumps(report))
-    for error in errors[:5]:
+        report, errors = measure(args, registry, bodies, args.log or Path(temp) / "serve.log")
+    if args.out is not None:
+        emit(report, args.out)
+    else:
+        print(json.dumps(report))
+    for error in errors:
         print("error:", error)
 
 

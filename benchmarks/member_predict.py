@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/member_predict.py --registry DIR [--release production] [--calls 2000]
        [--candles 256] [--rows 1] [--threads 1] [--compile] [--out FILE]
+       [--compare REF [--rounds 3] [--preset quick]]
 
 Trains nothing: give it a registry made by ``ai-engine demo --registry DIR``. Candles are the
 last N bars of the demo's S&P 500 data. Torch's intra-op threads are set to ``--threads``
@@ -17,6 +18,12 @@ stages of ``/v1/signal`` in process: candle validation from arrays, the 22 featu
 ``AI_ENGINE_TORCH_COMPILE=1`` does in the service (and reports how long that took).
 
 Prints one JSON line and appends it to ``--out`` (benchmarks/results/member_predict.jsonl).
+
+``--compare REF`` runs this script once per side and round in a fresh process, this checkout
+and commit REF (a temporary ``git worktree``, ``PYTHONPATH`` at its ``src``) alternating for
+``--rounds`` rounds: one line per run with its ``commit`` and ``side``, then a summary with the
+ratios (this / REF) of the medians. A REF that cannot load the release trains its own demo
+release (``--preset``) with its own code.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -41,6 +50,20 @@ from ai_engine.engine import Engine
 from ai_engine.features import latest_inputs
 
 RESULTS = Path(__file__).parent / "results" / "member_predict.jsonl"
+COMPARED = (
+    "members_sum_wall_us",
+    "members_us.xgboost.cpu_us",
+    "members_us.lightgbm.cpu_us",
+    "members_us.nhits.cpu_us",
+    "members_us.patchtst.cpu_us",
+    "members_us.nhits.in_turn_cpu_us",
+    "members_us.patchtst.in_turn_cpu_us",
+    "stages_us.validate.cpu_us",
+    "stages_us.features.cpu_us",
+    "stages_us.models.cpu_us",
+    "stages_us.signal_from.cpu_us",
+)
+"""The report's values whose medians ``--compare`` sets side by side (ratio this / reference)."""
 
 
 def timed(call: Callable[[], object], calls: int, warmup: int = 50) -> dict[str, float]:
@@ -84,7 +107,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--compile", action="store_true", help="compile the PyTorch members")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--compare", metavar="REF", help="also measure commit REF, alternating")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per side with --compare")
+    parser.add_argument("--preset", default="quick", help="--compare: REF's own demo release")
     args = parser.parse_args()
+    if args.compare:
+        compare(args)
+        return
 
     engine = Engine.load(args.registry, args.release, threads=args.threads)
     torch.set_num_threads(args.threads)
@@ -146,6 +175,46 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out:
         out.write(line + "\n")
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This checkout and ``args.compare``, one fresh process per side and round, alternating."""
+    from compare_ref import Side, head_side, loads_release, ref_side, run_rounds
+    from load_service import ensure_demo_release
+
+    head = head_side()
+    own: list[str] = ["--release", args.release, "--calls", str(args.calls)]
+    own += [
+        "--candles",
+        str(args.candles),
+        "--rows",
+        str(args.rows),
+        "--threads",
+        str(args.threads),
+    ]
+    own += ["--compile"] if args.compile else []
+    with tempfile.TemporaryDirectory() as temp, ref_side(args.compare) as ref:
+        registries, extra = {}, {}
+        for side in (head, ref):
+            refused = loads_release(side, Path(args.registry), args.release)
+            registries[side.name] = Path(args.registry)
+            if refused is not None:
+                print(f"{side.name} ({side.commit}) cannot load the release: {refused}")
+                registries[side.name] = Path(temp) / side.name / "registry"
+                ensure_demo_release(registries[side.name], args.preset, side.env)
+            extra[side.name] = {
+                "argv": sys.argv[1:],
+                "registry": "shared" if refused is None else "own",
+            }
+
+        def one(side: Side, round_: int) -> dict[str, Any]:
+            out = Path(temp) / f"{side.name}-{round_}.jsonl"
+            command = [sys.executable, __file__, "--registry", str(registries[side.name])]
+            subprocess.run([*command, *own, "--out", str(out)], env=side.env, check=True)
+            report: dict[str, Any] = json.loads(out.read_text().splitlines()[-1])
+            return report
+
+        run_rounds("member_predict", (head, ref), args.rounds, one, COMPARED, args.out, extra)
 
 
 def _version(name: str) -> str | None:

@@ -15,6 +15,7 @@ from ai_engine.ensemble import EnsembleSettings, MemberForecast, Signal, SignalC
 from ai_engine.errors import ConsensusError
 from ai_engine.evaluation import Evidence
 from ai_engine.evaluation.conformal import outcome_scores, recent_quantiles
+from ai_engine.evaluation.regimes import normalised_scores
 from ai_engine.features import ModelInputs
 
 REFUSED = "REFUSED"
@@ -78,7 +79,12 @@ def fold_signals(
     distance = evidence.gate.distance(inputs.tabular)
     recent = None
     if evidence.recent_window > 0:
-        scores = outcome_scores(log_close, evidence.vol_window, width, evidence.vol_model)
+        if evidence.buckets is not None and evidence.vol_model is not None:
+            scores = normalised_scores(
+                log_close, evidence.vol_window, width, evidence.vol_model, evidence.buckets
+            )
+        else:
+            scores = outcome_scores(log_close, evidence.vol_window, width, evidence.vol_model)
         recent = recent_quantiles(scores, inputs.rows, evidence.recent_window, evidence.coverage)
     for i in range(rows):
         answers = member_answers(forecasts, i, release)

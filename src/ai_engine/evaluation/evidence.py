@@ -24,7 +24,6 @@ from ai_engine.evaluation.combination import (
 from ai_engine.evaluation.conformal import (
     VolModel,
     conformal_quantiles,
-    fit_vol_model,
     garch_scale,
     horizon_scale,
     interval,
@@ -34,6 +33,7 @@ from ai_engine.evaluation.conformal import (
 from ai_engine.evaluation.decision import Costs, DecisionRule
 from ai_engine.evaluation.gates import DistanceGate
 from ai_engine.evaluation.oof import OutOfFold
+from ai_engine.evaluation.regimes import GARCH, Buckets, fit_scale_model, recent_factor_at_last
 from ai_engine.evaluation.verdict import EDGE_METHOD, EvaluationSettings, Verdict, judge
 from ai_engine.features import ModelInputs
 
@@ -61,6 +61,11 @@ class Evidence:
     vol_model: VolModel | None = None
     """The intervals' volatility term structure (None: RMS of ``vol_window`` bars x sqrt(h),
     as releases made before it)."""
+    buckets: Buckets | None = None
+    """Mondrian quantiles by predicted volatility (``regimes``); None: ``quantiles`` for all
+    rows, as releases made before them."""
+    vol_kind: str = GARCH
+    """What ``vol_model`` is: ``garch(1,1)`` or its ``ewma`` fallback (``regimes``)."""
 
     @property
     def enabled(self) -> bool:
@@ -74,12 +79,20 @@ class Evidence:
         self, combined: np.ndarray, windows: np.ndarray, recent: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Interval bounds ``(n, H)`` around ``combined`` for return windows ``(n, L, c)``;
-        ``recent`` ``(n, H)``: the zero forecast's recent score quantiles (NaN: none)."""
-        quantiles = self.quantiles
-        if recent is not None:
-            ratio = np.where(self.zero_quantiles > 0, recent / self.zero_quantiles, np.nan)
+        ``recent`` ``(n, H)``: the zero forecast's recent score quantiles, or with ``buckets``
+        the rescaling factor itself (``regimes.normalised_scores``) (NaN: none)."""
+        scale = self.scales(windows, combined.shape[1])
+        if self.buckets is not None:
+            quantiles = self.buckets.lookup(scale)
+            ratio = recent
+        else:
+            quantiles = self.quantiles
+            ratio = None
+            if recent is not None:
+                ratio = np.where(self.zero_quantiles > 0, recent / self.zero_quantiles, np.nan)
+        if ratio is not None:
             quantiles = np.where(np.isfinite(ratio), quantiles * ratio, quantiles)
-        return interval(combined, self.scales(windows, combined.shape[1]), quantiles)
+        return interval(combined, scale, quantiles)
 
     def scales(self, windows: np.ndarray, horizon: int) -> np.ndarray:
         """The intervals' scale for return windows ``(n, L, c)``: ``(n, H)`` from the
@@ -93,6 +106,16 @@ class Evidence:
             return None
         horizon = len(self.quantiles)
         tail = np.log(close[-(self.recent_window + horizon + self.vol_window + 2) :])
+        if self.buckets is not None and self.vol_model is not None:
+            return recent_factor_at_last(
+                tail,
+                self.vol_window,
+                horizon,
+                self.recent_window,
+                self.coverage,
+                self.vol_model,
+                self.buckets,
+            )
         return recent_quantiles_at_last(
             tail, self.vol_window, horizon, self.recent_window, self.coverage, self.vol_model
         )
@@ -123,16 +146,20 @@ class Evidence:
             "intervals": {
                 "method": "split conformal, scores normalised by "
                 + (
-                    "a garch(1,1) volatility term structure"
+                    f"a {self.vol_kind} volatility term structure"
                     if self.vol_model
                     else "local volatility"
-                ),
+                )
+                + (", mondrian quantiles by its one-bar volatility" if self.buckets else ""),
                 "coverage": self.coverage,
                 "vol_window": self.vol_window,
                 "quantiles": self.quantiles.tolist(),
                 "zero_quantiles": self.zero_quantiles.tolist(),
                 "recent_window": self.recent_window,
-                "vol_model": None if self.vol_model is None else self.vol_model.to_json(),
+                "vol_model": None
+                if self.vol_model is None
+                else {**self.vol_model.to_json(), "model": self.vol_kind},
+                "buckets": None if self.buckets is None else self.buckets.to_json(),
             },
             "input_gate": self.gate.to_json(),
             "straddle_gate": self.straddle_gate,
@@ -157,6 +184,8 @@ class Evidence:
             ),
             recent_window=int(intervals.get("recent_window", 0)),
             vol_model=VolModel.from_json(intervals.get("vol_model")),
+            buckets=Buckets.from_json(intervals.get("buckets")),
+            vol_kind=str((intervals.get("vol_model") or {}).get("model", GARCH)),
         )
 
 
@@ -196,10 +225,11 @@ def evaluate(
     """
     gate = DistanceGate.fit(inputs.tabular)
     costs = settings.costs
-    vol_model = fit_vol_model(inputs.sequence[:, -1, 0])
+    vol_model, vol_kind = fit_scale_model(inputs.sequence[:, -1, 0])
     if oof is None:
         scale = scales_of(inputs.sequence, settings.vol_window, vol_model, targets.shape[1])
         zero = conformal_quantiles(targets, np.zeros_like(targets), scale, settings.coverage)
+        buckets = mondrian(targets, np.zeros_like(targets), scale, settings.coverage, vol_model)
         members = defaults if isinstance(defaults, Mapping) else {}
         return Evidence(
             settings.combination,
@@ -215,6 +245,8 @@ def evaluate(
             zero,
             settings.recent_window,
             vol_model,
+            buckets,
+            vol_kind,
         )
     blocks = time_blocks(oof.segments, oof.rows)
     scored = blocks > blocks.min()
@@ -235,6 +267,7 @@ def evaluate(
     actual, scale = oof.actual[scored], scale[scored]
     quantiles = conformal_quantiles(actual, combined, scale, settings.coverage)
     zero_quantiles = conformal_quantiles(actual, np.zeros_like(combined), scale, settings.coverage)
+    buckets = mondrian(actual, combined, scale, settings.coverage, vol_model)
     edge = verdict_edge(verdict, settings, oof.folds, len(oof.rows))
     return Evidence(
         settings.combination,
@@ -250,7 +283,24 @@ def evaluate(
         zero_quantiles,
         settings.recent_window,
         vol_model,
+        buckets,
+        vol_kind,
     )
+
+
+def mondrian(
+    actual: np.ndarray,
+    forecast: np.ndarray,
+    scale: np.ndarray,
+    coverage: float,
+    model: VolModel | None,
+) -> Buckets | None:
+    """Mondrian quantiles on the calibration rows where there is a volatility model (the
+    rescaling factor reads its path); None otherwise, and with a single bucket."""
+    if model is None:
+        return None
+    buckets = Buckets.fit(actual, forecast, scale, coverage)
+    return buckets if len(buckets.rows) > 1 else None
 
 
 def scales_of(

@@ -112,3 +112,21 @@ def test_a_restart_loses_the_windows(trained_registry: Path, tmp_path: Path) -> 
         lost = _post(base, [ROWS[WINDOW + 1]])
         assert lost.status_code == 409 and "no window" in lost.json()["error"]
         assert _post(base, ROWS[2 : WINDOW + 2]).status_code == 200
+
+
+def _window_lookups(url: str) -> float:
+    lines = httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+    return sum(float(x.split()[1]) for x in lines if x.startswith("ai_engine_window_cache_total"))
+
+
+def test_streamed_windows_stay_out_of_the_window_cache(url: str) -> None:
+    """A streamed window never comes again: it is not looked up in, or put into, the cache of
+    windows that polling clients send again (it would push theirs out)."""
+    path = "/v1/stream/CACHE/USDT/5m"
+    before = _window_lookups(url)
+    assert _post(url, ROWS[:WINDOW], path).status_code == 200
+    for end in range(WINDOW + 1, WINDOW + 6):
+        assert _post(url, ROWS[end - 1 : end], path).status_code == 200
+    assert _window_lookups(url) == before
+    _signal(url, ROWS[:WINDOW])  # the stateless route still counts its lookup
+    assert _window_lookups(url) == before + 1

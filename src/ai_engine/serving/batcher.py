@@ -63,13 +63,19 @@ class ForecastBatcher:
         self._windows: Recent[tuple[str, str, str, bytes], Computed] = Recent(window_entries)
 
     async def window_forecasts(
-        self, engine: Engine, candles: Candles, digest: bytes | None = None
+        self,
+        engine: Engine,
+        candles: Candles,
+        digest: bytes | None = None,
+        *,
+        remember: bool = True,
     ) -> Computed:
         """``latest_inputs`` of ``candles``, every member's forecast for their last bar and
         the window's ``WindowMemo``, remembered for the window's next arrival (when
-        ``window_entries`` > 0; else the memo is None). ``digest``: ``window_digest(candles)``
-        when the caller knows it already."""
-        if self.window_entries < 1:
+        ``window_entries`` > 0 and ``remember``; else the memo is None). ``digest``:
+        ``window_digest(candles)`` when the caller knows it already. The stream passes
+        ``remember=False``: its windows do not come again, and would push out those that do."""
+        if self.window_entries < 1 or not remember:
             inputs = latest_inputs(candles.frame, engine.spec)
             return inputs, await self.forecasts(engine, inputs), None
         digest = window_digest(candles) if digest is None else digest

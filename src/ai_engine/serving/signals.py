@@ -59,11 +59,18 @@ class Signals:
         return datetime.now(UTC) if self.stale_check else None
 
     async def signal(
-        self, engine: Engine, candles: Candles, digest: bytes | None = None
+        self,
+        engine: Engine,
+        candles: Candles,
+        digest: bytes | None = None,
+        *,
+        remember: bool = True,
     ) -> dict[str, Any]:
-        """The Signal (JSON) of ``candles`` from ``engine``; ConsensusError below the quorum."""
+        """The Signal (JSON) of ``candles`` from ``engine``; ConsensusError below the quorum.
+        ``remember``: keep the window's forecasts for its next arrival (not for the stream)."""
         engine.check_consensus()
-        inputs, forecasts, memo = await self.batcher.window_forecasts(engine, candles, digest)
+        computed = await self.batcher.window_forecasts(engine, candles, digest, remember=remember)
+        inputs, forecasts, memo = computed
         signal = engine.signal_from(candles, forecasts, inputs, self.now(), memo).to_json()
         self.notify(signal, candles)
         return signal

@@ -25,7 +25,7 @@ from ai_engine.service.deps import ReleaseQuery, ServiceState
 from ai_engine.service.fastjson import JSONBytes, parse_candles
 from ai_engine.service.fastpath import read_body, request_body
 from ai_engine.service.inference import check_limits, columns_of
-from ai_engine.service.routes.signal import ERRORS, answer_signal
+from ai_engine.service.routes.signal import ERRORS
 from ai_engine.service.routing import routed_engine
 from ai_engine.service.schemas import (
     HARD_MAX_CANDLES,
@@ -115,7 +115,7 @@ async def stream_signal(
         raise
     except DataValidationError as exc:
         raise InputError(loc, str(exc)) from exc
-    return await answer_signal(request, service, engine, candles)
+    return await service.signals.signal(engine, candles, remember=False)
 
 
 @router.post(

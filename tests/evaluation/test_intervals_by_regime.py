@@ -159,7 +159,7 @@ def test_the_served_recent_factor_equals_the_general_path() -> None:
     ahead = rows[:, None] + np.arange(1, H + 1)[None, :] + 1
     actual = log_close[ahead] - log_close[rows + 1][:, None]
     buckets = Buckets.fit(actual, np.zeros_like(actual), garch_scale(windows, model, H), NOMINAL)
-    for length in (562, 800, 400):
+    for length in (562, 800, 400, 555, 549):  # whole, longer, none, some horizons short
         tail = log_close[-length:]
         fast = recent_factor_at_last(tail, 48, H, 500, NOMINAL, model, buckets)
         scores = normalised_scores(tail, 48, H, model, buckets)

@@ -194,7 +194,9 @@ def recent_factor_at_last(
     n = len(log_close)
     steps = np.arange(1, horizon + 1)
     rows = (n - 1 - steps - window + 1)[:, None] + np.arange(window)[None, :]  # (H, window)
-    if window < 1 or rows.min() < vol_window:  # too short: the general path says where
+    if window < 1 or rows[:, 0].max() < vol_window:  # no horizon has its scores: none
+        return np.full((1, horizon), np.nan)
+    if rows.min() < vol_window:  # too short for some horizons: the general path says which
         scores = normalised_scores(log_close, vol_window, horizon, model, buckets)
         return recent_quantiles(scores, np.array([n - 1]), max(window, 0), coverage)
     first = int(rows.min())

@@ -201,9 +201,10 @@ async def client(
 
 
 async def load(
-    port: int, next_request: Next, requests: int, clients: int, rate: float | None
+    port: int, next_request: Next, requests: int, clients: int, rate: float | None, first: int = 0
 ) -> tuple[list[float], list[str], float]:
-    todo = list(range(requests))
+    """Send requests ``first`` .. ``first + requests - 1``; latencies, errors and wall time."""
+    todo = list(range(first + requests - 1, first - 1, -1))
     latencies: list[float] = []
     errors: list[str] = []
     interval = clients / rate if rate else 0.0
@@ -274,7 +275,11 @@ def parse_args() -> argparse.Namespace:
         "--iso-times", action="store_true", help="send t as ISO-8601 strings, not epoch ms"
     )
     parser.add_argument(
-        "--bodies", type=int, default=256, help="distinct windows sent in turn (/v1/signal)"
+        "--bodies",
+        type=int,
+        default=256,
+        help="distinct windows sent in turn, the warm-up's first (/v1/signal): with at least "
+        "warmup + requests, no window is sent twice",
     )
     parser.add_argument(
         "--window-cache",
@@ -336,7 +341,7 @@ def measure(
             asyncio.run(load(port, next_request, args.warmup, args.clients, None))
             server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
             latencies, errors, wall = asyncio.run(
-                load(port, next_request, args.requests, args.clients, args.rate)
+                load(port, next_request, args.requests, args.clients, args.rate, args.warmup)
             )
             server_cpu = cpu_seconds(server.pid) - server_cpu
             client_cpu = time.process_time() - client_cpu

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from ai_engine.data import (
+    Candles,
     ValidationSettings,
     infer_timeframe,
     load_candles,
@@ -168,3 +169,21 @@ def test_unsorted_rows_keep_their_order_and_are_refused(tmp_path: Path) -> None:
     unsorted.rename_axis("date").reset_index().to_csv(path, index=False)
     with pytest.raises(DataValidationError, match=message):
         load_candles(path, "X", "5m")
+
+
+def test_candles_close_is_the_close_column_of_plain_and_other_frames() -> None:
+    """``Candles.close`` reads a plain frame's block directly and any other frame by name; the
+    values and dtype are the column's either way, and ``last_bar`` is the last index entry."""
+    index = pd.date_range("2024-01-01", periods=4, freq="1h", tz="UTC", name="date")
+    plain = pd.DataFrame(
+        np.arange(20, dtype=np.float64).reshape(4, 5) + 1.0,
+        index=index,
+        columns=["open", "high", "low", "close", "volume"],
+    )
+    reordered = plain[["close", "open", "high", "low", "volume"]].copy()
+    mixed = plain.assign(volume=np.arange(4, dtype=np.int64))
+    for frame in (plain, reordered, mixed):
+        candles = Candles(frame, "X", "1h")
+        expected = frame["close"].to_numpy()
+        assert np.array_equal(candles.close, expected) and candles.close.dtype == expected.dtype
+        assert candles.last_bar == index[-1]

@@ -45,9 +45,20 @@ class Candles:
     timeframe: str
     warnings: tuple[str, ...] = field(default=())
 
-    @property
+    @functools.cached_property
     def close(self) -> np.ndarray:
-        return self.frame["close"].to_numpy()
+        """The close column ``(n,)``; of a plain frame (one float64 block) a view, without the
+        Series that ``frame["close"]`` builds on a new frame (~30 µs on the request path)."""
+        frame = self.frame
+        blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+        if blocks is not None and len(blocks) == 1 and blocks[0].dtype == np.float64:
+            return frame.to_numpy(np.float64)[:, frame.columns.get_loc("close")]
+        return frame["close"].to_numpy()
+
+    @functools.cached_property
+    def last_bar(self) -> pd.Timestamp:
+        """When the last candle opened (UTC)."""
+        return self.frame.index[-1]
 
 
 @functools.lru_cache(maxsize=64)

@@ -236,7 +236,7 @@ class Engine:
         gates = self.gates(candles, inputs, now, memo)
         signal = None if memo is None else memo.signals.get(gates)
         if signal is None:
-            recent = self.evidence.recent(candles.frame["close"].to_numpy())
+            recent = self.evidence.recent(candles.close)
             context = SignalContext(inputs.sequence, gates, recent)
             where = self._where(candles)
             signal = decide(forecasts, self.settings, self.evidence, context, **where)
@@ -248,7 +248,7 @@ class Engine:
         return {
             "symbol": candles.symbol,
             "timeframe": candles.timeframe,
-            "as_of": candles.frame.index[-1].isoformat(),
+            "as_of": candles.last_bar.isoformat(),
             "release": self.release.id,
         }
 
@@ -297,7 +297,7 @@ class Engine:
         if now is None or not candles.timeframe:
             return memo.ood
         if memo.last_bar is None or memo.stale_after is None:
-            memo.last_bar = candles.frame.index[-1].to_pydatetime()
+            memo.last_bar = candles.last_bar.to_pydatetime()
             memo.stale_after = (STALE_BARS * timeframe_delta(candles.timeframe)).to_pytimedelta()
         stale = now - memo.last_bar > memo.stale_after
         return (*memo.ood, "stale_data") if stale else memo.ood

@@ -95,7 +95,7 @@ class Signals:
         engine.check_consensus()
         forecasts = (await self.batcher.window_forecasts(engine, candles, digest))[1]
         forecasts, weights, combined = engine.weighted_forecasts(candles, forecasts)
-        as_of = candles.frame.index[-1].isoformat()
+        as_of = candles.last_bar.isoformat()
         hashes = engine.bundle_hashes
         return {
             "symbol": candles.symbol,

@@ -14,6 +14,8 @@ the median thread-CPU µs of each when the members run one after the other as fo
 (``in_turn_cpu_us``: each then finds the others' weights in the caches), and the other
 stages of ``/v1/signal`` in process: candle validation from arrays, the 22 features
 (``latest_inputs``), the four models through ``Engine.forecasts_many`` and ``signal_from``.
+``models_cold`` and ``signal_cold`` (the four models; ``Engine.signal`` from validated candles:
+features, models, decision) are timed with the caches emptied before each call.
 ``--compile`` first compiles the PyTorch members for one-row predictions, as
 ``AI_ENGINE_TORCH_COMPILE=1`` does in the service (and reports how long that took).
 
@@ -62,6 +64,8 @@ COMPARED = (
     "stages_us.features.cpu_us",
     "stages_us.models.cpu_us",
     "stages_us.signal_from.cpu_us",
+    "stages_us.models_cold.cpu_us",
+    "stages_us.signal_cold.cpu_us",
 )
 """The report's values whose medians ``--compare`` sets side by side (ratio this / reference)."""
 
@@ -95,6 +99,26 @@ def in_turn(calls: list[Callable[[], object]], rounds: int, warmup: int = 50) ->
             call()
             cpu[k].append(time.thread_time_ns() - c0)
     return [round(statistics.median(c) / 1000, 1) for c in cpu]
+
+
+def timed_cold(call: Callable[[], object], calls: int, flush_mb: int = 64) -> dict[str, float]:
+    """``timed`` with the caches emptied before every run (a ``flush_mb`` buffer read, more
+    than this machine's last-level cache; not timed): what a request pays when other work
+    ran since the last one, as at 100 req/s on a shared machine."""
+    flush = np.ones((flush_mb << 20) // 8)
+    for _ in range(5):
+        call()
+    wall, cpu = [], []
+    for _ in range(calls):
+        flush.sum()
+        w0, c0 = time.perf_counter_ns(), time.thread_time_ns()
+        call()
+        cpu.append(time.thread_time_ns() - c0)
+        wall.append(time.perf_counter_ns() - w0)
+    return {
+        "wall_us": round(statistics.median(wall) / 1000, 1),
+        "cpu_us": round(statistics.median(cpu) / 1000, 1),
+    }
 
 
 def main() -> None:
@@ -149,6 +173,8 @@ def main() -> None:
         "features": timed(lambda: latest_inputs(candles.frame, engine.spec), args.calls),
         "models": timed(lambda: engine.forecasts_many(batch), args.calls),
         "signal_from": timed(lambda: engine.signal_from(candles, forecasts, inputs), args.calls),
+        "models_cold": timed_cold(lambda: engine.forecasts_many(batch), max(args.calls // 10, 20)),
+        "signal_cold": timed_cold(lambda: engine.signal(candles), max(args.calls // 10, 20)),
     }
     report = {
         "benchmark": "member_predict",

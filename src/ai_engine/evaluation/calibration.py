@@ -149,8 +149,10 @@ def replicate(
     oof_rows: int = 3000,
     test_bars: int = 1500,
     spa_reps: int = 1000,
+    always_test: bool = False,
 ) -> Replication:
-    """One replication (see the module)."""
+    """One replication (see the module); ``always_test``: the SPA p-value even where the
+    nets already say no edge (NaN otherwise there)."""
     rng = np.random.default_rng(seed)
     n = oof_rows + test_bars + H + 1
     returns, truth = draw(scenario, strength, n, rng)
@@ -163,7 +165,7 @@ def replicate(
     settings = EvaluationSettings(costs=costs, spa_reps=spa_reps)
     blocks = time_blocks(oof.segments, oof.rows)
     combined = cross_fitted("nnls", forecasts, oof.actual, blocks, {})
-    verdict = judge(oof, combined, settings, 3, with_break_even=False, always_test=False)
+    verdict = judge(oof, combined, settings, 3, with_break_even=False, always_test=always_test)
     fresh = {m: f[test_part] for m, f in members.items()}
     next_returns = np.expm1(actual[test_part, 0])
     realised = 0.0

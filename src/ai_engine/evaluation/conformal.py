@@ -247,14 +247,11 @@ def recent_quantiles_at_last(
     """``recent_quantiles(outcome_scores(log_close, ...), [n - 1], ...)`` computing only the
     ``horizon * window`` scores it reads (the serving case): ``(n,)`` -> ``(1, H)``."""
     n = len(log_close)
+    if window < 1 or n - 1 - window < vol_window:  # not even h = 1 has its scores: none
+        return np.full((1, horizon), np.nan)
     steps = np.arange(1, horizon + 1)
-    if window < 1:
-        return np.full((1, horizon), np.nan)
     rows = (n - 1 - steps - window + 1)[:, None] + np.arange(window)[None, :]
-    short = rows[:, 0] < vol_window  # per horizon: a score it needs is not defined (NaN)
-    if short.all():
-        return np.full((1, horizon), np.nan)
-    if short.any():  # too short for some horizons: the general path says which
+    if rows[-1, 0] < vol_window:  # too short for some horizons: the general path says which
         scores = outcome_scores(log_close, vol_window, horizon, model)
         return recent_quantiles(scores, np.array([n - 1]), window, coverage)
     if model is None:

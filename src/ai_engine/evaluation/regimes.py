@@ -192,10 +192,10 @@ def recent_factor_at_last(
     quantile of the last ``window`` normalised scores whose outcome is known (NaN: too few).
     Only the ``window + horizon - 1`` rows it reads are scored (the serving case)."""
     n = len(log_close)
+    if window < 1 or n - 1 - window < vol_window:  # not even h = 1 has its scores: none
+        return np.full((1, horizon), np.nan)
     steps = np.arange(1, horizon + 1)
     rows = (n - 1 - steps - window + 1)[:, None] + np.arange(window)[None, :]  # (H, window)
-    if window < 1 or rows[:, 0].max() < vol_window:  # no horizon has its scores: none
-        return np.full((1, horizon), np.nan)
     if rows.min() < vol_window:  # too short for some horizons: the general path says which
         scores = normalised_scores(log_close, vol_window, horizon, model, buckets)
         return recent_quantiles(scores, np.array([n - 1]), max(window, 0), coverage)

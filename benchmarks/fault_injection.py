@@ -1,7 +1,7 @@
 """Fault injection for the edge verdict (issue 24): do the tests fail when the statistics lie?
 
     .venv/bin/python benchmarks/fault_injection.py [--only NAME ...] [--list]
-        [--out benchmarks/results/fault_injection.jsonl]
+        [--tests PATH_OR_ID ...] [--out benchmarks/results/fault_injection.jsonl]
 
 Each fault is an exact source-text replacement (``old`` -> ``new``) in one file of
 ``src/ai_engine``. For each, the working tree's ``src`` is copied into a temporary folder, the
@@ -10,6 +10,7 @@ fault cannot silently stop applying after the code moves), and
 ``pytest -q -n 0 -x -p no:cacheprovider tests/evaluation [extra files]`` runs from the
 repository root with the copy first on ``PYTHONPATH``. A clean copy runs first and must pass.
 A fault is caught when pytest exits 1 with a failed test; the first failure is recorded.
+``--tests`` replaces ``tests/evaluation`` (e.g. one test id: does that test alone catch it?).
 One JSON line per fault is appended to ``--out``; a markdown table is printed.
 """
 
@@ -167,8 +168,9 @@ def first_failure(output: str) -> str | None:
     return match.group(1) if match else None
 
 
-def run_one(fault: Fault | None, timeout: float) -> dict[str, Any]:
-    """Run the tests against a copy with ``fault`` (None: clean) and say what happened."""
+def run_one(fault: Fault | None, timeout: float, base: tuple[str, ...] = TESTS) -> dict[str, Any]:
+    """Run the ``base`` tests (and the fault's extra ones) against a copy with ``fault``
+    (None: clean) and say what happened."""
     with tempfile.TemporaryDirectory(prefix="fault-") as folder:
         src = patched_copy(fault, Path(folder))
         env = {**os.environ, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -182,7 +184,7 @@ def run_one(fault: Fault | None, timeout: float) -> dict[str, Any]:
         )
         if not probe.stdout.strip().startswith(str(src)):
             raise SystemExit(f"the copy is not what imports: {probe.stdout.strip()}")
-        tests = [*TESTS, *(fault.extra if fault else ())]
+        tests = [*base, *(fault.extra if fault else ())]
         command = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-x", "-p", "no:cacheprovider"]
         started = time.perf_counter()
         done = subprocess.run(
@@ -229,6 +231,9 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="print the faults and stop")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per pytest run")
     parser.add_argument(
+        "--tests", nargs="*", default=list(TESTS), help="test paths or ids (default: %(default)s)"
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "benchmarks" / "results" / "fault_injection.jsonl"
     )
     args = parser.parse_args()
@@ -246,15 +251,18 @@ def main() -> None:
     context = {
         "commit": git("rev-parse", "--short", "HEAD"),
         "src_uncommitted": bool(git("status", "--porcelain", "--", "src")),
+        "tests_uncommitted": bool(git("status", "--porcelain", "--", "tests")),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    clean = run_one(None, args.timeout)
+    base = tuple(args.tests)
+    context["base_tests"] = list(base)
+    clean = run_one(None, args.timeout, base)
     rows = [clean]
     if clean["returncode"] != 0:
         raise SystemExit(f"the clean copy fails its tests: {clean['summary']}")
     for fault in chosen:
-        rows.append(run_one(fault, args.timeout))
+        rows.append(run_one(fault, args.timeout, base))
         print(f"{fault.name}: caught={rows[-1]['caught']} {rows[-1]['first_failure']}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as out:

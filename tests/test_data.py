@@ -18,7 +18,7 @@ from ai_engine.data import (
     make_candles,
     normalise_frame,
 )
-from ai_engine.errors import DataValidationError
+from ai_engine.errors import DataValidationError, InvariantError
 
 from synthetic import synthetic_frame
 
@@ -187,3 +187,26 @@ def test_candles_close_is_the_close_column_of_plain_and_other_frames() -> None:
         expected = frame["close"].to_numpy()
         assert np.array_equal(candles.close, expected) and candles.close.dtype == expected.dtype
         assert candles.last_bar == index[-1]
+
+
+def test_candles_from_arrays_frame_only_when_asked_and_read_as_pandas_would() -> None:
+    """Array candles answer ``close``, ``times_ns``, ``len`` and ``last_bar`` from the arrays;
+    the frame is built on first read and equals the core's; ``last_bar`` prints as pandas
+    prints the index's last entry, to the second, microsecond and nanosecond."""
+    ohlcv = np.arange(20, dtype=np.float64).reshape(4, 5) + 1.0
+    for last in (1_700_000_000_000_000_000, 1_700_000_000_500_000_000, 1_700_000_000_000_000_123):
+        times = np.array([last - 3_600 * 10**9 * k for k in (3, 2, 1, 0)], dtype=np.int64)
+        candles = Candles(None, "X", "1h", arrays=(times, ohlcv))
+        assert len(candles) == 4 and np.array_equal(candles.close, ohlcv[:, 3])
+        assert np.array_equal(candles.times_ns, times) and "frame" not in candles.__dict__
+        expected = pd.Timestamp(last, unit="ns", tz="UTC")
+        assert candles.last_bar.isoformat() == expected.isoformat()
+        assert str(candles.last_bar) == str(expected)
+        frame = candles.frame
+        assert list(frame.columns) == ["open", "high", "low", "close", "volume"]
+        assert frame.index.name == "date" and str(frame.index.tz) == "UTC"
+        assert np.array_equal(frame.to_numpy(), ohlcv) and list(frame.index.asi8) == list(times)
+    with pytest.raises(InvariantError, match="found neither"):
+        Candles(None, "X", "1h")
+    with pytest.raises(InvariantError, match="found both"):
+        Candles(frame, "X", "1h", arrays=(times, ohlcv))

@@ -14,9 +14,15 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
-from ai_engine.data import COLUMNS, Candles, ValidationSettings, make_candles, timeframe_delta
+from ai_engine.data import (
+    Candles,
+    ValidationSettings,
+    frame_of,
+    make_candles,
+    timeframe_delta,
+    utc_datetime,
+)
 
 NS_PER_DAY = 86_400 * 10**9
 MAX_MS = 9_000_000_000_000
@@ -108,12 +114,6 @@ def iso_ns(stamps: Sequence[str]) -> np.ndarray | None:
     return times
 
 
-def frame_of(times_ns: np.ndarray, values: np.ndarray) -> pd.DataFrame:
-    """The core's candle frame (UTC ``date`` index, float64 OHLCV) over ``values`` ``(n, 5)``."""
-    index = pd.DatetimeIndex(times_ns.view("M8[ns]"), name="date").tz_localize("UTC")
-    return pd.DataFrame(values, index=index, columns=list(COLUMNS), copy=False)
-
-
 def rows_ok(times_ns: np.ndarray, values: np.ndarray) -> bool:
     """Every per-row rule of ``data.validate`` holds and timestamps strictly increase."""
     if not np.isfinite(values).all():
@@ -139,11 +139,7 @@ def missing_bars(times_ns: np.ndarray, timeframe: str) -> np.ndarray:
 
 
 def gap_warnings(
-    frame: pd.DataFrame,
-    times_ns: np.ndarray,
-    timeframe: str,
-    settings: ValidationSettings,
-    source: str,
+    times_ns: np.ndarray, timeframe: str, settings: ValidationSettings, source: str
 ) -> list[str] | None:
     """The core's gap warning, or None when the gaps exceed the allowed share (the core raises)."""
     if len(times_ns) < 2:
@@ -156,7 +152,7 @@ def gap_warnings(
     share = gaps / (len(times_ns) - 1)
     if share > settings.max_gap_share:
         return None
-    first = frame.index[int(np.argmax(gapped))]
+    first = utc_datetime(int(times_ns[int(np.argmax(gapped))]))
     return [
         f"{source}: {gaps} gap(s) totalling {int(missing[gapped].sum())} missing bar(s) "
         f"({share:.1%} of steps; first after {first})"
@@ -173,9 +169,9 @@ def candles_from_arrays(
 ) -> Candles:
     """Validated candles from int64 epoch-ns ``times_ns`` ``(n,)`` and float64 OHLCV ``values``
     ``(n, 5)``; the same Candles (and the same DataValidationError) as ``data.make_candles``."""
-    frame = frame_of(times_ns, values)
     if len(times_ns) >= settings.min_rows and rows_ok(times_ns, values):
-        warnings = gap_warnings(frame, times_ns, timeframe, settings, source)
+        warnings = gap_warnings(times_ns, timeframe, settings, source)
         if warnings is not None:
-            return Candles(frame, symbol, timeframe, tuple(warnings))
+            return Candles(None, symbol, timeframe, tuple(warnings), arrays=(times_ns, values))
+    frame = frame_of(times_ns, values)
     return make_candles(frame, symbol, timeframe, settings, source)  # raises the core's error

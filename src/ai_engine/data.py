@@ -11,14 +11,15 @@ import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ai_engine.errors import DataValidationError
+from ai_engine.errors import DataValidationError, InvariantError
 
 COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 DATE_COLUMNS: tuple[str, ...] = ("date", "timestamp", "time", "datetime")
@@ -36,19 +37,56 @@ class ValidationSettings:
     max_gap_share: float = 0.10
 
 
-@dataclass(frozen=True)
 class Candles:
-    """A validated candle frame with the symbol and timeframe it belongs to."""
+    """Validated candles with the symbol and timeframe they belong to: a candle frame, or the
+    arrays the service validated (int64 epoch-ns ``times_ns`` ``(n,)``, float64 OHLCV
+    ``ohlcv`` ``(n, 5)``), framed only when ``frame`` is first read (a cold pandas frame costs
+    a request ~0.5 ms; the serving path reads the arrays)."""
 
-    frame: pd.DataFrame
-    symbol: str
-    timeframe: str
-    warnings: tuple[str, ...] = field(default=())
+    def __init__(
+        self,
+        frame: pd.DataFrame | None,
+        symbol: str,
+        timeframe: str,
+        warnings: tuple[str, ...] = (),
+        *,
+        arrays: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        if (frame is None) == (arrays is None):
+            raise InvariantError(
+                "Candles takes a frame or arrays=(times_ns, ohlcv): expected one of them, "
+                f"found {'both' if frame is not None else 'neither'}"
+            )
+        self.symbol, self.timeframe, self.warnings = symbol, timeframe, warnings
+        self._arrays = arrays
+        if frame is not None:
+            self.__dict__["frame"] = frame
+
+    def __repr__(self) -> str:
+        return f"Candles({self.symbol!r}, {self.timeframe!r}, {len(self)} rows)"
+
+    def __len__(self) -> int:
+        return len(self._arrays[0]) if self._arrays is not None else len(self.frame)
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The candle frame (UTC ``date`` index, float64 OHLCV columns)."""
+        if self._arrays is None:  # __init__ stores a given frame in its place
+            raise InvariantError("Candles without a frame and without arrays")
+        return frame_of(*self._arrays)
+
+    @property
+    def plain(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(times_ns (n,), ohlcv (n, 5) float64)`` when the candles came as arrays, else None
+        (a frame's columns may be of another dtype or order)."""
+        return self._arrays
 
     @functools.cached_property
     def close(self) -> np.ndarray:
-        """The close column ``(n,)``; of a plain frame (one float64 block) a view, without the
-        Series that ``frame["close"]`` builds on a new frame (~30 µs on the request path)."""
+        """The close column ``(n,)``; a view of the arrays or of a plain frame's float64 block,
+        without the Series that ``frame["close"]`` builds."""
+        if self._arrays is not None:
+            return self._arrays[1][:, COLUMNS.index("close")]
         frame = self.frame
         blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
         if blocks is not None and len(blocks) == 1 and blocks[0].dtype == np.float64:
@@ -56,9 +94,35 @@ class Candles:
         return frame["close"].to_numpy()
 
     @functools.cached_property
-    def last_bar(self) -> pd.Timestamp:
+    def times_ns(self) -> np.ndarray:
+        """When each candle opened, int64 epoch ns ``(n,)``."""
+        return self._arrays[0] if self._arrays is not None else self.frame.index.asi8
+
+    @functools.cached_property
+    def last_bar(self) -> datetime:
         """When the last candle opened (UTC)."""
-        return self.frame.index[-1]
+        if self._arrays is not None:
+            return utc_datetime(int(self._arrays[0][-1]))
+        last: datetime = self.frame.index[-1]
+        return last
+
+
+def frame_of(times_ns: np.ndarray, ohlcv: np.ndarray) -> pd.DataFrame:
+    """The core's candle frame (UTC ``date`` index, float64 OHLCV) over ``ohlcv`` ``(n, 5)``."""
+    index = pd.DatetimeIndex(times_ns.view("M8[ns]"), name="date").tz_localize("UTC")
+    return pd.DataFrame(ohlcv, index=index, columns=list(COLUMNS), copy=False)
+
+
+def utc_datetime(ns: int) -> datetime:
+    """Epoch ns as an aware UTC datetime, printed as pandas prints it (a ``pd.Timestamp`` when
+    the time has nanoseconds a datetime cannot hold)."""
+    if ns % 1000:
+        stamp: datetime = pd.Timestamp(ns, unit="ns", tz="UTC")
+        return stamp
+    return _EPOCH + timedelta(microseconds=ns // 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @functools.lru_cache(maxsize=64)

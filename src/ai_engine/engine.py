@@ -32,7 +32,7 @@ from ai_engine.ensemble import (
 )
 from ai_engine.errors import AIEngineError, BundleError
 from ai_engine.evaluation import Evidence
-from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, latest_inputs
+from ai_engine.features import CURRENT_SPEC, FeatureSpec, ModelInputs, candle_inputs
 from ai_engine.models.family import import_plugin
 from ai_engine.registry import DEFAULT_ALIAS, Registry, Release, ReleaseMember
 
@@ -157,7 +157,7 @@ class Engine:
 
     def forecasts(self, candles: Candles) -> list[MemberForecast]:
         """Every member's forecast ``(horizon,)`` for the last candle, or its unhealthy reason."""
-        inputs = latest_inputs(candles.frame, self.spec)
+        inputs = candle_inputs(candles, self.spec)
         return [self._forecast(member, inputs) for member in self.members]
 
     def forecasts_many(self, batch: Sequence[ModelInputs]) -> list[list[MemberForecast]]:
@@ -232,7 +232,7 @@ class Engine:
         """
         if self.evidence is None:
             return self.stamped(combine(forecasts, self.settings, **self._where(candles)), now)
-        inputs = latest_inputs(candles.frame, self.spec) if inputs is None else inputs
+        inputs = candle_inputs(candles, self.spec) if inputs is None else inputs
         gates = self.gates(candles, inputs, now, memo)
         signal = None if memo is None else memo.signals.get(gates)
         if signal is None:
@@ -297,7 +297,7 @@ class Engine:
         if now is None or not candles.timeframe:
             return memo.ood
         if memo.last_bar is None or memo.stale_after is None:
-            memo.last_bar = candles.last_bar.to_pydatetime()
+            memo.last_bar = candles.last_bar
             memo.stale_after = (STALE_BARS * timeframe_delta(candles.timeframe)).to_pytimedelta()
         stale = now - memo.last_bar > memo.stale_after
         return (*memo.ood, "stale_data") if stale else memo.ood
@@ -305,7 +305,7 @@ class Engine:
     def signal(self, candles: Candles, now: datetime | None = None) -> Signal:
         """The Signal for the last candle; ConsensusError below the quorum."""
         self.check_consensus()
-        inputs = latest_inputs(candles.frame, self.spec)
+        inputs = candle_inputs(candles, self.spec)
         forecasts = [self._forecast(member, inputs) for member in self.members]
         return self.signal_from(candles, forecasts, inputs, now)
 

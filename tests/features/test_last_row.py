@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ai_engine.data import Candles
 from ai_engine.errors import DataValidationError
-from ai_engine.features import SPEC_V1, ModelInputs, latest_inputs
+from ai_engine.features import SPEC_V1, ModelInputs, candle_inputs, latest_inputs
 from ai_engine.features.dataset import model_inputs
 from ai_engine.features.last_row import last_row, latest_arrays
 
@@ -36,6 +37,19 @@ def _assert_identical(frame: pd.DataFrame) -> None:
     assert got.timestamps.equals(ref.timestamps)
     assert got.timestamps.freq == ref.timestamps.freq and got.timestamps.tz == ref.timestamps.tz
     assert got.sequence.flags.c_contiguous and got.sequence.base is None  # a copy, not a view
+    _assert_identical_from_arrays(frame, ref)
+
+
+def _assert_identical_from_arrays(frame: pd.DataFrame, ref: ModelInputs) -> None:
+    """Candles that came as arrays (the service's) give the same inputs, without a frame."""
+    arrays = (frame.index.asi8.copy(), frame.to_numpy(np.float64).copy())
+    candles = Candles(None, "S", "1h", arrays=arrays)
+    got = candle_inputs(candles, SPEC_V1)
+    assert "frame" not in candles.__dict__  # the frame was never built
+    np.testing.assert_array_equal(got.tabular, ref.tabular, strict=True)
+    np.testing.assert_array_equal(got.sequence, ref.sequence, strict=True)
+    np.testing.assert_array_equal(got.rows, ref.rows, strict=True)
+    assert got.timestamps.equals(ref.timestamps) and str(got.timestamps.tz) == "UTC"
 
 
 def _candles(name: str) -> pd.DataFrame:
@@ -135,6 +149,10 @@ def test_a_feature_that_is_not_finite_raises_the_reference_error() -> None:
     with pytest.raises(DataValidationError) as ref:
         _reference(frame)
     assert str(fast.value) == str(ref.value) and "is not finite at" in str(fast.value)
+    arrays = (frame.index.asi8.copy(), frame.to_numpy(np.float64).copy())
+    with pytest.raises(DataValidationError) as from_arrays:
+        candle_inputs(Candles(None, "S", "1h", arrays=arrays), SPEC_V1)
+    assert str(from_arrays.value) == str(ref.value)
 
 
 def test_kernel_on_plain_arrays() -> None:

@@ -2,6 +2,7 @@
 
 from ai_engine.features.dataset import (
     ModelInputs,
+    candle_inputs,
     latest_inputs,
     model_inputs,
     training_data,
@@ -18,6 +19,7 @@ __all__ = [
     "BarFeatures",
     "FeatureSpec",
     "ModelInputs",
+    "candle_inputs",
     "compute",
     "latest_inputs",
     "model_inputs",

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ai_engine.data import Candles
 from ai_engine.errors import DataValidationError
-from ai_engine.features.last_row import latest_arrays
+from ai_engine.features.last_row import latest_arrays, latest_ohlcv_arrays
 from ai_engine.features.spec import FeatureSpec
 from ai_engine.features.v1 import compute, return_windows, targets
 
@@ -80,6 +81,17 @@ def latest_inputs(frame: pd.DataFrame, spec: FeatureSpec) -> ModelInputs:
         return model_inputs(frame, spec, np.array([len(frame) - 1]))
     tabular, sequence, timestamps = fast
     return ModelInputs(tabular, sequence, timestamps, np.array([len(frame) - 1]))
+
+
+def candle_inputs(candles: Candles, spec: FeatureSpec) -> ModelInputs:
+    """``latest_inputs`` of validated candles: from their arrays when they came as arrays (the
+    service's; no frame is built), else from their frame."""
+    plain = candles.plain
+    fast = None if plain is None else latest_ohlcv_arrays(*plain, spec)
+    if fast is None:
+        return latest_inputs(candles.frame, spec)
+    tabular, sequence, timestamps = fast
+    return ModelInputs(tabular, sequence, timestamps, np.array([len(candles) - 1]))
 
 
 def _check_finite(tabular: np.ndarray, spec: FeatureSpec, timestamps: pd.DatetimeIndex) -> None:

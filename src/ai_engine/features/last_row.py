@@ -103,14 +103,39 @@ def latest_arrays(
     arrays = latest_frame_arrays(frame)
     if arrays is None:
         return None
-    tabular, returns = last_row(*arrays, spec.lookback)
-    if not np.isfinite(tabular).all():
-        return None  # the reference path raises the error with its timestamp
-    sequence = returns.reshape(1, spec.lookback, 1).copy()
+    features = _last_features(arrays, spec)
+    if features is None:
+        return None
     timestamps = frame.index[-1:]
     if timestamps.freq is not None:  # a slice keeps the index's freq; the reference's does not
         timestamps = frame.index[[len(frame) - 1]]
-    return tabular.reshape(1, -1), sequence, timestamps
+    return *features, timestamps
+
+
+def latest_ohlcv_arrays(
+    times_ns: np.ndarray, ohlcv: np.ndarray, spec: FeatureSpec
+) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex] | None:
+    """``latest_arrays`` of validated arrays (epoch ns ``(n,)``, float64 OHLCV ``(n, 5)``), as
+    the service holds them: no frame is built."""
+    if spec is not SPEC_V1 and spec != SPEC_V1:
+        return None
+    if len(times_ns) < spec.min_history or ohlcv.dtype != np.float64:
+        return None
+    o, h, low, c, v = np.ascontiguousarray(ohlcv.T)
+    features = _last_features((o, h, low, c, v), spec)
+    if features is None:
+        return None
+    stamp = times_ns[-1:].view("M8[ns]")
+    return *features, pd.DatetimeIndex(stamp, name="date").tz_localize("UTC")
+
+
+def _last_features(arrays: OHLCV, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray] | None:
+    """``last_row``'s tabular ``(1, 22)`` and sequence ``(1, lookback, 1)``; None when a feature
+    is not finite (the reference path raises the error with its timestamp)."""
+    tabular, returns = last_row(*arrays, spec.lookback)
+    if not np.isfinite(tabular).all():
+        return None
+    return tabular.reshape(1, -1), returns.reshape(1, spec.lookback, 1).copy()
 
 
 def _ratio(numerator: float, denominator: float, fill: float) -> float:

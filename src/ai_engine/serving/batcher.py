@@ -26,7 +26,7 @@ import numpy as np
 from ai_engine.data import Candles
 from ai_engine.engine import Engine, WindowMemo
 from ai_engine.ensemble import MemberForecast
-from ai_engine.features import ModelInputs, latest_inputs
+from ai_engine.features import ModelInputs, candle_inputs
 from ai_engine.serving.lru import Recent
 
 Waiting = tuple[Engine, ModelInputs, "asyncio.Future[list[MemberForecast]]"]
@@ -36,9 +36,10 @@ Computed = tuple[ModelInputs, list[MemberForecast], WindowMemo | None]
 
 def window_digest(candles: Candles) -> bytes:
     """The SHA-256 digest of the window's timestamps and OHLCV values (what features read)."""
-    frame = candles.frame
-    digest = hashlib.sha256(frame.index.asi8.tobytes())
-    digest.update(frame.to_numpy(np.float64).tobytes())  # one block: a view, then one copy
+    plain = candles.plain
+    values = plain[1] if plain is not None else candles.frame.to_numpy(np.float64)
+    digest = hashlib.sha256(candles.times_ns.tobytes())
+    digest.update(values.tobytes())  # row-major bytes, whatever the layout: arrays and frame alike
     return digest.digest()
 
 
@@ -76,7 +77,7 @@ class ForecastBatcher:
         ``window_digest(candles)`` when the caller knows it already. The stream passes
         ``remember=False``: its windows do not come again, and would push out those that do."""
         if self.window_entries < 1 or not remember:
-            inputs = latest_inputs(candles.frame, engine.spec)
+            inputs = candle_inputs(candles, engine.spec)
             return inputs, await self.forecasts(engine, inputs), None
         digest = window_digest(candles) if digest is None else digest
         key = (engine.release.id, candles.symbol, candles.timeframe, digest)
@@ -85,7 +86,7 @@ class ForecastBatcher:
             self.on_window(known is not None)
         if known is not None:
             return known[0], list(known[1]), known[2]  # a caller's list never reaches the cache
-        inputs = latest_inputs(candles.frame, engine.spec)
+        inputs = candle_inputs(candles, engine.spec)
         forecasts = await self.forecasts(engine, inputs)
         memo = WindowMemo()
         self._windows.put(key, (inputs, forecasts, memo))

@@ -135,8 +135,8 @@ class OutcomeBook:
         """Score every pending forecast of the candles' symbol whose outcome they reveal;
         those are recorded in the metrics and forgotten."""
         key = (candles.symbol, candles.timeframe)
-        index = candles.frame.index.asi8
-        close = candles.frame["close"].to_numpy(dtype=float)
+        index = candles.times_ns
+        close = np.asarray(candles.close, dtype=float)
         scored: list[Scored] = []
         with self._lock:
             bars = self._pending.get(key)

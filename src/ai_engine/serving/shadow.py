@@ -154,7 +154,7 @@ class ShadowRunner:
             forecasts.append(
                 Forecast("shadow", shadow["release"], shadow["horizon"], shadow["expected_return"])
             )
-        self.book.add(candles.symbol, candles.timeframe, candles.frame.index.asi8[-1], forecasts)
+        self.book.add(candles.symbol, candles.timeframe, candles.times_ns[-1], forecasts)
         self.book.update_gauge()
         log.info(
             "shadow",
@@ -177,11 +177,11 @@ class ShadowRunner:
             self._count("skipped")
             return None, why
         try:
-            if len(candles.frame) < engine.required_candles:
+            if len(candles) < engine.required_candles:
                 self._count("skipped")
                 return None, (
                     f"release {engine.release.id} needs {engine.required_candles} candles, "
-                    f"the request has {len(candles.frame)}"
+                    f"the request has {len(candles)}"
                 )
             signal = self.plane.signal_of(engine, candles).to_json()
         except Exception as exc:  # a failing shadow must not reach the served answers

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ai_engine.candle_arrays import NS_PER_DAY, frame_of, rows_ok
+from ai_engine.candle_arrays import NS_PER_DAY, rows_ok
 from ai_engine.data import Candles, timeframe_delta
 from ai_engine.errors import StreamConflict
 
@@ -34,7 +34,7 @@ class Window:
     """daily candles without weekend bars: the next bar is the next business day"""
 
     def candles(self, symbol: str, timeframe: str) -> Candles:
-        return Candles(frame_of(self.times, self.values), symbol, timeframe)
+        return Candles(None, symbol, timeframe, arrays=(self.times, self.values))
 
 
 def _iso(ns: int) -> str:

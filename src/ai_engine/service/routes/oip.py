@@ -166,7 +166,7 @@ async def infer(
         "id": body.id,
         "parameters": {
             "release": engine.release.id,
-            "as_of": candles.frame.index[-1].isoformat(),
+            "as_of": candles.last_bar.isoformat(),
         },
         "outputs": select_outputs(outputs, body),
     }

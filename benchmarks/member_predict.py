@@ -14,7 +14,7 @@ the median thread-CPU µs of each when the members run one after the other as fo
 (``in_turn_cpu_us``: each then finds the others' weights in the caches), and the other
 stages of ``/v1/signal`` in process: candle validation from arrays, the 22 features
 (``latest_inputs``), the four models through ``Engine.forecasts_many`` and ``signal_from``.
-``models_cold`` and ``signal_cold`` (the four models; ``Engine.signal`` from validated candles:
+``validate_cold``, ``models_cold`` and ``signal_cold`` (validation from arrays; the four models; ``Engine.signal`` from validated candles:
 features, models, decision) are timed with the caches emptied before each call.
 ``--compile`` first compiles the PyTorch members for one-row predictions, as
 ``AI_ENGINE_TORCH_COMPILE=1`` does in the service (and reports how long that took).
@@ -173,6 +173,10 @@ def main() -> None:
         "features": timed(lambda: latest_inputs(candles.frame, engine.spec), args.calls),
         "models": timed(lambda: engine.forecasts_many(batch), args.calls),
         "signal_from": timed(lambda: engine.signal_from(candles, forecasts, inputs), args.calls),
+        "validate_cold": timed_cold(
+            lambda: candles_from_arrays(times, values, "SP500", "1d", settings, "b"),
+            max(args.calls // 10, 20),
+        ),
         "models_cold": timed_cold(lambda: engine.forecasts_many(batch), max(args.calls // 10, 20)),
         "signal_cold": timed_cold(lambda: engine.signal(candles), max(args.calls // 10, 20)),
     }

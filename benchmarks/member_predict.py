@@ -14,8 +14,9 @@ the median thread-CPU µs of each when the members run one after the other as fo
 (``in_turn_cpu_us``: each then finds the others' weights in the caches), and the other
 stages of ``/v1/signal`` in process: candle validation from arrays, the 22 features
 (``latest_inputs``), the four models through ``Engine.forecasts_many`` and ``signal_from``.
-``validate_cold``, ``models_cold`` and ``signal_cold`` (validation from arrays; the four models; ``Engine.signal`` from validated candles:
-features, models, decision) are timed with the caches emptied before each call.
+``validate_cold``, ``models_cold`` and ``signal_cold`` (validation from arrays; the four
+models; ``Engine.signal`` from validated candles: features, models, decision) are timed with
+the caches emptied before each call.
 ``--compile`` first compiles the PyTorch members for one-row predictions, as
 ``AI_ENGINE_TORCH_COMPILE=1`` does in the service (and reports how long that took).
 

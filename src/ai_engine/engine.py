@@ -23,6 +23,7 @@ from ai_engine.data import Candles, timeframe_delta
 from ai_engine.ensemble import (
     EnsembleSettings,
     MemberForecast,
+    MemberVote,
     Signal,
     SignalContext,
     combine,
@@ -100,6 +101,9 @@ def load_member(registry: Registry, member: ReleaseMember, spec: FeatureSpec) ->
 
 class Engine:
     """A loaded release: members, ensemble settings, and the feature spec they were built for."""
+
+    _hashes: tuple[Release, dict[str, str]] | None = None
+    """``bundle_hashes`` of the release it was computed for."""
 
     def __init__(self, release: Release, members: list[Member], spec: FeatureSpec = CURRENT_SPEC):
         self.release = release
@@ -255,7 +259,10 @@ class Engine:
     @property
     def bundle_hashes(self) -> dict[str, str]:
         """Family -> the manifest sha256 the release pins for that member's bundle."""
-        return {m.family: m.manifest_sha256 for m in self.release.members}
+        release = self.release
+        if self._hashes is None or self._hashes[0] is not release:
+            self._hashes = (release, {m.family: m.manifest_sha256 for m in release.members})
+        return self._hashes[1]
 
     def stamped(self, signal: Signal, now: datetime | None = None) -> Signal:
         """``signal`` with the contract's fields: schema version, when it was made (``now``,
@@ -263,16 +270,22 @@ class Engine:
         lists are its own (``signal`` may be a remembered one)."""
         hashes = self.bundle_hashes
         fields = stamp(signal.as_of, signal.timeframe or self.release.timeframe, now)
+        members = [  # MemberVote's fields in order: one constructor call, not replace()
+            MemberVote(
+                m.family,
+                m.version,
+                None if m.forecast is None else list(m.forecast),
+                m.weight,
+                m.vote,
+                m.healthy,
+                m.reason,
+                hashes.get(m.family),
+            )
+            for m in signal.members
+        ]
         return dataclasses.replace(
             signal,
-            members=[
-                dataclasses.replace(
-                    m,
-                    forecast=None if m.forecast is None else list(m.forecast),
-                    bundle_sha256=hashes.get(m.family),
-                )
-                for m in signal.members
-            ],
+            members=members,
             forecast=list(signal.forecast),
             forecast_lower=list(signal.forecast_lower),
             forecast_upper=list(signal.forecast_upper),

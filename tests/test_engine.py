@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections.abc import Callable
@@ -12,7 +13,7 @@ import pytest
 
 from ai_engine.engine import Engine
 from ai_engine.errors import ConsensusError
-from ai_engine.features import SPEC_V1, FeatureSpec
+from ai_engine.features import SPEC_V1, FeatureSpec, latest_inputs
 from ai_engine.registry import Registry
 from trained import (
     WEIGHTS,
@@ -168,3 +169,26 @@ def test_a_probe_that_the_running_library_computes_differently_is_caught(
     engine = Engine.load(registry)
     assert [m.family for m in engine.members if not m.healthy] == ["xgboost"]
     assert "ProbeMismatchError" in str(engine.members[0].reason)
+
+
+def test_a_row_whose_forecast_is_not_finite_is_unhealthy(tmp_path: Path) -> None:
+    """In a batch, a member's row whose forecast is not finite (from a NaN input) is unhealthy
+    with the reason and no forecast; every row it answers with finite numbers equals the row
+    asked alone. (ONNX Runtime's N-HiTS lets a NaN row spoil its neighbour's output too: that
+    row is then refused as well, never served; validated candles never give NaN inputs.)"""
+    engine = Engine.load(tiny_registry(tmp_path / "registry"))
+    good = latest_inputs(candles().frame, engine.spec)
+    bad = dataclasses.replace(good, sequence=np.full_like(good.sequence, np.nan))
+    rows = engine.forecasts_many([good, bad, good])
+    alone = {m.family: m for m in engine.forecasts_many([good])[0]}
+    for k, row in enumerate(rows):
+        for member in row:
+            if member.forecast is None:
+                assert member.reason == "forecast is not finite" and not member.healthy
+                continue
+            assert k != 1 or member.family in ("xgboost", "lightgbm")  # trees read no sequence
+            expected = alone[member.family].forecast
+            assert expected is not None and np.isfinite(member.forecast).all()
+            np.testing.assert_allclose(member.forecast, expected, rtol=1e-5)
+    assert all(not m.healthy for m in rows[1] if m.family in ("nhits", "patchtst"))
+    assert all(m.healthy for m in rows[2])

@@ -346,12 +346,18 @@ class Engine:
         if member.bundle is None:
             return [MemberForecast(member.family, member.version, None, member.reason)] * len(batch)
         model = member.bundle.model
-        rows = model.predict(np.concatenate([inputs.of_kind(model.input_kind) for inputs in batch]))
+        kind = model.input_kind
+        stacked = batch[0].of_kind(kind) if len(batch) == 1 else None
+        rows = model.predict(
+            stacked if stacked is not None else np.concatenate([x.of_kind(kind) for x in batch])
+        )
+        finite = np.isfinite(rows).all(axis=1).tolist()  # one check for the batch, not per row
+        family, version = member.family, member.version
         return [
-            MemberForecast(member.family, member.version, row)
-            if np.all(np.isfinite(row))
-            else MemberForecast(member.family, member.version, None, "forecast is not finite")
-            for row in rows
+            MemberForecast(family, version, row)
+            if ok
+            else MemberForecast(family, version, None, "forecast is not finite")
+            for row, ok in zip(rows, finite, strict=True)
         ]
 
     def _placeholders(self) -> list[MemberForecast]:

@@ -18,6 +18,7 @@ from ai_engine.evaluation.conformal import (
 )
 from ai_engine.evaluation.regimes import (
     EWMA,
+    MIN_BUCKET_ROWS,
     Buckets,
     fit_scale_model,
     normalised_scores,
@@ -166,3 +167,18 @@ def test_the_served_recent_factor_equals_the_general_path() -> None:
         general = recent_quantiles(scores, np.array([length - 1]), 500, NOMINAL)
         assert np.array_equal(np.isnan(fast), np.isnan(general))
         assert np.allclose(fast[np.isfinite(fast)], general[np.isfinite(general)], rtol=1e-12)
+
+
+def test_tied_scales_make_fewer_buckets_never_an_empty_one() -> None:
+    """A constant scale (a constant-volatility series: the synthetic random walk's) has one
+    distinct edge value: one bucket, not four empty ones (that was a ConfigError in training);
+    a scale tied on most rows keeps every bucket at MIN_BUCKET_ROWS or more."""
+    rng = np.random.default_rng(11)
+    actual = rng.standard_normal((3_000, H)) * 0.01
+    constant = np.full((3_000, H), 0.01)
+    one = Buckets.fit(actual, np.zeros_like(actual), constant, NOMINAL)
+    assert one.edges.size == 0 and one.rows == (3_000,)
+    tied = np.where(rng.random(3_000) < 0.7, 0.01, rng.uniform(0.005, 0.03, 3_000))
+    some = Buckets.fit(actual, np.zeros_like(actual), np.repeat(tied[:, None], H, 1), NOMINAL)
+    assert sum(some.rows) == 3_000 and min(some.rows) >= MIN_BUCKET_ROWS
+    assert len(some.rows) == some.edges.size + 1 and np.all(np.diff(some.edges) > 0)

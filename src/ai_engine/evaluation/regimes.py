@@ -115,10 +115,12 @@ class Buckets:
         min_rows: int = MIN_BUCKET_ROWS,
     ) -> Buckets:
         """Edges at quantiles of the calibration rows' one-bar scale, as many buckets as
-        ``min_rows`` allows (up to ``buckets``; one: plain split conformal)."""
+        ``min_rows`` allows (up to ``buckets``; one: plain split conformal). Tied scales (a
+        constant-volatility series) make fewer distinct edges: every bucket keeps at least
+        ``min_rows`` rows (or all of them, when there is one)."""
         sigma = one_bar(scale)
-        count = max(1, min(buckets, len(sigma) // max(min_rows, 1)))
-        edges = np.quantile(sigma, np.arange(1, count) / count) if count > 1 else np.empty(0)
+        edges = _edges(sigma, max(1, min(buckets, len(sigma) // max(min_rows, 1))), min_rows)
+        count = len(edges) + 1
         label = np.searchsorted(edges, sigma)
         zero = np.zeros_like(forecast)
         tables: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
@@ -130,7 +132,6 @@ class Buckets:
                     conformal_quantiles(actual[inside], guess[inside], scale[inside], coverage)
                 )
             rows.append(int(inside.sum()))
-        edges = np.asarray(edges, dtype=np.float64)
         return cls(edges, np.stack(tables[0]), np.stack(tables[1]), tuple(rows))
 
     def bucket(self, scale: np.ndarray) -> np.ndarray:
@@ -160,6 +161,21 @@ class Buckets:
             np.asarray(data["zero_quantiles"], dtype=np.float64),
             tuple(int(r) for r in data.get("rows", ())),
         )
+
+
+def _edges(sigma: np.ndarray, count: int, min_rows: int) -> np.ndarray:
+    """Distinct quantile edges ``(<= count - 1,)`` of ``sigma`` ``(n,)``, an edge dropped
+    while a bucket it bounds holds fewer than ``min_rows`` rows."""
+    if count < 2:
+        return np.empty(0)
+    edges = np.unique(np.quantile(sigma, np.arange(1, count) / count))
+    while edges.size:
+        counts = np.bincount(np.searchsorted(edges, sigma), minlength=edges.size + 1)
+        small = np.flatnonzero(counts < min_rows)
+        if small.size == 0:
+            break
+        edges = np.delete(edges, min(int(small[0]), edges.size - 1))
+    return edges.astype(np.float64)
 
 
 def one_bar_path(log_close: np.ndarray, model: VolModel) -> np.ndarray:

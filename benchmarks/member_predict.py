@@ -71,12 +71,20 @@ COMPARED = (
 """The report's values whose medians ``--compare`` sets side by side (ratio this / reference)."""
 
 
-def timed(call: Callable[[], object], calls: int, warmup: int = 50) -> dict[str, float]:
-    """Median wall and thread-CPU µs of ``call`` over ``calls`` runs after ``warmup``."""
+def timed(
+    call: Callable[[], object], calls: int, warmup: int = 50, *, cold: bool = False
+) -> dict[str, float]:
+    """Median wall and thread-CPU µs of ``call`` over ``calls`` runs after ``warmup``. With
+    ``cold`` the caches are emptied before every run (a 64 MB read, more than this machine's
+    last-level cache; not timed): what a request pays when other work ran since the last one,
+    as at 100 req/s on a shared machine."""
+    flush = np.ones((64 << 20) // 8) if cold else None
     for _ in range(warmup):
         call()
     wall, cpu = [], []
     for _ in range(calls):
+        if flush is not None:
+            flush.sum()
         w0, c0 = time.perf_counter_ns(), time.thread_time_ns()
         call()
         cpu.append(time.thread_time_ns() - c0)
@@ -100,26 +108,6 @@ def in_turn(calls: list[Callable[[], object]], rounds: int, warmup: int = 50) ->
             call()
             cpu[k].append(time.thread_time_ns() - c0)
     return [round(statistics.median(c) / 1000, 1) for c in cpu]
-
-
-def timed_cold(call: Callable[[], object], calls: int, flush_mb: int = 64) -> dict[str, float]:
-    """``timed`` with the caches emptied before every run (a ``flush_mb`` buffer read, more
-    than this machine's last-level cache; not timed): what a request pays when other work
-    ran since the last one, as at 100 req/s on a shared machine."""
-    flush = np.ones((flush_mb << 20) // 8)
-    for _ in range(5):
-        call()
-    wall, cpu = [], []
-    for _ in range(calls):
-        flush.sum()
-        w0, c0 = time.perf_counter_ns(), time.thread_time_ns()
-        call()
-        cpu.append(time.thread_time_ns() - c0)
-        wall.append(time.perf_counter_ns() - w0)
-    return {
-        "wall_us": round(statistics.median(wall) / 1000, 1),
-        "cpu_us": round(statistics.median(cpu) / 1000, 1),
-    }
 
 
 def main() -> None:
@@ -167,6 +155,7 @@ def main() -> None:
     forecasts = engine.forecasts_many([inputs])[0]
     times = frame.index.asi8.copy()
     values = frame[["open", "high", "low", "close", "volume"]].to_numpy(np.float64)
+    cold_calls = max(args.calls // 10, 20)
     stages = {
         "validate": timed(
             lambda: candles_from_arrays(times, values, "SP500", "1d", settings, "b"), args.calls
@@ -174,12 +163,14 @@ def main() -> None:
         "features": timed(lambda: latest_inputs(candles.frame, engine.spec), args.calls),
         "models": timed(lambda: engine.forecasts_many(batch), args.calls),
         "signal_from": timed(lambda: engine.signal_from(candles, forecasts, inputs), args.calls),
-        "validate_cold": timed_cold(
+        "validate_cold": timed(
             lambda: candles_from_arrays(times, values, "SP500", "1d", settings, "b"),
-            max(args.calls // 10, 20),
+            cold_calls,
+            5,
+            cold=True,
         ),
-        "models_cold": timed_cold(lambda: engine.forecasts_many(batch), max(args.calls // 10, 20)),
-        "signal_cold": timed_cold(lambda: engine.signal(candles), max(args.calls // 10, 20)),
+        "models_cold": timed(lambda: engine.forecasts_many(batch), cold_calls, 5, cold=True),
+        "signal_cold": timed(lambda: engine.signal(candles), cold_calls, 5, cold=True),
     }
     report = {
         "benchmark": "member_predict",

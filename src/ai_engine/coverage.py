@@ -147,15 +147,3 @@ def not_covered(symbol: str, timeframe: str | None, entries: list[Coverage]) -> 
         f"symbol {symbol!r}{at} is covered by no release of "
         f"{[e.alias for e in entries] or 'any alias'}; covered: {listed or 'nothing'}"
     )
-
-
-def route(
-    registry: Registry, symbol: str, timeframe: str | None, alias: str = DEFAULT_ALIAS
-) -> Release:
-    """The release that answers ``symbol`` at ``timeframe``; NotFound listing the covered ones."""
-    entries = coverage(registry, alias)
-    for entry in entries:
-        release = registry.release(entry.release)
-        if covers(release, symbol, timeframe):
-            return release
-    raise not_covered(symbol, timeframe, entries)

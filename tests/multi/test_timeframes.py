@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ai_engine.coverage import covers, route
+from ai_engine.coverage import covers
 from ai_engine.engine import Engine
 from ai_engine.errors import NotFound
 from ai_engine.multi.gate import GateSettings, read_decision
@@ -23,6 +23,7 @@ from ai_engine.multi.pooling import final_split, symbol_rows, time_folds
 from ai_engine.multi.retrain import retrain
 from ai_engine.registry import Registry
 from ai_engine.serving import series_view
+from ai_engine.serving.router import LocalEngines, Router
 from multi.pairs import CRYPTO, PLAN, write_pairs
 from multi.test_routing import body
 from service.server import served, wait
@@ -101,7 +102,7 @@ def test_each_series_is_answered_from_its_own_evidence(mixed: tuple[Path, Path])
     assert series_view(engine, "ADA_BTC").release.series_keys == ["ADA_BTC@5m"]  # one series
     assert covers(release, "ETH_BTC", "15m") and not covers(release, "ADA_BTC", "15m")
     with pytest.raises(NotFound, match=r"covered: \['ADA_BTC 5m', 'ETH_BTC 15m', 'ETH_BTC 5m'\]"):
-        route(Registry(registry), "ADA_BTC", "15m")
+        Router(LocalEngines(registry, "production")).route("ADA_BTC", "15m")
     slow = data.parent / "ADA_BTC-15m.feather"
     resampled("ADA_BTC").reset_index().to_feather(slow)
     done = cli("signal", "--data", str(slow), "--registry", str(registry), ok=False)

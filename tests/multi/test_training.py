@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 import torch
 
-from ai_engine.coverage import route
 from ai_engine.data import make_candles
 from ai_engine.engine import Engine
 from ai_engine.errors import NotFound
@@ -20,6 +19,7 @@ from ai_engine.multi.tasks import plan_of
 from ai_engine.multi.training import MultiReport, train_pooled
 from ai_engine.registry import Registry
 from ai_engine.serving import series_view
+from ai_engine.serving.router import LocalEngines, Router
 from ai_engine.synthetic import candles_from_returns, persistent_drift, random_walk
 from ai_engine.training import make_plan
 from multi.pairs import PLAN
@@ -77,11 +77,13 @@ def test_an_unknown_symbol_is_not_found_naming_the_covered_ones(
     edge_release: tuple[Registry, MultiReport],
 ) -> None:
     registry, _ = edge_release
+    router = Router(LocalEngines(registry, "production"))  # the service's routing rule
     with pytest.raises(NotFound, match=r"'NOPE' is not covered.*\['EDGE', 'WALK'\]"):
         series_view(Engine.load(registry, "production"), "NOPE")
     with pytest.raises(NotFound, match=r"covered: \['EDGE 5m', 'WALK 5m'\]"):
-        route(registry, "NOPE", "5m")
-    assert route(registry, "EDGE", "5m").id == registry.alias("production").release
+        router.route("NOPE", "5m")
+    edge = router.route("EDGE", "5m")
+    assert edge.release.id == registry.alias("production").release
 
 
 def test_per_symbol_trees_give_each_symbol_its_own_trees_and_shared_networks(

@@ -52,8 +52,8 @@ FAULTS: tuple[Fault, ...] = (
         "hln_lags_0",
         "HAC lags 0 (now: the uniform-kernel long-run variance of edge.py without lags)",
         "evaluation/edge.py",
-        "for j in range(min(h, n - 1))]",
-        "for j in range(1)]",
+        "lags = min(h, n - 1) - 1",
+        "lags = 0",
     ),
     Fault(
         "spa_chosen_rule_only",

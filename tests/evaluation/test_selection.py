@@ -6,9 +6,21 @@ from __future__ import annotations
 import numpy as np
 
 from ai_engine.evaluation.combination import cross_fitted, time_blocks
-from ai_engine.evaluation.edge import clark_west, hac_mean_test, hln_mean_test
+from ai_engine.evaluation.edge import TestResult as Outcome
+from ai_engine.evaluation.edge import clark_west, hln_mean_test
 from ai_engine.evaluation.selection import break_even, nested_net, spa_p_value
 from ai_engine.training import validation_weights
+
+
+def hac_mean_test(series: np.ndarray, lags: int) -> Outcome:
+    """The test it replaced, for comparison: ``mean > 0`` with statsmodels' Newey-West
+    (Bartlett) standard errors of ``lags`` lags and normal tails."""
+    import statsmodels.api as sm
+    from scipy.stats import norm
+
+    fit = sm.OLS(series, np.ones(len(series))).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    statistic = float(fit.tvalues[0])
+    return Outcome(statistic, float(norm.sf(statistic)), len(series))
 
 
 def overlapping_sums(rng: np.random.Generator, n: int, h: int) -> np.ndarray:

@@ -28,21 +28,6 @@ class TestResult:
     n: int
 
 
-def hac_mean_test(series: np.ndarray, lags: int) -> TestResult:
-    """t-test that ``mean(series) > 0`` with Newey-West standard errors of ``lags`` lags."""
-    series = np.asarray(series, dtype=np.float64)
-    n = len(series)
-    if n < 3 or not np.any(series - series[0]):
-        mean = float(series.mean()) if n else 0.0
-        return TestResult(0.0 if mean <= 0 else np.inf, 1.0 if mean <= 0 else 0.0, n)
-    import statsmodels.api as sm  # training and backtests only: kept off the serving import
-    from scipy.stats import norm
-
-    fit = sm.OLS(series, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": max(lags, 0)})
-    statistic = float(fit.tvalues[0])
-    return TestResult(statistic, float(norm.sf(statistic)), n)
-
-
 def hln_mean_test(series: np.ndarray, horizon: int) -> TestResult:
     """One-sided test that ``mean(series) > 0`` for an ``h``-step loss differential ``(n,)``:
     uniform-kernel long-run variance with ``h - 1`` lags (Newey-West with ``2h`` lags where
@@ -53,15 +38,16 @@ def hln_mean_test(series: np.ndarray, horizon: int) -> TestResult:
         mean = float(series.mean()) if n else 0.0
         return TestResult(0.0 if mean <= 0 else np.inf, 1.0 if mean <= 0 else 0.0, n)
     from scipy.stats import t as student
+    from statsmodels.tsa.stattools import acovf  # training and backtests only
 
     h = max(int(horizon), 1)
-    centred = series - series.mean()
-    gamma = [float(centred[j:] @ centred[: n - j]) / n for j in range(min(h, n - 1))]
-    long_run = gamma[0] + 2.0 * sum(gamma[1:])
-    if long_run <= 0:
+    lags = min(h, n - 1) - 1
+    gamma = acovf(series, nlag=lags, fft=False)  # biased (/n) autocovariances 0..lags
+    long_run = gamma[0] + 2.0 * gamma[1:].sum()
+    if long_run <= 0:  # not positive: Newey-West (Bartlett weights) with 2h lags
         lags = min(2 * h, n - 1)
-        auto = [float(centred[j:] @ centred[: n - j]) / n for j in range(lags + 1)]
-        long_run = auto[0] + 2.0 * sum((1 - j / (lags + 1)) * auto[j] for j in range(1, lags + 1))
+        auto = acovf(series, nlag=lags, fft=False)
+        long_run = auto[0] + 2.0 * (auto[1:] @ (1 - np.arange(1, lags + 1) / (lags + 1)))
     statistic = float(series.mean()) / np.sqrt(max(long_run, 1e-300) / n)
     statistic *= np.sqrt(max(n + 1 - 2 * h + h * (h - 1) / n, 1.0) / n)
     return TestResult(statistic, float(student.sf(statistic, n - 1)), n)

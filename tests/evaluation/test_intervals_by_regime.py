@@ -66,9 +66,10 @@ def test_the_rms_scale_times_sqrt_h_misses_by_regime_at_long_horizons() -> None:
     assert np.mean(coverage[:, 2, 1] - coverage[:, 0, 1]) >= 0.035, coverage
 
 
-def test_served_intervals_with_recent_rescaling_cover_in_every_tercile() -> None:
-    """As served: the term structure, then the quantiles rescaled by the zero forecast's last
-    500 scores under the same scale (``Evidence.bounds`` / ``recent``). Measured on every
+def test_term_structure_with_recent_rescaling_covers_in_every_tercile() -> None:
+    """The GARCH term structure with one set of quantiles, rescaled by the zero forecast's last
+    500 scores under the same scale (what releases without Mondrian buckets serve; the
+    buckets' served path is checked against its general form below). Measured on every
     fourth test row (memory), so the bound is 3.5 points; benchmarks/interval_regimes.py has
     all rows."""
     for seed in (0, 2):
